@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+//
+// HEAR in Swift: a from-scratch RNS-CKKS engine and encrypted human action recognition.
+// No package dependencies: the standard library, Foundation, Dispatch and the test libraries only.
+import Foundation
+import PackageDescription
+
+/// Code generation for the build machine's vector units.
+///
+/// The NTT and the other hot loops are written once with `SIMD8<UInt64>`. On a CPU with
+/// AVX-512 (F, DQ, VL) the compiler turns them into 512-bit instructions, which makes the
+/// transforms about three times faster than scalar code; everywhere else the scalar kernels
+/// are used. Like `-march=native`, the default looks at the machine that builds:
+///   HEAR_TARGET_CPU=<llvm cpu>  use that CPU (e.g. znver4, icelake-server, x86-64);
+///   HEAR_PORTABLE=1             baseline code that runs on any x86-64 / arm64 machine.
+func vectorSettings() -> [SwiftSetting] {
+    let environment = ProcessInfo.processInfo.environment
+    if environment["HEAR_PORTABLE"] == "1" { return [] }
+    var cpu = environment["HEAR_TARGET_CPU"]
+    #if os(Linux) && arch(x86_64)
+    if cpu == nil, let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+       let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) {
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        if ["avx512f", "avx512dq", "avx512vl", "avx512bw"].allSatisfy(flags.contains) {
+            cpu = info.contains("AuthenticAMD") ? "znver4" : "icelake-server"
+        }
+    }
+    #endif
+    guard let cpu, cpu != "x86-64", !cpu.isEmpty else { return [] }
+    let avx512CPUs: Set<String> = ["znver4", "znver5", "skylake-avx512", "skx", "cascadelake", "cooperlake",
+                                   "icelake-server", "icelake-client", "tigerlake", "sapphirerapids",
+                                   "emeraldrapids", "graniterapids", "rocketlake"]
+    var settings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", cpu])]
+    if avx512CPUs.contains(cpu) { settings.append(.define("HERING_VECTOR_NTT")) }
+    return settings
+}
+
+let optimized = vectorSettings()
+
+let package = Package(
+    name: "HEAR",
+    products: [
+        .library(name: "HERing", targets: ["HERing"]),
+    ],
+    dependencies: [],
+    targets: [
+        // Layer 1: word-size modular arithmetic, primes, NTT, RNS polynomials, base conversion,
+        // automorphisms, the ChaCha20 CSPRNG and the samplers. Imports nothing of ours.
+        .target(name: "HERing", swiftSettings: optimized),
+        .testTarget(name: "HERingTests", dependencies: ["HERing"], swiftSettings: optimized),
+        .executableTarget(
+            name: "HEARBenchmarks",
+            dependencies: ["HERing"],
+            path: "Benchmarks/HEARBenchmarks",
+            swiftSettings: optimized
+        ),
+    ]
+)

@@ -1,5 +1,5 @@
 import Testing
-@testable import HERing
+import HERing
 
 @Suite("Negacyclic NTT")
 struct NTTTests {

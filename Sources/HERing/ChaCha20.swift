@@ -1,0 +1,138 @@
+// ChaCha20 (RFC 8439) as the engine's CSPRNG and seed expander.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The ChaCha20 block function and keystream of RFC 8439 (256-bit key, 96-bit nonce, 32-bit
+/// block counter), used as a random number generator: the keystream, read as little-endian
+/// 64-bit words, is the random stream.
+///
+/// Two roles (never mixed): `ChaCha20.systemSeeded()` draws its key from the operating system
+/// (`getrandom`) for secrets and errors; `ChaCha20(seed:domain:)` deterministically expands a
+/// public 32-byte seed (for the uniform `a` polynomials of keys and seeded ciphertexts, so that
+/// only the seed needs to be stored or sent).
+public struct ChaCha20: RandomNumberGenerator, Sendable {
+    @usableFromInline var key: [UInt32]          // 8 words
+    @usableFromInline var nonce: [UInt32]        // 3 words
+    @usableFromInline var counter: UInt32
+    @usableFromInline var block: [UInt32] = [UInt32](repeating: 0, count: 16)
+    @usableFromInline var position = 16          // next unused word of `block`
+
+    /// A generator keyed by 32 bytes, with a 12-byte nonce and an initial block counter.
+    public init(key: [UInt8], nonce: [UInt8], counter: UInt32 = 0) {
+        precondition(key.count == 32 && nonce.count == 12, "ChaCha20 needs a 32-byte key and a 12-byte nonce")
+        self.key = (0..<8).map { Self.littleEndianWord(key, $0 * 4) }
+        self.nonce = (0..<3).map { Self.littleEndianWord(nonce, $0 * 4) }
+        self.counter = counter
+    }
+
+    /// The deterministic expansion of a public 32-byte seed; `domain` separates independent
+    /// streams from one seed (it becomes the nonce).
+    public init(seed: [UInt8], domain: UInt64 = 0) {
+        var nonce = [UInt8](repeating: 0, count: 12)
+        for i in 0..<8 { nonce[i] = UInt8(truncatingIfNeeded: domain >> (8 * UInt64(i))) }
+        self.init(key: seed, nonce: nonce)
+    }
+
+    /// A generator keyed from the operating system's entropy source.
+    /// - Throws: `HERingError.entropyUnavailable` if the source fails.
+    public static func systemSeeded() throws(HERingError) -> ChaCha20 {
+        ChaCha20(key: try systemRandomBytes(32), nonce: [UInt8](repeating: 0, count: 12))
+    }
+
+    /// `count` bytes from the operating system (`getrandom(2)` on Linux, `arc4random_buf` on
+    /// Apple platforms).
+    public static func systemRandomBytes(_ count: Int) throws(HERingError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        #if os(Linux)
+        // getrandom(2) (blocks until the pool is initialised, never returns short reads of
+        // ≤ 256 bytes); Glibc's Swift module does not export it, so it is looked up by name.
+        typealias GetRandom = @convention(c) (UnsafeMutableRawPointer?, Int, UInt32) -> Int
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "getrandom") else {
+            throw .entropyUnavailable("getrandom is not available in this C library")
+        }
+        let getRandom = unsafeBitCast(symbol, to: GetRandom.self)
+        var filled = 0
+        while filled < count {
+            let r = bytes.withUnsafeMutableBytes { getRandom($0.baseAddress! + filled, count - filled, 0) }
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw .entropyUnavailable("getrandom failed with errno \(errno)")
+            }
+            filled += r
+        }
+        #else
+        bytes.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, count) }
+        #endif
+        return bytes
+    }
+
+    @inlinable static func littleEndianWord(_ b: [UInt8], _ i: Int) -> UInt32 {
+        UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
+    }
+
+    /// The 16-word block for `counter` (RFC 8439 §2.3): 20 rounds of quarter rounds on the state
+    /// `constants ‖ key ‖ counter ‖ nonce`, plus the input state.
+    public static func block(key: [UInt32], counter: UInt32, nonce: [UInt32]) -> [UInt32] {
+        let initial: [UInt32] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574]
+            + key + [counter] + nonce
+        var x = initial
+        @inline(__always) func quarterRound(_ a: Int, _ b: Int, _ c: Int, _ d: Int) {
+            x[a] &+= x[b]; x[d] ^= x[a]; x[d] = x[d].rotatedLeft(16)
+            x[c] &+= x[d]; x[b] ^= x[c]; x[b] = x[b].rotatedLeft(12)
+            x[a] &+= x[b]; x[d] ^= x[a]; x[d] = x[d].rotatedLeft(8)
+            x[c] &+= x[d]; x[b] ^= x[c]; x[b] = x[b].rotatedLeft(7)
+        }
+        for _ in 0..<10 {
+            quarterRound(0, 4, 8, 12); quarterRound(1, 5, 9, 13)
+            quarterRound(2, 6, 10, 14); quarterRound(3, 7, 11, 15)
+            quarterRound(0, 5, 10, 15); quarterRound(1, 6, 11, 12)
+            quarterRound(2, 7, 8, 13); quarterRound(3, 4, 9, 14)
+        }
+        for i in 0..<16 { x[i] &+= initial[i] }
+        return x
+    }
+
+    /// The next 32-bit word of the keystream.
+    @inlinable
+    public mutating func nextWord() -> UInt32 {
+        if position == 16 {
+            block = Self.block(key: key, counter: counter, nonce: nonce)
+            precondition(counter != UInt32.max, "ChaCha20 block counter exhausted (256 GiB of keystream)")
+            counter &+= 1
+            position = 0
+        }
+        defer { position += 1 }
+        return block[position]
+    }
+
+    /// The next 64 bits of the keystream (two words, little-endian).
+    @inlinable
+    public mutating func next() -> UInt64 {
+        let low = UInt64(nextWord())
+        return low | UInt64(nextWord()) << 32
+    }
+
+    /// `count` keystream bytes (the RFC's serialization: words little-endian).
+    public mutating func nextBytes(_ count: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        while out.count < count {
+            let w = nextWord()
+            for i in 0..<4 where out.count < count { out.append(UInt8(truncatingIfNeeded: w >> (8 * UInt32(i)))) }
+        }
+        return out
+    }
+
+    /// Encrypts or decrypts (XOR with the keystream), RFC 8439 §2.4.
+    public mutating func xor(_ message: [UInt8]) -> [UInt8] {
+        let stream = nextBytes(message.count)
+        return zip(message, stream).map { $0 ^ $1 }
+    }
+}
+
+extension UInt32 {
+    @inlinable func rotatedLeft(_ n: UInt32) -> UInt32 { (self << n) | (self >> (32 - n)) }
+}

@@ -1,0 +1,193 @@
+// Residue number system bases, CRT reconstruction and base conversion.
+
+/// An RNS basis `{q₀, …, q_{L−1}}` of distinct NTT-friendly primes for ring degree `N`, with its
+/// NTT tables and CRT constants.
+///
+/// An integer `x ∈ [0, Q)`, `Q = ∏ qᵢ`, is represented by its residues `xᵢ = x mod qᵢ`. The CRT
+/// gives it back as `x = Σᵢ [xᵢ·q̂ᵢ⁻¹]_{qᵢ}·q̂ᵢ mod Q` with `q̂ᵢ = Q/qᵢ` ("punctured product").
+public final class RNSBasis: Sendable, CustomStringConvertible {
+    /// The ring degree `N`.
+    public let degree: Int
+    /// The moduli, in order (limb `i` of a polynomial is modulo `moduli[i]`).
+    public let moduli: [Modulus]
+    /// One NTT table per modulus (shared, immutable).
+    public let nttTables: [NTTTables]
+    /// `Q = ∏ qᵢ`.
+    public let product: BigUInt
+    /// `q̂ᵢ = Q/qᵢ`.
+    public let puncturedProducts: [BigUInt]
+    /// `q̂ᵢ⁻¹ mod qᵢ`, and the Shoup companions.
+    public let puncturedInverses: [UInt64]
+    public let puncturedInversesShoup: [UInt64]
+
+    /// Builds a basis from NTT tables (sharing them with other bases).
+    /// - Throws: `HERingError.duplicateModulus`, or `.mismatch` when the tables have different degrees.
+    public init(tables: [NTTTables]) throws(HERingError) {
+        guard let first = tables.first else { throw .invalidArgument("an RNS basis needs at least one modulus") }
+        var seen = Set<UInt64>()
+        for t in tables {
+            guard t.degree == first.degree else {
+                throw .mismatch("NTT tables of degree \(t.degree) and \(first.degree) in one basis")
+            }
+            guard seen.insert(t.modulus.q).inserted else { throw .duplicateModulus(t.modulus.q) }
+        }
+        degree = first.degree
+        nttTables = tables
+        moduli = tables.map(\.modulus)
+        var q = BigUInt(1)
+        for m in moduli { q = q * m.q }
+        product = q
+        puncturedProducts = moduli.map { q.quotientAndRemainder(dividingBy: $0.q).quotient }
+        var inverses: [UInt64] = []
+        for (i, m) in moduli.enumerated() {
+            // the moduli are distinct primes, so q̂ᵢ is invertible mod qᵢ
+            inverses.append(m.inverse(puncturedProducts[i].remainder(dividingBy: m.q))!)
+        }
+        puncturedInverses = inverses
+        puncturedInversesShoup = zip(moduli, inverses).map { $0.shoup($1) }
+    }
+
+    /// Builds a basis and its NTT tables from primes.
+    public convenience init(degree: Int, primes: [UInt64]) throws(HERingError) {
+        var tables: [NTTTables] = []
+        for p in primes { tables.append(try NTTTables(degree: degree, modulus: Modulus(p))) }
+        try self.init(tables: tables)
+    }
+
+    /// The number of moduli `L`.
+    public var count: Int { moduli.count }
+
+    /// The basis of the first `count` moduli (sharing the NTT tables).
+    public func prefix(_ count: Int) -> RNSBasis {
+        precondition(count >= 1 && count <= self.count, "prefix of \(count) moduli out of 1 … \(self.count)")
+        if count == self.count { return self }
+        return try! RNSBasis(tables: Array(nttTables.prefix(count)))
+    }
+
+    /// Whether both bases have the same degree and moduli in the same order.
+    public func isSame(as other: RNSBasis) -> Bool {
+        self === other || (degree == other.degree && moduli == other.moduli)
+    }
+
+    public var description: String {
+        "RNSBasis(N = \(degree), moduli = [\(moduli.map { "\($0.q)" }.joined(separator: ", "))])"
+    }
+
+    // MARK: CRT
+
+    /// The residues of `x` (any size) modulo each prime.
+    public func decompose(_ x: BigUInt) -> [UInt64] { moduli.map { x.remainder(dividingBy: $0.q) } }
+
+    /// `x ∈ [0, Q)` from its residues `xᵢ < qᵢ` (CRT).
+    public func compose(_ residues: [UInt64]) -> BigUInt {
+        precondition(residues.count == count, "expected \(count) residues")
+        var sum = BigUInt.zero
+        for i in 0..<count {
+            let y = moduli[i].multiply(residues[i], by: puncturedInverses[i], shoup: puncturedInversesShoup[i])
+            sum += puncturedProducts[i] * y
+        }
+        // sum < L·Q: at most L − 1 subtractions of Q
+        while sum >= product { sum = sum - product }
+        return sum
+    }
+
+    /// The centred representative of the residues, in [−Q/2, Q/2): sign and magnitude.
+    public func composeCentered(_ residues: [UInt64]) -> (isNegative: Bool, magnitude: BigUInt) {
+        let x = compose(residues)
+        let half = product.quotientAndRemainder(dividingBy: 2).quotient
+        if x < half || (x == half && product.remainder(dividingBy: 2) == 1) { return (false, x) }
+        return (true, product - x)
+    }
+}
+
+/// Conversion of residues from basis `Q = {qᵢ}` to basis `P = {pⱼ}` (coefficient form), as
+/// used by hybrid key switching (ModUp: digit → the rest of Q∪P; ModDown: P → Q) and by
+/// rescaling.
+///
+/// **Fast (approximate) conversion** (Bajard et al. 2016, Halevi–Polyakov–Shoup 2019):
+/// `yᵢ = [xᵢ·q̂ᵢ⁻¹]_{qᵢ}` and `Conv(x)ⱼ = Σᵢ yᵢ·(q̂ᵢ mod pⱼ) mod pⱼ`. Since `Σᵢ yᵢ·q̂ᵢ ≡ x (mod Q)`
+/// and each `yᵢ < qᵢ`, the integer `Σᵢ yᵢ·q̂ᵢ = x + u·Q` with `u = ⌊Σᵢ yᵢ/qᵢ⌋ ∈ [0, L)`: the
+/// result is the residue of `x + u·Q`, an overshoot of fewer than `L` multiples of `Q` —
+/// harmless when it is later multiplied by something ≡ 0 mod Q, or divided away.
+///
+/// **Exact conversion of the centred representative**: `v = ⌊Σᵢ yᵢ/qᵢ + ½⌋` computed in
+/// floating point, then `Σᵢ yᵢ·q̂ᵢ − v·Q` is the centred `x ∈ [−Q/2, Q/2)`. The floating sum has
+/// an error below `L·2⁻⁵²`, so the result is exact unless `x` lies within `L·2⁻⁵²·Q` of `±Q/2`
+/// (never the case for the small values FHE converts exactly).
+public final class BaseConverter: Sendable {
+    public let source: RNSBasis
+    public let target: RNSBasis
+    /// `q̂ᵢ mod pⱼ`, row `j`, column `i`.
+    public let puncturedModTarget: [[UInt64]]
+    /// `Q mod pⱼ`.
+    public let productModTarget: [UInt64]
+    /// `1/qᵢ` in floating point, for the exact correction.
+    let inverseModuli: [Double]
+
+    public init(from source: RNSBasis, to target: RNSBasis) throws(HERingError) {
+        guard source.degree == target.degree else {
+            throw .mismatch("base conversion between degrees \(source.degree) and \(target.degree)")
+        }
+        guard source.count <= 64 else { throw .invalidArgument("base conversion supports at most 64 source moduli") }
+        self.source = source
+        self.target = target
+        puncturedModTarget = target.moduli.map { p in source.puncturedProducts.map { $0.remainder(dividingBy: p.q) } }
+        productModTarget = target.moduli.map { source.product.remainder(dividingBy: $0.q) }
+        inverseModuli = source.moduli.map { 1.0 / Double($0.q) }
+    }
+
+    /// Converts `N` coefficients per limb: `input` holds `source.count × N` residues (limb-major,
+    /// each < its modulus), `output` receives `target.count × N`. With `exact == false` the
+    /// result is `x + u·Q`, `0 ≤ u < L`; with `exact == true` it is the centred `x`.
+    /// Parallel over target limbs.
+    public func convert(_ input: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>, exact: Bool) {
+        let n = source.degree, l = source.count
+        // yᵢ = [xᵢ·q̂ᵢ⁻¹]_{qᵢ}
+        var y = [UInt64](repeating: 0, count: l * n)
+        var v = [UInt64](repeating: 0, count: exact ? n : 0)
+        y.withUnsafeMutableBufferPointer { yBuffer in
+            let yp = UncheckedSendable(yBuffer.baseAddress!), inp = UncheckedSendable(input)
+            Parallelism.forEach(l) { i in
+                let m = source.moduli[i]
+                let w = source.puncturedInverses[i], ws = source.puncturedInversesShoup[i]
+                let src = inp.value + i * n, dst = yp.value + i * n
+                for k in 0..<n { dst[k] = m.multiply(src[k], by: w, shoup: ws) }
+            }
+            if exact {
+                // v = ⌊Σ yᵢ/qᵢ + ½⌋ per coefficient
+                for k in 0..<n {
+                    var sum = 0.5
+                    for i in 0..<l { sum += Double(yBuffer[i * n + k]) * inverseModuli[i] }
+                    v[k] = UInt64(sum.rounded(.down))
+                }
+            }
+        }
+        let out = UncheckedSendable(output)
+        y.withUnsafeBufferPointer { yBuffer in
+            v.withUnsafeBufferPointer { vBuffer in
+                let yp = UncheckedSendable(yBuffer.baseAddress!)
+                let vp = UncheckedSendable(exact ? vBuffer.baseAddress : nil)
+                Parallelism.forEach(target.count) { j in
+                    let p = target.moduli[j]
+                    let row = puncturedModTarget[j]
+                    let dst = out.value + j * n
+                    for k in 0..<n {
+                        // Σ of at most 64 products < 2¹²² each: fits in 128 bits
+                        var low: UInt64 = 0, high: UInt64 = 0
+                        for i in 0..<l {
+                            let prod = yp.value[i * n + k].multipliedFullWidth(by: row[i])
+                            let (s, c) = low.addingReportingOverflow(prod.low)
+                            low = s
+                            high &+= prod.high &+ (c ? 1 : 0)
+                        }
+                        var r = p.reduce(UInt128(high) << 64 | UInt128(low))
+                        if let vp = vp.value {
+                            r = p.subtract(r, p.multiply(p.reduce(vp[k]), productModTarget[j]))
+                        }
+                        dst[k] = r
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import Testing
+import HERing
+
+@Suite("RNS polynomials", .serialized)
+struct PolynomialTests {
+    static func basis(n: Int = 64, count: Int = 3, bits: Int = 45) throws -> RNSBasis {
+        try RNSBasis(degree: n, primes: Primes.nttPrimes(bits: bits, degree: n, count: count))
+    }
+
+    static func random(_ basis: RNSBasis, _ rng: inout TestRNG, form: PolynomialForm = .coefficient) -> RNSPolynomial {
+        Sampler.uniformPolynomial(basis: basis, form: form, using: &rng)
+    }
+
+    @Test("ring product through the NTT equals the schoolbook product in every limb")
+    func ringProduct() throws {
+        let basis = try Self.basis()
+        var rng = TestRNG(seed: 51)
+        let a = Self.random(basis, &rng), b = Self.random(basis, &rng)
+        var fa = a, fb = b
+        fa.forwardNTT(); fb.forwardNTT()
+        fa.multiply(fb)
+        fa.inverseNTT()
+        for (i, m) in basis.moduli.enumerated() {
+            #expect(Array(fa.limb(i)) == schoolbookNegacyclic(Array(a.limb(i)), Array(b.limb(i)), modulus: m))
+        }
+        // Montgomery-form operand gives the same product
+        var ma = a, mb = b
+        ma.forwardNTT(); mb.forwardNTT()
+        let mont = mb.toMontgomery()
+        var viaBarrett = ma
+        viaBarrett.multiply(mb)
+        ma.multiply(montgomery: mont)
+        #expect(ma == viaBarrett)
+    }
+
+    @Test("addition, subtraction, negation and scalars agree with CRT arithmetic on the big integers")
+    func additiveAgreesWithCRT() throws {
+        let basis = try Self.basis(count: 4)
+        var rng = TestRNG(seed: 52)
+        let a = Self.random(basis, &rng), b = Self.random(basis, &rng)
+        let sum = a + b, difference = a - b, negated = -a
+        var scaled = a
+        scaled.multiply(byScalar: 123_456_789)
+        let n = basis.degree, q = basis.product
+        for k in 0..<n {
+            let x = basis.compose((0..<4).map { a.data[$0 * n + k] })
+            let y = basis.compose((0..<4).map { b.data[$0 * n + k] })
+            func value(_ p: RNSPolynomial) -> BigUInt { basis.compose((0..<4).map { p.data[$0 * n + k] }) }
+            #expect(value(sum) == (x + y).remainder(dividingBy: q))
+            #expect(value(difference) == (x + q - y).remainder(dividingBy: q))
+            #expect(value(negated) == (q - x).remainder(dividingBy: q))
+            #expect(value(scaled) == (x * 123_456_789).remainder(dividingBy: q))
+        }
+    }
+
+    @Test("lazy multiply-accumulate equals reduced sums of products, past the folding point")
+    func lazyAccumulation() throws {
+        let basis = try Self.basis(n: 32, count: 2, bits: 60)
+        var rng = TestRNG(seed: 53)
+        var accumulator = LazyProductAccumulator(basis: basis)
+        var expected = RNSPolynomial(zeroIn: basis, form: .ntt)
+        for _ in 0..<130 {
+            let a = Self.random(basis, &rng, form: .ntt), b = Self.random(basis, &rng, form: .ntt)
+            accumulator.add(a, times: b)
+            expected.multiplyAdd(a, b)
+        }
+        #expect(accumulator.result() == expected)
+    }
+
+    @Test("NTT-form automorphism equals coefficient-form automorphism followed by the NTT",
+          arguments: [3, 5, 25, 127, 2 * 256 - 1, -5])
+    func automorphisms(galoisElement g: Int) throws {
+        let basis = try Self.basis(n: 256, count: 2)
+        var rng = TestRNG(seed: 54)
+        let a = Self.random(basis, &rng)
+        var viaCoefficients = a.applyingAutomorphism(galoisElement: g)
+        viaCoefficients.forwardNTT()
+        var transformed = a
+        transformed.forwardNTT()
+        #expect(transformed.applyingAutomorphism(galoisElement: g) == viaCoefficients)
+        // X → X^g on the monomial X: lands on ±X^(g mod N)
+        var x = RNSPolynomial(zeroIn: basis, form: .coefficient)
+        for i in 0..<2 { x.data[i * 256 + 1] = 1 }
+        let image = x.applyingAutomorphism(galoisElement: g)
+        let e = ((g % 512) + 512) % 512
+        #expect(image.data[e % 256] == (e < 256 ? 1 : basis.moduli[0].q - 1))
+    }
+
+    @Test("automorphisms compose: σ_g ∘ σ_h = σ_{gh}, and σ_{2N−1}∘σ_{2N−1} = id")
+    func automorphismGroup() throws {
+        let basis = try Self.basis(n: 128, count: 1)
+        var rng = TestRNG(seed: 55)
+        var a = Self.random(basis, &rng)
+        a.forwardNTT()
+        let composed = a.applyingAutomorphism(galoisElement: 5).applyingAutomorphism(galoisElement: 25)
+        #expect(composed == a.applyingAutomorphism(galoisElement: 125))
+        #expect(a.applyingAutomorphism(galoisElement: 255).applyingAutomorphism(galoisElement: 255) == a)
+    }
+
+    @Test("divide-and-round by the last modulus matches ⌊(x + ⌊q_L/2⌋)/q_L⌋ on the big integers",
+          arguments: [PolynomialForm.coefficient, .ntt])
+    func rescale(form: PolynomialForm) throws {
+        let n = 32
+        let primes = try Primes.nttPrimes(bits: 40, degree: n, count: 3) + Primes.nttPrimes(bits: 55, degree: n, count: 1)
+        let basis = try RNSBasis(degree: n, primes: primes)
+        var rng = TestRNG(seed: 56)
+        let a = Self.random(basis, &rng)
+        var b = a
+        if form == .ntt { b.forwardNTT() }
+        b.divideAndRoundByLastModulus()
+        if form == .ntt { b.inverseNTT() }
+        #expect(b.limbCount == 3)
+        let qL = primes[3]
+        let smaller = basis.prefix(3)
+        for k in 0..<n {
+            let x = basis.compose((0..<4).map { a.data[$0 * n + k] })
+            let expected = (x + qL / 2).quotientAndRemainder(dividingBy: qL).quotient.remainder(dividingBy: smaller.product)
+            #expect(smaller.compose((0..<3).map { b.data[$0 * n + k] }) == expected)
+        }
+    }
+
+    @Test("dropping limbs keeps the residues of the remaining primes")
+    func dropLimbs() throws {
+        let basis = try Self.basis(count: 4)
+        var rng = TestRNG(seed: 57)
+        let a = Self.random(basis, &rng)
+        var b = a
+        b.dropLastLimbs(2)
+        #expect(b.limbCount == 2 && Array(b.data) == Array(a.data.prefix(2 * basis.degree)))
+    }
+
+    @Test("results are identical for 1, 2 and 5 threads")
+    func threadCountIndependence() throws {
+        let basis = try Self.basis(n: 1024, count: 6)
+        var rng = TestRNG(seed: 58)
+        let a = Self.random(basis, &rng), b = Self.random(basis, &rng)
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        var results: [RNSPolynomial] = []
+        for threads in [1, 2, 5] {
+            Parallelism.threadCount = threads
+            var x = a, y = b
+            x.forwardNTT(); y.forwardNTT()
+            x.multiply(y)
+            x.add(y)
+            x.divideAndRoundByLastModulus()
+            x.inverseNTT()
+            results.append(x)
+        }
+        #expect(results[0] == results[1] && results[1] == results[2])
+    }
+
+    @Test("bad inputs are refused with clear errors")
+    func validation() throws {
+        let basis = try Self.basis(n: 16, count: 2)
+        #expect(throws: HERingError.self) { try RNSPolynomial(basis: basis, form: .ntt, data: [1, 2, 3]) }
+        var data = [UInt64](repeating: 0, count: 32)
+        data[20] = basis.moduli[1].q
+        #expect(throws: HERingError.self) { try RNSPolynomial(basis: basis, form: .ntt, data: data) }
+        let q = basis.moduli[0].q
+        #expect(throws: HERingError.duplicateModulus(q)) { try RNSBasis(degree: 16, primes: [q, q]) }
+    }
+}

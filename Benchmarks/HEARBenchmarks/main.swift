@@ -155,12 +155,14 @@ case "ntt":
     try benchmarkNTT()
     try benchmarkMulmod()
     try benchmarkPolynomialNTT()
+case "poly":
+    try benchmarkPolynomialNTT()
 case "all":
     try benchmarkNTT()
     try benchmarkMulmod()
     try benchmarkPolynomialNTT()
 case "--help", "-h", "help":
-    print("usage: HEARBenchmarks [ntt | all]   (one JSON object per line)")
+    print("usage: HEARBenchmarks [ntt | poly | all]   (one JSON object per line)")
 default:
     FileHandle.standardError.write("unknown benchmark suite '\(suite)'; use ntt or all\n".data(using: .utf8)!)
     exit(2)

@@ -65,9 +65,15 @@ func storeVector(_ v: U64x8, _ p: UnsafeMutablePointer<UInt64>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: U64x8.self)
 }
 
-/// `x ≥ m ? x − m : x` lane-wise (`vpminuq`: if `x < m` the difference wraps above `x`).
+/// `x ≥ m ? x − m : x` lane-wise, for `x < 2⁶³ + m`: the borrow sets bit 63 of `x − m`, and the
+/// arithmetic shift turns it into a mask that adds `m` back. (Written with shifts rather than
+/// `pointwiseMin`: between lane shuffles the compiler splits `min` into 128-bit pieces.)
 @inlinable @inline(__always)
-func subtractIfAtLeast(_ x: U64x8, _ m: U64x8) -> U64x8 { pointwiseMin(x, x &- m) }
+func subtractIfAtLeast(_ x: U64x8, _ m: U64x8) -> U64x8 {
+    let d = x &- m
+    let mask = U64x8(truncatingIfNeeded: SIMD8<Int64>(truncatingIfNeeded: d) &>> 63)
+    return d &+ (m & mask)
+}
 
 extension NTTKernels {
     /// Forward butterflies on eight lanes: `(x, y) → (x' + w·y, x' − w·y + 4q)`, `x'` = `x`

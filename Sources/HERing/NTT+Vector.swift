@@ -6,9 +6,9 @@
 // values is loaded into two vectors once, the four stages run in registers with lane
 // shuffles between them, and the group is stored once.
 //
-// The compiler lowers this to AVX-512 when the package is built for a CPU that has it (see
-// Package.swift); elsewhere it still runs correctly, but the scalar kernel is then faster and
-// `NTTKernels.useVectorKernels` is false.
+// The compiler lowers this to AVX-512 or AVX2 when the package is built for a CPU that has them
+// (see Package.swift); elsewhere it still runs correctly, but the scalar kernel is then faster
+// and `NTTKernels.useVectorKernels` is false.
 //
 // There is no 64×64→128-bit vector multiplier, so Shoup's quotient `⌊x·w'/2⁶⁴⌋` is estimated
 // from three 32×32→64-bit products (one `vpmuludq` each); see `VectorTwiddle.multiplyLazy`.

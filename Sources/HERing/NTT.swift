@@ -149,8 +149,9 @@ public enum NTTKernels {
     /// Whether `NTTTables` runs the eight-lane kernels (`forwardVector`, `inverseVector`).
     ///
     /// True when the package was built with vector units worth using (the compilation
-    /// condition `HERING_VECTOR_NTT`, which Package.swift sets together with an AVX-512 target
-    /// CPU); both kernel families are always compiled and tested, and give identical results.
+    /// condition `HERING_VECTOR_NTT`, which Package.swift sets together with an AVX2 or AVX-512
+    /// target CPU); both kernel families are always compiled and tested, and give identical
+    /// results.
     @inlinable public static var useVectorKernels: Bool {
         #if HERING_VECTOR_NTT
         return true

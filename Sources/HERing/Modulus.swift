@@ -72,6 +72,16 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
         self.montgomeryRSquared = UInt64((UInt128(rModQ) << 64) % UInt128(q))
     }
 
+    /// Creates the modulus after checking the range, for values that come from outside
+    /// (parameters files, user input) rather than from the prime generator.
+    /// - Throws: `HERingError.invalidArgument` unless `2 ≤ q < 2⁶¹`.
+    public init(validating q: UInt64) throws(HERingError) {
+        guard q >= 2 && q < Modulus.upperBound else {
+            throw .invalidArgument("modulus \(q) is outside [2, 2^61): RNS primes must be word-size with 3 bits of headroom")
+        }
+        self.init(q)
+    }
+
     public var description: String { "Modulus(\(q), \(bits) bits)" }
 
     // MARK: Addition

@@ -10,7 +10,7 @@ struct ModulusTests {
         var rng = TestRNG(seed: UInt64(bits))
         let primes = try Primes.nttPrimes(bits: bits, degree: bits <= 20 ? 1 << 8 : 1 << 12, count: 6)
         let odd = randomOddModuli(bits: bits, count: 6, rng: &rng) + [(UInt64(1) << bits) - 1]
-        return (primes + odd).map(Modulus.init)
+        return (primes + odd).map { Modulus($0) }
     }
 
     @Test("Barrett multiply and reduce match the UInt128 remainder", arguments: bitSizes)
@@ -81,6 +81,13 @@ struct ModulusTests {
                 #expect(m.reduce(signed: v) == expected)
             }
         }
+    }
+
+    @Test("out-of-range moduli are refused with an error, not a crash")
+    func validation() throws {
+        #expect(throws: HERingError.self) { try Modulus(validating: 1) }
+        #expect(throws: HERingError.self) { try Modulus(validating: 1 << 61) }
+        #expect(try Modulus(validating: (1 << 61) - 1).bits == 61)
     }
 
     @Test("power and inverse")

@@ -48,6 +48,7 @@ let package = Package(
     name: "HEAR",
     products: [
         .library(name: "HERing", targets: ["HERing"]),
+        .library(name: "CKKS", targets: ["CKKS"]),
     ],
     dependencies: [],
     targets: [
@@ -55,6 +56,9 @@ let package = Package(
         // automorphisms, the ChaCha20 CSPRNG and the samplers. Imports nothing of ours.
         .target(name: "HERing", swiftSettings: optimized),
         .testTarget(name: "HERingTests", dependencies: ["HERing"], swiftSettings: optimized),
+        // Layer 2: the CKKS scheme (in progress: the canonical embedding). Imports HERing only.
+        .target(name: "CKKS", dependencies: ["HERing"], swiftSettings: optimized),
+        .testTarget(name: "CKKSTests", dependencies: ["CKKS"], swiftSettings: optimized),
         .executableTarget(
             name: "HEARBenchmarks",
             dependencies: ["HERing"],

@@ -61,11 +61,6 @@ public final class NTTTables: Sendable {
         self.psi = psi
         let psiInverse = modulus.inverse(psi)!
         let log = logDegree
-        func bitReverse(_ x: Int) -> Int {
-            var r = 0, v = x
-            for _ in 0..<log { r = (r << 1) | (v & 1); v >>= 1 }
-            return r
-        }
         // powers ψ^j and ψ^-j for j < N
         var powers = [UInt64](repeating: 1, count: degree)
         var inversePowers = [UInt64](repeating: 1, count: degree)
@@ -74,14 +69,14 @@ public final class NTTTables: Sendable {
             inversePowers[j] = modulus.multiply(inversePowers[j - 1], psiInverse)
         }
         var forward = [UInt64](repeating: 0, count: degree)
-        for k in 0..<degree { forward[k] = powers[bitReverse(k)] }
+        for k in 0..<degree { forward[k] = powers[bitReverse(k, bits: log)] }
         forward[0] = 1
         // inverse: stages h = N/2, N/4, …, 1 read ψ^-brv(h+i) for i < h
         var inverse: [UInt64] = []
         inverse.reserveCapacity(degree)
         var h = degree / 2
         while h >= 1 {
-            for i in 0..<h { inverse.append(inversePowers[bitReverse(h + i)]) }
+            for i in 0..<h { inverse.append(inversePowers[bitReverse(h + i, bits: log)]) }
             h /= 2
         }
         let nInverse = modulus.inverse(UInt64(degree))!
@@ -142,6 +137,13 @@ public final class NTTTables: Sendable {
         precondition(values.count == degree, "NTT input must have N = \(degree) values")
         values.withUnsafeMutableBufferPointer { inverse($0.baseAddress!) }
     }
+}
+
+/// `x` with its lowest `bits` bits in reverse order (the index order of the NTT's output).
+public func bitReverse(_ x: Int, bits: Int) -> Int {
+    var r = 0, v = x
+    for _ in 0..<bits { r = (r << 1) | (v & 1); v >>= 1 }
+    return r
 }
 
 /// The butterfly loops, on raw pointers: no allocation, no bounds checks, no branches on data.

@@ -13,15 +13,10 @@ extension RNSPolynomial {
         let log = n.trailingZeroBitCount
         let twoN = 2 * n
         let gReduced = ((g % twoN) + twoN) % twoN
-        func bitReverse(_ x: Int) -> Int {
-            var r = 0, v = x
-            for _ in 0..<log { r = (r << 1) | (v & 1); v >>= 1 }
-            return r
-        }
         var permutation = [UInt32](repeating: 0, count: n)
         for k in 0..<n {
-            let exponent = ((2 * bitReverse(k) + 1) * gReduced) % twoN
-            permutation[k] = UInt32(bitReverse((exponent - 1) / 2))
+            let exponent = ((2 * bitReverse(k, bits: log) + 1) * gReduced) % twoN
+            permutation[k] = UInt32(bitReverse((exponent - 1) / 2, bits: log))
         }
         return permutation
     }

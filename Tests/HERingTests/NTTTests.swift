@@ -34,8 +34,9 @@ struct NTTTests {
         var transformed = a
         tables.forward(&transformed)
         for k in 0..<n {
-            var brv = 0
+            var brv = 0  // bit reversal written independently of the library's
             for bit in 0..<5 where k & (1 << bit) != 0 { brv |= 1 << (4 - bit) }
+            #expect(bitReverse(k, bits: 5) == brv)
             let point = m.power(tables.psi, UInt64(2 * brv + 1))
             var value: UInt64 = 0
             for j in (0..<n).reversed() { value = m.add(m.multiply(value, point), a[j]) }  // Horner

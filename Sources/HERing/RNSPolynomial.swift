@@ -272,12 +272,10 @@ public struct LazyProductAccumulator: Sendable {
 
     /// The reduced sum, in NTT form.
     public func result() -> RNSPolynomial {
+        var reduced = self
+        reduced.fold()   // low now holds every residue reduced, high is zero
         var r = RNSPolynomial(zeroIn: basis, form: .ntt)
-        let n = basis.degree
-        for i in 0..<basis.count {
-            let m = basis.moduli[i]
-            for k in (i * n)..<((i + 1) * n) { r.data[k] = m.reduce(UInt128(high[k]) << 64 | UInt128(low[k])) }
-        }
+        r.data = reduced.low
         return r
     }
 }

@@ -10,6 +10,22 @@ public enum CKKSError: Error, Equatable, CustomStringConvertible {
     case notFinite(index: Int)
     /// A polynomial of another ring degree.
     case degreeMismatch(expected: Int, got: Int)
+    /// A parameter set that cannot be built (sizes, counts, primes).
+    case invalidParameters(String)
+    /// A parameter set above the 128-bit bound of the chosen security table.
+    case insecureParameters(degree: Int, log2QP: Int, maximum: Int, standard: SecurityStandard)
+    /// Operands at different levels where the operation needs one level.
+    case levelMismatch(Int, Int)
+    /// Operands at different scales where the operation needs one scale.
+    case scaleMismatch(Double, Double)
+    /// A level outside 0 … L, or an operation that needs a higher level.
+    case invalidLevel(level: Int, reason: String)
+    /// No Galois key for a rotation step or conjugation.
+    case missingGaloisKey(galoisElement: Int, description: String)
+    /// An object (key, ciphertext, plaintext) made for another parameter set.
+    case parameterMismatch(String)
+    /// An operand of the wrong shape (e.g. a three-part ciphertext where two are needed).
+    case invalidOperand(String)
 
     public var description: String {
         switch self {
@@ -19,6 +35,23 @@ public enum CKKSError: Error, Equatable, CustomStringConvertible {
             return "value \(index) times the scale is not a finite number (NaN or too large)"
         case let .degreeMismatch(expected, got):
             return "polynomial of degree \(got) given to an encoder of degree \(expected)"
+        case let .invalidParameters(why):
+            return "invalid CKKS parameters: \(why)"
+        case let .insecureParameters(n, logQP, maximum, standard):
+            return "log2(QP) = \(logQP) exceeds the 128-bit bound \(maximum) for N = \(n) (\(standard.rawValue)); "
+                + "use fewer or smaller primes, a larger ring, or an explicitly insecure test set"
+        case let .levelMismatch(a, b):
+            return "operands at levels \(a) and \(b): bring both to one level first (dropLevel / rescale)"
+        case let .scaleMismatch(a, b):
+            return "operands at scales 2^\(log2(a)) and 2^\(log2(b)): encode the plaintext at the ciphertext's scale or rescale first"
+        case let .invalidLevel(level, reason):
+            return "level \(level): \(reason)"
+        case let .missingGaloisKey(element, what):
+            return "no Galois key for \(what) (Galois element \(element)): generate the keys for this step"
+        case let .parameterMismatch(what):
+            return "parameter mismatch: \(what)"
+        case let .invalidOperand(what):
+            return "invalid operand: \(what)"
         }
     }
 }

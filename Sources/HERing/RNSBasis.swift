@@ -141,7 +141,26 @@ public final class BaseConverter: Sendable {
     /// result is `x + u·Q`, `0 ≤ u < L`; with `exact == true` it is the centred `x`.
     /// Parallel over target limbs.
     public func convert(_ input: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>, exact: Bool) {
+        let n = source.degree
+        convert(input, intoLimbs: (0..<target.count).map { output + $0 * n }, exact: exact)
+    }
+
+    /// As `convert(_:into:exact:)`, writing target limb `j` to `outputs[j]` (limbs of a larger
+    /// polynomial need not be contiguous).
+    public func convert(_ input: UnsafePointer<UInt64>, intoLimbs outputs: [UnsafeMutablePointer<UInt64>], exact: Bool) {
+        precondition(outputs.count == target.count, "one output pointer per target limb")
         let n = source.degree, l = source.count
+        let outputPointers = UncheckedSendable(outputs)
+        if l == 1 && !exact {
+            // q̂₀ = 1: the conversion is the residue x mod pⱼ itself
+            let inp = UncheckedSendable(input)
+            Parallelism.forEach(target.count) { j in
+                let p = target.moduli[j]
+                let src = inp.value, dst = outputPointers.value[j]
+                for k in 0..<n { dst[k] = p.reduce(src[k]) }
+            }
+            return
+        }
         // yᵢ = [xᵢ·q̂ᵢ⁻¹]_{qᵢ}
         var y = [UInt64](repeating: 0, count: l * n)
         var v = [UInt64](repeating: 0, count: exact ? n : 0)
@@ -162,7 +181,6 @@ public final class BaseConverter: Sendable {
                 }
             }
         }
-        let out = UncheckedSendable(output)
         y.withUnsafeBufferPointer { yBuffer in
             v.withUnsafeBufferPointer { vBuffer in
                 let yp = UncheckedSendable(yBuffer.baseAddress!)
@@ -170,7 +188,7 @@ public final class BaseConverter: Sendable {
                 Parallelism.forEach(target.count) { j in
                     let p = target.moduli[j]
                     let row = puncturedModTarget[j]
-                    let dst = out.value + j * n
+                    let dst = outputPointers.value[j]
                     for k in 0..<n {
                         // Σ of at most 64 products < 2¹²² each: fits in 128 bits
                         var low: UInt64 = 0, high: UInt64 = 0

@@ -1,0 +1,206 @@
+// The CKKS context: every precomputation derived from a parameter set, built once, immutable.
+import Foundation
+import HERing
+
+/// The key-switching plan at one level `ℓ`: how `Q_ℓ` splits into digits, the base converters
+/// of ModUp (digit → the other primes of `Q_ℓ·P`) and of ModDown (`P → Q_ℓ`), and `P⁻¹ mod qᵢ`.
+///
+/// The extended basis at level `ℓ` is ordered `q₀ … q_ℓ, p₀ … p_{K−1}`; a key (generated at the
+/// top level `L`) holds `q₀ … q_L, p₀ … p_{K−1}`, so extended limb `t` reads key row `t` for
+/// `t ≤ ℓ` and `t + (L − ℓ)` for the special primes.
+public struct LevelKeySwitching: Sendable {
+    /// One digit: data primes `range` of `Q_ℓ`, and the conversion of their residues to every
+    /// other limb of the extended basis.
+    public struct Digit: Sendable {
+        public let range: Range<Int>
+        public let converter: BaseConverter
+        /// The extended-basis limb index of each of the converter's target limbs.
+        public let targetLimbs: [Int]
+    }
+    public let level: Int
+    public let digits: [Digit]
+    /// `P → Q_ℓ` (fast conversion, used on the special limbs in ModDown).
+    public let modDownConverter: BaseConverter
+    /// `P⁻¹ mod qᵢ` and its Shoup companion, `i ≤ ℓ`.
+    public let inverseP: [UInt64]
+    public let inversePShoup: [UInt64]
+    /// `P mod qᵢ`, `i ≤ ℓ` (to lift `c₀` into the extended basis as `P·c₀`).
+    public let pModQ: [UInt64]
+    /// Key row of each extended limb.
+    public let keyRows: [Int]
+}
+
+/// Everything derived from `CKKSParameters`: the RNS bases of each level (sharing one set of NTT
+/// tables), the extended bases `Q_ℓ·P` of key switching, the per-level key-switching plans, the
+/// encoder. Immutable and `Sendable`: one context serves every thread.
+public final class CKKSContext: Sendable {
+    public let parameters: CKKSParameters
+    public let encoder: CKKSEncoder
+    /// `dataBases[ℓ]` = `{q₀ … q_ℓ}`.
+    public let dataBases: [RNSBasis]
+    /// `extendedBases[ℓ]` = `{q₀ … q_ℓ, p₀ … p_{K−1}}`.
+    public let extendedBases: [RNSBasis]
+    /// `{p₀ … p_{K−1}}`.
+    public let specialBasis: RNSBasis
+    /// Key-switching plans, indexed by level.
+    public let keySwitching: [LevelKeySwitching]
+    /// Exact conversions `Q_ℓ →` three 61-bit auxiliary primes, for fast decoding.
+    let decodingConverters: [BaseConverter]
+
+    /// Builds every table. Cost: `L + K` NTT tables and a few hundred small base converters.
+    public init(_ parameters: CKKSParameters) {
+        self.parameters = parameters
+        let n = parameters.degree
+        encoder = CKKSEncoder(degree: n)
+        // Every prime of a valid parameter set is NTT-friendly for N (the parameters derived them).
+        let dataTables = parameters.dataPrimes.map { try! NTTTables(degree: n, modulus: Modulus($0)) }
+        let specialTables = parameters.specialPrimes.map { try! NTTTables(degree: n, modulus: Modulus($0)) }
+        let levels = dataTables.count
+        dataBases = (1...levels).map { try! RNSBasis(tables: Array(dataTables.prefix($0))) }
+        extendedBases = (1...levels).map { try! RNSBasis(tables: Array(dataTables.prefix($0)) + specialTables) }
+        specialBasis = try! RNSBasis(tables: specialTables)
+        let maxLevel = levels - 1
+        let alpha = parameters.primesPerDigit
+        let k = specialTables.count
+        var plans: [LevelKeySwitching] = []
+        for level in 0...maxLevel {
+            var digits: [LevelKeySwitching.Digit] = []
+            for start in stride(from: 0, through: level, by: alpha) {
+                let range = start..<min(start + alpha, level + 1)
+                let source = try! RNSBasis(tables: Array(dataTables[range]))
+                let targetLimbs = Array(0..<range.lowerBound) + Array(range.upperBound..<(level + 1 + k))
+                let targetTables = targetLimbs.map { $0 <= level ? dataTables[$0] : specialTables[$0 - level - 1] }
+                let target = try! RNSBasis(tables: targetTables)
+                digits.append(.init(range: range, converter: try! BaseConverter(from: source, to: target),
+                                    targetLimbs: targetLimbs))
+            }
+            let qBasis = dataBases[level]
+            let modDown = try! BaseConverter(from: specialBasis, to: qBasis)
+            let inverseP = qBasis.moduli.indices.map { i in
+                qBasis.moduli[i].inverse(modDown.productModTarget[i])!
+            }
+            plans.append(LevelKeySwitching(
+                level: level, digits: digits, modDownConverter: modDown, inverseP: inverseP,
+                inversePShoup: zip(qBasis.moduli, inverseP).map { $0.shoup($1) },
+                pModQ: modDown.productModTarget,
+                keyRows: (0..<(level + 1 + k)).map { $0 <= level ? $0 : $0 + (maxLevel - level) }))
+        }
+        keySwitching = plans
+        let used = Set(parameters.dataPrimes + parameters.specialPrimes)
+        let auxiliary = try! RNSBasis(degree: n, primes: Primes.nttPrimes(bits: 61, degree: n, count: 3, excluding: used))
+        decodingConverters = dataBases.map { try! BaseConverter(from: $0, to: auxiliary) }
+    }
+
+    /// `L`, the top level.
+    public var maxLevel: Int { parameters.maxLevel }
+    public var degree: Int { parameters.degree }
+    public var slotCount: Int { parameters.slotCount }
+    /// The basis of the keys: `Q_L·P`.
+    public var keyBasis: RNSBasis { extendedBases[maxLevel] }
+
+    /// Checks `0 ≤ level ≤ L`.
+    func checkLevel(_ level: Int) throws(CKKSError) {
+        guard level >= 0 && level <= maxLevel else {
+            throw .invalidLevel(level: level, reason: "outside 0 … \(maxLevel)")
+        }
+    }
+
+    // MARK: Galois elements
+
+    /// The Galois element of a rotation of the slots by `step` to the left (slot `i` receives
+    /// slot `i + step`): `5^step mod 2N` (negative steps rotate right).
+    public func galoisElement(forRotation step: Int) -> Int {
+        let slots = slotCount, twoN = 2 * degree
+        let s = ((step % slots) + slots) % slots
+        var g = 1, base = 5, e = s
+        while e > 0 {
+            if e & 1 == 1 { g = g * base % twoN }
+            base = base * base % twoN
+            e >>= 1
+        }
+        return g
+    }
+
+    /// The Galois element of complex conjugation of every slot: `2N − 1` (`X → X⁻¹`).
+    public var conjugationElement: Int { 2 * degree - 1 }
+
+    // MARK: Encoding
+
+    /// Encodes real values at `level` and `scale` (default: the top level, `Δ`).
+    public func encode(_ values: [Double], level: Int? = nil, scale: Double? = nil) throws(CKKSError) -> Plaintext {
+        try encode(values.map { Complex($0) }, level: level, scale: scale)
+    }
+
+    /// Encodes complex values at `level` and `scale` (default: the top level, `Δ`).
+    public func encode(_ values: [Complex], level: Int? = nil, scale: Double? = nil) throws(CKKSError) -> Plaintext {
+        let level = level ?? maxLevel
+        try checkLevel(level)
+        let scale = scale ?? parameters.scale
+        let polynomial = try encoder.encode(values, scale: scale, basis: dataBases[level])
+        return Plaintext(polynomial: polynomial, scale: scale, level: level, isExtended: false)
+    }
+
+    /// Encodes values in the extended basis `Q_ℓ·P`, for `Evaluator.hoistedMultiplyAccumulate`
+    /// (products taken before ModDown need the plaintext modulo the special primes too).
+    public func encodeExtended(_ values: [Complex], level: Int, scale: Double? = nil) throws(CKKSError) -> Plaintext {
+        try checkLevel(level)
+        let scale = scale ?? parameters.scale
+        let polynomial = try encoder.encode(values, scale: scale, basis: extendedBases[level])
+        return Plaintext(polynomial: polynomial, scale: scale, level: level, isExtended: true)
+    }
+
+    public func encodeExtended(_ values: [Double], level: Int, scale: Double? = nil) throws(CKKSError) -> Plaintext {
+        try encodeExtended(values.map { Complex($0) }, level: level, scale: scale)
+    }
+
+    /// Decodes a plaintext into `N/2` complex slots.
+    ///
+    /// The centred coefficients are recovered by an exact base conversion into three auxiliary
+    /// 61-bit primes and a mixed-radix reconstruction in floating point: exact whenever
+    /// `|coefficient| < 2^182` (always, for any plaintext that can still be rescaled down to
+    /// level 0), and much faster than a big-integer CRT.
+    public func decode(_ plaintext: Plaintext) -> [Complex] {
+        var p = plaintext.polynomial
+        if plaintext.isExtended { p.dropLastLimbs(parameters.specialPrimes.count, basis: dataBases[plaintext.level]) }
+        if p.form == .ntt { p.inverseNTT() }
+        let n = degree
+        let converter = decodingConverters[plaintext.level]
+        var aux = [UInt64](repeating: 0, count: 3 * n)
+        p.data.withUnsafeBufferPointer { input in
+            aux.withUnsafeMutableBufferPointer { output in
+                converter.convert(input.baseAddress!, into: output.baseAddress!, exact: true)
+            }
+        }
+        let m = converter.target.moduli
+        // Garner: x = d₀ + p₀·(d₁ + p₁·d₂), dᵢ < pᵢ.
+        let p0InvModP1 = m[1].inverse(m[1].reduce(m[0].q))!
+        let p0p1InvModP2 = m[2].inverse(m[2].multiply(m[2].reduce(m[0].q), m[2].reduce(m[1].q)))!
+        let halfTop = (m[2].q - 1) / 2
+        var coefficients = [Double](repeating: 0, count: n)
+        let scale = plaintext.scale
+        for k in 0..<n {
+            func mixedRadix(_ r0: UInt64, _ r1: UInt64, _ r2: UInt64) -> (UInt64, UInt64, UInt64) {
+                let d0 = r0
+                let d1 = m[1].multiply(m[1].subtract(r1, m[1].reduce(d0)), p0InvModP1)
+                let t = m[2].add(m[2].reduce(d0), m[2].multiply(m[2].reduce(m[0].q), m[2].reduce(d1)))
+                let d2 = m[2].multiply(m[2].subtract(r2, t), p0p1InvModP2)
+                return (d0, d1, d2)
+            }
+            let r0 = aux[k], r1 = aux[n + k], r2 = aux[2 * n + k]
+            // the top mixed-radix digit decides the sign: x ≥ P/2 ⇔ d₂ > (p₂−1)/2 (up to the
+            // negligible band d₂ = (p₂−1)/2, resolved as positive)
+            var (d0, d1, d2) = mixedRadix(r0, r1, r2)
+            var sign = 1.0
+            if d2 > halfTop {
+                (d0, d1, d2) = mixedRadix(m[0].negate(r0), m[1].negate(r1), m[2].negate(r2))
+                sign = -1.0
+            }
+            let value = Double(d0) + Double(m[0].q) * (Double(d1) + Double(m[1].q) * Double(d2))
+            coefficients[k] = sign * value / scale
+        }
+        return encoder.embedding.slots(ofCoefficients: coefficients)
+    }
+
+    /// Decodes the real parts.
+    public func decodeReal(_ plaintext: Plaintext) -> [Double] { decode(plaintext).map(\.real) }
+}

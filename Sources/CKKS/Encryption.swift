@@ -1,0 +1,146 @@
+// Encryption (public key: clients; secret key: seeded, half size) and decryption.
+import Foundation
+import HERing
+
+/// Encrypts plaintexts with the public key: `(c₀, c₁) = (b·u + e₀ + m, a·u + e₁)` with `u`
+/// ternary and `e₀, e₁` Gaussian, all fresh per ciphertext.
+public struct Encryptor {
+    public let context: CKKSContext
+    public let publicKey: PublicKey
+    var rng: ChaCha20
+
+    /// An encryptor drawing its randomness from system entropy.
+    public init(context: CKKSContext, publicKey: PublicKey) throws(CKKSError) {
+        guard publicKey.parametersFingerprint == context.parameters.fingerprint else {
+            throw .parameterMismatch("the public key belongs to another parameter set")
+        }
+        self.context = context
+        self.publicKey = publicKey
+        do { rng = try ChaCha20.systemSeeded() } catch { throw .invalidParameters("\(error)") }
+    }
+
+    /// A deterministic encryptor (tests only: the same seed gives the same ciphertexts).
+    public init(context: CKKSContext, publicKey: PublicKey, deterministicSeed seed: [UInt8]) throws(CKKSError) {
+        try self.init(context: context, publicKey: publicKey)
+        rng = ChaCha20(seed: seed, domain: 0x656e_6370_6b)
+    }
+
+    /// Encrypts `plaintext` at its level.
+    public mutating func encrypt(_ plaintext: Plaintext) throws(CKKSError) -> Ciphertext {
+        guard !plaintext.isExtended else { throw .invalidOperand("encrypt needs a plaintext over Q_ℓ, not Q_ℓ·P") }
+        let level = plaintext.level
+        let basis = context.dataBases[level]
+        let n = context.degree
+        // Randomness is drawn in a fixed order (u, e₀, e₁), so the result does not depend on
+        // the thread count.
+        var u = RNSPolynomial(basis: basis, signedCoefficients: Sampler.ternary(degree: n, using: &rng))
+        var e0 = RNSPolynomial(basis: basis, signedCoefficients: Sampler.discreteGaussian(degree: n, using: &rng))
+        var e1 = RNSPolynomial(basis: basis, signedCoefficients: Sampler.discreteGaussian(degree: n, using: &rng))
+        u.forwardNTT(); e0.forwardNTT(); e1.forwardNTT()
+        var b = publicKey.b, a = publicKey.a
+        if level < context.maxLevel {
+            b.dropLastLimbs(context.maxLevel - level, basis: basis)
+            a.dropLastLimbs(context.maxLevel - level, basis: basis)
+        }
+        // c₀ = b⊙u + e₀ + m, c₁ = a⊙u + e₁
+        e0.add(plaintext.polynomial)
+        e0.multiplyAdd(b, u)
+        e1.multiplyAdd(a, u)
+        u.data.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
+        return Ciphertext(parts: [e0, e1], scale: plaintext.scale, level: level)
+    }
+
+    /// Encodes and encrypts real values at the top level and the default scale.
+    public mutating func encrypt(_ values: [Double]) throws(CKKSError) -> Ciphertext {
+        try encrypt(context.encode(values))
+    }
+}
+
+/// Decrypts ciphertexts, and encrypts with the secret key: `(c₀, c₁) = (−a·s + e + m, a)` with
+/// `a` expanded from a fresh 32-byte seed, which the ciphertext keeps so that it serializes in
+/// half the space.
+public struct Decryptor {
+    public let context: CKKSContext
+    public let secretKey: SecretKey
+    var rng: ChaCha20
+
+    public init(context: CKKSContext, secretKey: SecretKey) throws(CKKSError) {
+        guard secretKey.parametersFingerprint == context.parameters.fingerprint else {
+            throw .parameterMismatch("the secret key belongs to another parameter set")
+        }
+        self.context = context
+        self.secretKey = secretKey
+        do { rng = try ChaCha20.systemSeeded() } catch { throw .invalidParameters("\(error)") }
+    }
+
+    /// A deterministic instance (tests only) for `encryptSymmetric`.
+    public init(context: CKKSContext, secretKey: SecretKey, deterministicSeed seed: [UInt8]) throws(CKKSError) {
+        try self.init(context: context, secretKey: secretKey)
+        rng = ChaCha20(seed: seed, domain: 0x656e_6373_6b)
+    }
+
+    /// `m = c₀ + c₁·s (+ c₂·s²)` at the ciphertext's level and scale.
+    public func decrypt(_ ciphertext: Ciphertext) throws(CKKSError) -> Plaintext {
+        let level = ciphertext.level
+        try context.checkLevel(level)
+        guard ciphertext.parts.allSatisfy({ $0.limbCount == level + 1 && $0.degree == context.degree }) else {
+            throw .parameterMismatch("ciphertext limbs do not match its level \(level)")
+        }
+        let n = context.degree
+        var m = ciphertext.parts[0]
+        let sk = secretKey
+        let moduli = m.basis.moduli
+        // Horner: m = c₀ + s·(c₁ + s·c₂)
+        var inner = ciphertext.parts[ciphertext.size - 1]
+        for part in ciphertext.parts.dropFirst().reversed().dropFirst() {
+            multiplyBySecret(&inner, sk: sk, moduli: moduli, n: n)
+            inner.add(part)
+        }
+        multiplyBySecret(&inner, sk: sk, moduli: moduli, n: n)
+        m.add(inner)
+        return Plaintext(polynomial: m, scale: ciphertext.scale, level: level, isExtended: false)
+    }
+
+    func multiplyBySecret(_ x: inout RNSPolynomial, sk: SecretKey, moduli: [Modulus], n: Int) {
+        x.data.withUnsafeMutableBufferPointer { buffer in
+            let p = UncheckedSendable(buffer.baseAddress!)
+            Parallelism.forEach(moduli.count) { i in
+                let m = moduli[i], s = sk.limb(i), a = p.value + i * n
+                for k in 0..<n { a[k] = m.multiply(a[k], s[k]) }
+            }
+        }
+    }
+
+    /// Decrypts and decodes the real parts.
+    public func decryptReal(_ ciphertext: Ciphertext) throws(CKKSError) -> [Double] {
+        context.decodeReal(try decrypt(ciphertext))
+    }
+
+    /// Encrypts with the secret key; the ciphertext remembers the seed of its `c₁`.
+    public mutating func encryptSymmetric(_ plaintext: Plaintext) throws(CKKSError) -> Ciphertext {
+        guard !plaintext.isExtended else { throw .invalidOperand("encrypt needs a plaintext over Q_ℓ, not Q_ℓ·P") }
+        let level = plaintext.level
+        let basis = context.dataBases[level]
+        let n = context.degree
+        let seed = rng.nextBytes(32)
+        let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: Self.seedDomain)
+        var c0 = RNSPolynomial(basis: basis, signedCoefficients: Sampler.discreteGaussian(degree: n, using: &rng))
+        c0.forwardNTT()
+        c0.add(plaintext.polynomial)
+        let sk = secretKey
+        let moduli = basis.moduli
+        c0.data.withUnsafeMutableBufferPointer { buffer in
+            a.data.withUnsafeBufferPointer { aBuffer in
+                let p = UncheckedSendable(buffer.baseAddress!), ap = UncheckedSendable(aBuffer.baseAddress!)
+                Parallelism.forEach(moduli.count) { i in
+                    let m = moduli[i], s = sk.limb(i), x = p.value + i * n, y = ap.value + i * n
+                    for k in 0..<n { x[k] = m.subtract(x[k], m.multiply(y[k], s[k])) }
+                }
+            }
+        }
+        return Ciphertext(parts: [c0, a], scale: plaintext.scale, level: level, seed: seed)
+    }
+
+    /// The ChaCha20 domain of the `c₁` of secret-key ciphertexts.
+    static let seedDomain: UInt64 = 0x6331_7365_6564
+}

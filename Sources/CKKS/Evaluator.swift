@@ -1,0 +1,364 @@
+// Homomorphic operations on ciphertexts: arithmetic, rescaling, rotations, hoisting.
+import Foundation
+import HERing
+
+/// Homomorphic arithmetic. Stateless apart from the context; every operation checks levels,
+/// scales and parameter sets and throws `CKKSError` on a mismatch. Results are bit-identical
+/// for any thread count (limbs are independent; nothing is reduced in a thread-dependent order).
+///
+/// Scales: sums need equal scales (relative difference below `scaleTolerance`); products
+/// multiply them; `rescale` divides by the last prime `q_ℓ`.
+public struct Evaluator: Sendable {
+    public let context: CKKSContext
+    /// Relative difference below which two scales count as equal.
+    public var scaleTolerance = 1e-9
+
+    public init(context: CKKSContext) { self.context = context }
+
+    // MARK: Checks
+
+    func checkSameLevelAndScale(_ a: Ciphertext, _ level: Int, _ scale: Double) throws(CKKSError) {
+        guard a.level == level else { throw .levelMismatch(a.level, level) }
+        guard abs(a.scale - scale) <= scaleTolerance * max(a.scale, scale) else { throw .scaleMismatch(a.scale, scale) }
+    }
+
+    func checkCiphertext(_ a: Ciphertext) throws(CKKSError) {
+        try context.checkLevel(a.level)
+        guard a.parts.count >= 2, a.parts.allSatisfy({ $0.basis.isSame(as: context.dataBases[a.level]) && $0.form == .ntt }) else {
+            throw .parameterMismatch("the ciphertext does not belong to this context at level \(a.level)")
+        }
+    }
+
+    func checkPlaintext(_ p: Plaintext, level: Int) throws(CKKSError) {
+        guard !p.isExtended else { throw .invalidOperand("an extended plaintext (Q_ℓ·P) is only for hoistedMultiplyAccumulate") }
+        guard p.level == level else { throw .levelMismatch(level, p.level) }
+        guard p.polynomial.basis.isSame(as: context.dataBases[level]), p.polynomial.form == .ntt else {
+            throw .parameterMismatch("the plaintext does not belong to this context at level \(level)")
+        }
+    }
+
+    // MARK: Addition
+
+    /// `a + b` (sizes may differ: the missing parts count as zero).
+    public func add(_ a: Ciphertext, _ b: Ciphertext) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a); try checkCiphertext(b)
+        try checkSameLevelAndScale(a, b.level, b.scale)
+        var (big, small) = a.size >= b.size ? (a, b) : (b, a)
+        for i in 0..<small.size { big.parts[i].add(small.parts[i]) }
+        big.seed = nil
+        return big
+    }
+
+    /// `a − b`.
+    public func subtract(_ a: Ciphertext, _ b: Ciphertext) throws(CKKSError) -> Ciphertext {
+        try add(a, negate(b))
+    }
+
+    /// `−a`.
+    public func negate(_ a: Ciphertext) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a)
+        var r = a
+        for i in 0..<r.size { r.parts[i].negate() }
+        r.seed = nil
+        return r
+    }
+
+    /// `a + p` (same level and scale).
+    public func add(_ a: Ciphertext, _ p: Plaintext) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a); try checkPlaintext(p, level: a.level)
+        try checkSameLevelAndScale(a, p.level, p.scale)
+        var r = a
+        r.parts[0].add(p.polynomial)
+        r.seed = nil
+        return r
+    }
+
+    /// `a − p`.
+    public func subtract(_ a: Ciphertext, _ p: Plaintext) throws(CKKSError) -> Ciphertext {
+        var negated = p
+        negated.polynomial.negate()
+        return try add(a, negated)
+    }
+
+    /// `a + c` in every slot: the constant polynomial `⌊c·Δ_a⌉` (its NTT is that constant in
+    /// every evaluation point) added to `c₀`.
+    public func add(_ a: Ciphertext, constant c: Double) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a)
+        guard (c * a.scale).isFinite else { throw .notFinite(index: 0) }
+        var r = a
+        let basis = r.parts[0].basis, n = context.degree
+        r.parts[0].data.withUnsafeMutableBufferPointer { buffer in
+            for (i, m) in basis.moduli.enumerated() {
+                let v = CKKSEncoder.residue(ofRounded: c * a.scale, modulus: m)
+                for k in (i * n)..<((i + 1) * n) { buffer[k] = m.add(buffer[k], v) }
+            }
+        }
+        r.seed = nil
+        return r
+    }
+
+    // MARK: Products with plaintexts and constants
+
+    /// `a ⊙ p`: scale `Δ_a·Δ_p`, same level (rescale afterwards).
+    public func multiply(_ a: Ciphertext, _ p: Plaintext) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a); try checkPlaintext(p, level: a.level)
+        var r = a
+        for i in 0..<r.size { r.parts[i].multiply(p.polynomial) }
+        r.scale = a.scale * p.scale
+        r.seed = nil
+        return r
+    }
+
+    /// `a · c` for an integer `c`: the scale is unchanged, no level is used.
+    public func multiply(_ a: Ciphertext, integer c: Int) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a)
+        var r = a
+        let residues = r.parts[0].basis.moduli.map { $0.reduce(signed: Int64(c)) }
+        for i in 0..<r.size { r.parts[i].multiply(byScalarResidues: residues) }
+        r.seed = nil
+        return r
+    }
+
+    /// `a · c` for a real `c`, encoded as the integer `⌊c·Δ_c⌉`; the scale becomes `Δ_a·Δ_c`.
+    /// By default `Δ_c = q_ℓ`, the prime the next rescale divides by, so that the scale is back to
+    /// `Δ_a` after rescaling.
+    public func multiply(_ a: Ciphertext, constant c: Double, constantScale: Double? = nil) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a)
+        let scale = constantScale ?? (a.level > 0 ? Double(context.parameters.dataPrimes[a.level]) : context.parameters.scale)
+        guard (c * scale).isFinite else { throw .notFinite(index: 0) }
+        var r = a
+        let residues = r.parts[0].basis.moduli.map { CKKSEncoder.residue(ofRounded: c * scale, modulus: $0) }
+        for i in 0..<r.size { r.parts[i].multiply(byScalarResidues: residues) }
+        r.scale = a.scale * scale
+        r.seed = nil
+        return r
+    }
+
+    /// `Σᵢ aᵢ ⊙ pᵢ` with lazy reduction (128-bit sums, one reduction per coefficient): the
+    /// building block of lazy rescaling. All terms at one level and one scale product.
+    public func multiplyAccumulate(_ terms: [(Ciphertext, Plaintext)]) throws(CKKSError) -> Ciphertext {
+        guard let first = terms.first else { throw .invalidOperand("multiplyAccumulate needs at least one term") }
+        let level = first.0.level, scale = first.0.scale * first.1.scale
+        for (c, p) in terms {
+            try checkCiphertext(c); try checkPlaintext(p, level: level)
+            guard c.size == 2 else { throw .invalidOperand("multiplyAccumulate needs relinearized ciphertexts") }
+            try checkSameLevelAndScale(c, level, scale / p.scale)
+        }
+        let basis = context.dataBases[level]
+        var accumulators = [LazyProductAccumulator(basis: basis), LazyProductAccumulator(basis: basis)]
+        for (c, p) in terms {
+            accumulators[0].add(c.parts[0], times: p.polynomial)
+            accumulators[1].add(c.parts[1], times: p.polynomial)
+        }
+        return Ciphertext(parts: accumulators.map { $0.result() }, scale: scale, level: level)
+    }
+
+    // MARK: Ciphertext products
+
+    /// `a ⊗ b = (a₀b₀, a₀b₁ + a₁b₀, a₁b₁)`: a three-part ciphertext decrypting under
+    /// `(1, s, s²)` at scale `Δ_a·Δ_b`. Relinearize (and rescale) next.
+    public func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a); try checkCiphertext(b)
+        guard a.size == 2, b.size == 2 else { throw .invalidOperand("relinearize before multiplying again") }
+        guard a.level == b.level else { throw .levelMismatch(a.level, b.level) }
+        var d0 = a.parts[0], d1 = a.parts[0], d2 = a.parts[1]
+        d0.multiply(b.parts[0])
+        d1.multiply(b.parts[1])
+        d1.multiplyAdd(a.parts[1], b.parts[0])
+        d2.multiply(b.parts[1])
+        return Ciphertext(parts: [d0, d1, d2], scale: a.scale * b.scale, level: a.level)
+    }
+
+    /// `a²` (three parts): `(a₀², 2a₀a₁, a₁²)`.
+    public func squareWithoutRelinearization(_ a: Ciphertext) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a)
+        guard a.size == 2 else { throw .invalidOperand("relinearize before squaring") }
+        var d0 = a.parts[0], d1 = a.parts[0], d2 = a.parts[1]
+        d0.multiply(a.parts[0])
+        d1.multiply(a.parts[1])
+        d1.add(d1)
+        d2.multiply(a.parts[1])
+        return Ciphertext(parts: [d0, d1, d2], scale: a.scale * a.scale, level: a.level)
+    }
+
+    /// Relinearization: `(d₀, d₁, d₂) → (d₀ + u₀, d₁ + u₁)` with `u₀ + u₁·s ≈ d₂·s²`.
+    public func relinearize(_ a: Ciphertext, key: RelinearizationKey) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a)
+        guard key.key.parametersFingerprint == context.parameters.fingerprint else {
+            throw .parameterMismatch("the relinearization key belongs to another parameter set")
+        }
+        guard a.size == 3 else { return a }
+        let (u0, u1) = context.keySwitch(a.parts[2], level: a.level, key: key.key)
+        var r0 = a.parts[0], r1 = a.parts[1]
+        r0.add(u0)
+        r1.add(u1)
+        return Ciphertext(parts: [r0, r1], scale: a.scale, level: a.level)
+    }
+
+    /// `a·b`, relinearized (not rescaled).
+    public func multiply(_ a: Ciphertext, _ b: Ciphertext, relinearizationKey key: RelinearizationKey) throws(CKKSError) -> Ciphertext {
+        try relinearize(multiplyWithoutRelinearization(a, b), key: key)
+    }
+
+    /// `a²`, relinearized (not rescaled).
+    public func square(_ a: Ciphertext, relinearizationKey key: RelinearizationKey) throws(CKKSError) -> Ciphertext {
+        try relinearize(squareWithoutRelinearization(a), key: key)
+    }
+
+    // MARK: Levels
+
+    /// Rescaling: divides every part by `q_ℓ` with rounding and drops that prime; the scale
+    /// becomes `Δ/q_ℓ` and the level `ℓ − 1`.
+    public func rescale(_ a: Ciphertext) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a)
+        guard a.level > 0 else { throw .invalidLevel(level: 0, reason: "a level-0 ciphertext cannot be rescaled") }
+        var r = a
+        let target = context.dataBases[a.level - 1]
+        for i in 0..<r.size { r.parts[i].divideAndRoundByLastModulus(basis: target) }
+        r.scale = a.scale / Double(context.parameters.dataPrimes[a.level])
+        r.level = a.level - 1
+        r.seed = nil
+        return r
+    }
+
+    /// Drops primes down to `level` without changing the scale (the message is unchanged:
+    /// reduction modulo a divisor of `Q_ℓ`).
+    public func dropLevel(_ a: Ciphertext, to level: Int) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a)
+        guard level >= 0 && level <= a.level else {
+            throw .invalidLevel(level: level, reason: "cannot drop a level-\(a.level) ciphertext to it")
+        }
+        guard level < a.level else { return a }
+        var r = a
+        for i in 0..<r.size { r.parts[i].dropLastLimbs(a.level - level, basis: context.dataBases[level]) }
+        r.level = level
+        r.seed = nil
+        return r
+    }
+
+    /// Drops a plaintext's primes down to `level`.
+    public func dropLevel(_ p: Plaintext, to level: Int) throws(CKKSError) -> Plaintext {
+        guard !p.isExtended, level >= 0, level <= p.level else {
+            throw .invalidLevel(level: level, reason: "cannot drop a level-\(p.level) plaintext to it")
+        }
+        var r = p
+        if level < p.level { r.polynomial.dropLastLimbs(p.level - level, basis: context.dataBases[level]) }
+        r.level = level
+        return r
+    }
+
+    // MARK: Rotations
+
+    func galoisEntry(_ keys: GaloisKeys, element g: Int, what: String) throws(CKKSError) -> GaloisKeys.Entry {
+        guard keys.parametersFingerprint == context.parameters.fingerprint else {
+            throw .parameterMismatch("the Galois keys belong to another parameter set")
+        }
+        guard let entry = keys.entries[g] else { throw .missingGaloisKey(galoisElement: g, description: what) }
+        return entry
+    }
+
+    /// `X → X^g` with the key of `g`: `(σ(c₀) + u₀, u₁)`, `u₀ + u₁·s ≈ σ(c₁)·σ(s)`.
+    public func applyGalois(_ a: Ciphertext, element g: Int, keys: GaloisKeys) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a)
+        guard a.size == 2 else { throw .invalidOperand("relinearize before rotating") }
+        if g == 1 { return a }
+        let entry = try galoisEntry(keys, element: g, what: "Galois element \(g)")
+        let (u0, u1) = context.keySwitch(a.parts[1], level: a.level, key: entry.key, permutation: entry.permutation)
+        var r0 = a.parts[0].applyingAutomorphism(galoisElement: g, permutation: entry.permutation)
+        r0.add(u0)
+        return Ciphertext(parts: [r0, u1], scale: a.scale, level: a.level)
+    }
+
+    /// Rotates the slots left by `step` (slot `i` receives slot `i + step`; negative steps
+    /// rotate right).
+    public func rotate(_ a: Ciphertext, by step: Int, keys: GaloisKeys) throws(CKKSError) -> Ciphertext {
+        let g = context.galoisElement(forRotation: step)
+        guard g != 1 else { return a }
+        guard keys.entries[g] != nil else {
+            throw .missingGaloisKey(galoisElement: g, description: "rotation by \(step)")
+        }
+        return try applyGalois(a, element: g, keys: keys)
+    }
+
+    /// Complex conjugation of every slot.
+    public func conjugate(_ a: Ciphertext, keys: GaloisKeys) throws(CKKSError) -> Ciphertext {
+        let g = context.conjugationElement
+        guard keys.entries[g] != nil else { throw .missingGaloisKey(galoisElement: g, description: "conjugation") }
+        return try applyGalois(a, element: g, keys: keys)
+    }
+
+    /// Hoisted rotations: the rotations of one ciphertext by each step, sharing one
+    /// decomposition (ModUp) of `c₁`. Each rotation then costs one key product and ModDown.
+    /// Step 0 returns the input. Results are in the order of `steps`.
+    public func rotations(_ a: Ciphertext, by steps: [Int], keys: GaloisKeys) throws(CKKSError) -> [Ciphertext] {
+        try checkCiphertext(a)
+        guard a.size == 2 else { throw .invalidOperand("relinearize before rotating") }
+        var entries: [GaloisKeys.Entry?] = []
+        for step in steps {
+            let g = context.galoisElement(forRotation: step)
+            entries.append(g == 1 ? nil : try galoisEntry(keys, element: g, what: "rotation by \(step)"))
+        }
+        guard entries.contains(where: { $0 != nil }) else { return steps.map { _ in a } }
+        let decomposed = context.decompose(a.parts[1], level: a.level)
+        return entries.map { entry in
+            guard let entry else { return a }
+            let (x0, x1) = context.keyProduct(decomposed, key: entry.key, permutation: entry.permutation)
+            var r0 = a.parts[0].applyingAutomorphism(galoisElement: entry.galoisElement, permutation: entry.permutation)
+            r0.add(context.modDown(x0, level: a.level))
+            return Ciphertext(parts: [r0, context.modDown(x1, level: a.level)], scale: a.scale, level: a.level)
+        }
+    }
+
+    /// Hoisted multiply-accumulate ("double hoisting"): `Σₖ rot_{stepₖ}(a) ⊙ pₖ` with one ModUp
+    /// of `c₁` for all rotations and one ModDown for the whole sum.
+    ///
+    /// Each rotated ciphertext is kept in the extended basis as `(P·σ(c₀) + x₀, x₁)`, which
+    /// decrypts to `P·rot(m)` modulo `Q_ℓ·P`; the products with the plaintexts (encoded over
+    /// `Q_ℓ·P` by `encodeExtended`) are summed there lazily, and ModDown divides the sum by `P`
+    /// once. Scale: `Δ_a·Δ_p` (all plaintexts at one scale).
+    public func hoistedMultiplyAccumulate(_ a: Ciphertext, _ terms: [(step: Int, plaintext: Plaintext)],
+                                          keys: GaloisKeys) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a)
+        guard a.size == 2 else { throw .invalidOperand("relinearize before rotating") }
+        guard let first = terms.first else { throw .invalidOperand("hoistedMultiplyAccumulate needs at least one term") }
+        let level = a.level
+        let basis = context.extendedBases[level]
+        var entries: [GaloisKeys.Entry?] = []
+        for (step, p) in terms {
+            guard p.isExtended, p.level == level, p.polynomial.basis.isSame(as: basis) else {
+                throw .invalidOperand("hoistedMultiplyAccumulate needs plaintexts from encodeExtended at level \(level)")
+            }
+            guard abs(p.scale - first.plaintext.scale) <= scaleTolerance * p.scale else {
+                throw .scaleMismatch(p.scale, first.plaintext.scale)
+            }
+            let g = context.galoisElement(forRotation: step)
+            entries.append(g == 1 ? nil : try galoisEntry(keys, element: g, what: "rotation by \(step)"))
+        }
+        let plan = context.keySwitching[level]
+        let n = context.degree, qCount = level + 1
+        // P·c₀ and P·c₁ in the extended basis (zero modulo the special primes)
+        func liftedByP(_ c: RNSPolynomial) -> RNSPolynomial {
+            var x = RNSPolynomial(zeroIn: basis, form: .ntt)
+            var scaled = c
+            scaled.multiply(byScalarResidues: plan.pModQ)
+            x.data.replaceSubrange(0..<(qCount * n), with: scaled.data)
+            return x
+        }
+        let decomposed = entries.contains(where: { $0 != nil }) ? context.decompose(a.parts[1], level: level) : nil
+        var acc0 = LazyProductAccumulator(basis: basis), acc1 = LazyProductAccumulator(basis: basis)
+        let lifted0 = liftedByP(a.parts[0])
+        for (index, term) in terms.enumerated() {
+            if let entry = entries[index], let decomposed {
+                var (x0, x1) = context.keyProduct(decomposed, key: entry.key, permutation: entry.permutation)
+                x0.add(lifted0.applyingAutomorphism(galoisElement: entry.galoisElement, permutation: entry.permutation))
+                acc0.add(x0, times: term.plaintext.polynomial)
+                acc1.add(x1, times: term.plaintext.polynomial)
+            } else {
+                acc0.add(lifted0, times: term.plaintext.polynomial)
+                acc1.add(liftedByP(a.parts[1]), times: term.plaintext.polynomial)
+            }
+        }
+        return Ciphertext(parts: [context.modDown(acc0.result(), level: level), context.modDown(acc1.result(), level: level)],
+                          scale: a.scale * first.plaintext.scale, level: level)
+    }
+}

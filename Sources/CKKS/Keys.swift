@@ -1,0 +1,276 @@
+// Secret, public, relinearization and Galois keys, and their generation.
+import Foundation
+import HERing
+
+/// The secret key `s`: uniform ternary coefficients, kept both as coefficients and in NTT form
+/// modulo every prime of `Q_L·P`.
+///
+/// A `final class` so that it is never silently copied; its memory is overwritten with zeros
+/// when the last reference goes away. It prints no data. Only the parties that decrypt
+/// (the client, the nursing station) ever hold one.
+public final class SecretKey: @unchecked Sendable, CustomStringConvertible {
+    /// The fingerprint of the parameters the key belongs to.
+    public let parametersFingerprint: UInt64
+    let degree: Int
+    /// `N` coefficients in {−1, 0, 1}.
+    let coefficients: UnsafeMutableBufferPointer<Int8>
+    /// `(L + 1 + K)·N` residues: `s` in NTT form modulo `q₀ … q_L, p₀ … p_{K−1}`.
+    let residues: UnsafeMutableBufferPointer<UInt64>
+
+    /// A key from ternary coefficients (copied; the caller should wipe its own copy).
+    init(context: CKKSContext, coefficients source: [Int8]) {
+        precondition(source.count == context.degree && source.allSatisfy { (-1...1).contains($0) })
+        parametersFingerprint = context.parameters.fingerprint
+        degree = context.degree
+        coefficients = .allocate(capacity: source.count)
+        _ = coefficients.initialize(from: source)
+        let basis = context.keyBasis
+        let n = degree
+        residues = .allocate(capacity: basis.count * n)
+        residues.initialize(repeating: 0)
+        let out = UncheckedSendable(residues.baseAddress!), coefs = UncheckedSendable(coefficients.baseAddress!)
+        Parallelism.forEach(basis.count) { i in
+            let m = basis.moduli[i]
+            let limb = out.value + i * n
+            for k in 0..<n {
+                limb[k] = m.reduce(signed: Int64(coefs.value[k]))   // branch-free lift
+            }
+            basis.nttTables[i].forward(limb)
+        }
+    }
+
+    /// Generates a fresh key from `rng` (use the system-seeded generator for real keys).
+    public convenience init(context: CKKSContext, using rng: inout ChaCha20) {
+        var ternary = Sampler.ternary(degree: context.degree, using: &rng).map { Int8($0) }
+        self.init(context: context, coefficients: ternary)
+        ternary.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
+    }
+
+    deinit {
+        wipe(UnsafeMutableRawBufferPointer(coefficients))
+        wipe(UnsafeMutableRawBufferPointer(residues))
+        coefficients.deallocate()
+        residues.deallocate()
+    }
+
+    public var description: String { "SecretKey(N = \(degree), <secret>)" }
+
+    /// Pointer to limb `row` of `s` in NTT form (key-basis row numbering).
+    func limb(_ row: Int) -> UnsafePointer<UInt64> { UnsafePointer(residues.baseAddress! + row * degree) }
+}
+
+/// Overwrites memory with zeros through a call the optimizer cannot see through.
+@inline(never)
+func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
+    guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+    memset(base, 0, buffer.count)
+    withExtendedLifetime(buffer) {}
+}
+
+/// The public key `(b, a) = (−a·s + e, a)` modulo `Q_L`, NTT form; `a` is expanded from a
+/// public 32-byte seed.
+public struct PublicKey: Sendable, Equatable {
+    public let parametersFingerprint: UInt64
+    public let b: RNSPolynomial
+    public let a: RNSPolynomial
+    public let seed: [UInt8]
+}
+
+/// A key-switching key from `s'` to `s` in the hybrid form: for each digit `j` (data primes
+/// `D_j`), `(b_j, a_j)` modulo `Q_L·P` with `b_j = −a_j·s + e_j + P·[Q̂_j·(Q̂_j⁻¹ mod D_j)]·s'`.
+/// The gadget factor is `P` modulo the primes of digit `j` and `0` modulo every other prime, so
+/// only those limbs carry `s'`. Every `a_j` comes from one seed (domain `j`).
+public struct KeySwitchingKey: Sendable, Equatable {
+    public let parametersFingerprint: UInt64
+    /// `dnum`.
+    public let digitCount: Int
+    /// Limbs per polynomial (`L + 1 + K`).
+    public let limbCount: Int
+    public let degree: Int
+    /// All `b_j`, NTT form over the key basis `Q_L·P`: digit `j`, limb `r` at `(j·limbCount + r)·N`.
+    public internal(set) var b: [UInt64]
+    /// All `a_j`, same layout.
+    public internal(set) var a: [UInt64]
+    /// The seed every `a_j` is expanded from.
+    public let seed: [UInt8]
+
+    /// Digit `j` as two polynomials of `basis` (the key basis).
+    public func digit(_ j: Int, basis: RNSBasis) -> (b: RNSPolynomial, a: RNSPolynomial) {
+        let size = limbCount * degree
+        let range = (j * size)..<((j + 1) * size)
+        return (try! RNSPolynomial(basis: basis, form: .ntt, data: Array(b[range])),
+                try! RNSPolynomial(basis: basis, form: .ntt, data: Array(a[range])))
+    }
+}
+
+/// The key that switches `s²` back to `s` after a ciphertext product.
+public struct RelinearizationKey: Sendable, Equatable {
+    public let key: KeySwitchingKey
+}
+
+/// Galois keys for an explicit set of automorphisms `X → X^g` (rotations `g = 5^step`,
+/// conjugation `g = 2N − 1`): each switches `s(X^g)` back to `s`, with the NTT-slot permutation
+/// of `g` precomputed.
+public struct GaloisKeys: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public let galoisElement: Int
+        public let key: KeySwitchingKey
+        public let permutation: [UInt32]
+    }
+    public let parametersFingerprint: UInt64
+    public let entries: [Int: Entry]
+
+    /// The Galois elements covered, sorted.
+    public var galoisElements: [Int] { entries.keys.sorted() }
+}
+
+/// Generates keys for one secret key. The randomness of secrets and errors comes from `rng`
+/// (system-seeded unless a test passes a fixed seed); the public `a` polynomials are expanded
+/// from 32-byte seeds drawn from it.
+public struct KeyGenerator {
+    public let context: CKKSContext
+    public let secretKey: SecretKey
+    var rng: ChaCha20
+
+    /// A generator with a fresh secret key from system entropy.
+    public init(context: CKKSContext) throws(CKKSError) {
+        var rng: ChaCha20
+        do { rng = try ChaCha20.systemSeeded() } catch { throw .invalidParameters("\(error)") }
+        self.init(context: context, rng: rng)
+    }
+
+    /// A deterministic generator (tests, reproducible benchmarks): every key and error follows
+    /// from `seed`. Never use a fixed seed for real data.
+    public init(context: CKKSContext, deterministicSeed seed: [UInt8]) {
+        self.init(context: context, rng: ChaCha20(seed: seed, domain: 0x6b65_7967_656e))
+    }
+
+    init(context: CKKSContext, rng: ChaCha20) {
+        self.context = context
+        var rng = rng
+        secretKey = SecretKey(context: context, using: &rng)
+        self.rng = rng
+    }
+
+    /// A generator for an existing secret key.
+    public init(context: CKKSContext, secretKey: SecretKey, deterministicSeed seed: [UInt8]? = nil) throws(CKKSError) {
+        guard secretKey.parametersFingerprint == context.parameters.fingerprint else {
+            throw .parameterMismatch("the secret key belongs to another parameter set")
+        }
+        self.context = context
+        self.secretKey = secretKey
+        if let seed {
+            rng = ChaCha20(seed: seed, domain: 0x6b65_7967_656f)
+        } else {
+            do { rng = try ChaCha20.systemSeeded() } catch { throw .invalidParameters("\(error)") }
+        }
+    }
+
+    /// A Gaussian error polynomial in NTT form over `basis`.
+    mutating func error(basis: RNSBasis) -> RNSPolynomial {
+        var e = RNSPolynomial(basis: basis, signedCoefficients: Sampler.discreteGaussian(degree: context.degree, using: &rng))
+        e.forwardNTT()
+        return e
+    }
+
+    /// The public key.
+    public mutating func publicKey() -> PublicKey {
+        let basis = context.dataBases[context.maxLevel]
+        let seed = rng.nextBytes(32)
+        let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: 0x7075_626b)
+        var b = error(basis: basis)
+        subtractProductWithSecret(&b, a, rows: Array(0..<basis.count))
+        return PublicKey(parametersFingerprint: context.parameters.fingerprint, b: b, a: a, seed: seed)
+    }
+
+    /// `b −= a ⊙ s` where limb `i` of `b`/`a` uses secret row `rows[i]`.
+    func subtractProductWithSecret(_ b: inout RNSPolynomial, _ a: RNSPolynomial, rows: [Int]) {
+        let n = context.degree
+        let sk = secretKey
+        let moduli = b.basis.moduli
+        b.data.withUnsafeMutableBufferPointer { bb in
+            a.data.withUnsafeBufferPointer { ab in
+                let bp = UncheckedSendable(bb.baseAddress!), ap = UncheckedSendable(ab.baseAddress!)
+                Parallelism.forEach(moduli.count) { i in
+                    let m = moduli[i]
+                    let s = sk.limb(rows[i])
+                    let x = bp.value + i * n, y = ap.value + i * n
+                    for k in 0..<n { x[k] = m.subtract(x[k], m.multiply(y[k], s[k])) }
+                }
+            }
+        }
+    }
+
+    /// The key-switching key from `s'` (given in NTT form over the key basis) to `s`.
+    mutating func keySwitchingKey(from target: UnsafePointer<UInt64>) -> KeySwitchingKey {
+        let basis = context.keyBasis
+        let n = context.degree
+        let plan = context.keySwitching[context.maxLevel]
+        let seed = rng.nextBytes(32)
+        var bs: [UInt64] = [], as_: [UInt64] = []
+        bs.reserveCapacity(plan.digits.count * basis.count * n)
+        as_.reserveCapacity(plan.digits.count * basis.count * n)
+        let rows = Array(0..<basis.count)
+        for (j, digit) in plan.digits.enumerated() {
+            let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: UInt64(j))
+            var b = error(basis: basis)
+            subtractProductWithSecret(&b, a, rows: rows)
+            for i in digit.range {
+                let m = basis.moduli[i]
+                let p = plan.pModQ[i], ps = m.shoup(p)
+                let t = target + i * n
+                b.data.withUnsafeMutableBufferPointer { bb in
+                    let x = bb.baseAddress! + i * n
+                    for k in 0..<n { x[k] = m.add(x[k], m.multiply(t[k], by: p, shoup: ps)) }
+                }
+            }
+            bs.append(contentsOf: b.data)
+            as_.append(contentsOf: a.data)
+        }
+        return KeySwitchingKey(parametersFingerprint: context.parameters.fingerprint, digitCount: plan.digits.count,
+                               limbCount: basis.count, degree: n, b: bs, a: as_, seed: seed)
+    }
+
+    /// The relinearization key (`s² → s`).
+    public mutating func relinearizationKey() -> RelinearizationKey {
+        let basis = context.keyBasis
+        let n = context.degree
+        var square = [UInt64](repeating: 0, count: basis.count * n)
+        for i in 0..<basis.count {
+            let m = basis.moduli[i], s = secretKey.limb(i)
+            for k in 0..<n { square[i * n + k] = m.multiply(s[k], s[k]) }
+        }
+        let key = square.withUnsafeBufferPointer { keySwitchingKey(from: $0.baseAddress!) }
+        square.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
+        return RelinearizationKey(key: key)
+    }
+
+    /// Galois keys for rotations by each of `steps` (left, negative = right) and, if asked,
+    /// complex conjugation. Steps that are multiples of `N/2` (the identity) are skipped.
+    public mutating func galoisKeys(steps: [Int], conjugation: Bool = false) -> GaloisKeys {
+        var elements = steps.map { context.galoisElement(forRotation: $0) }.filter { $0 != 1 }
+        if conjugation { elements.append(context.conjugationElement) }
+        return galoisKeys(elements: elements)
+    }
+
+    /// Galois keys for explicit Galois elements (odd, below 2N).
+    public mutating func galoisKeys(elements: [Int]) -> GaloisKeys {
+        let basis = context.keyBasis
+        let n = context.degree
+        var entries: [Int: GaloisKeys.Entry] = [:]
+        var seen = Set<Int>()
+        for g in elements where seen.insert(g).inserted {
+            let permutation = RNSPolynomial.automorphismPermutation(degree: n, galoisElement: g)
+            // s(X^g) in NTT form: the slot permutation of s
+            var rotated = [UInt64](repeating: 0, count: basis.count * n)
+            for i in 0..<basis.count {
+                let s = secretKey.limb(i)
+                for k in 0..<n { rotated[i * n + k] = s[Int(permutation[k])] }
+            }
+            let key = rotated.withUnsafeBufferPointer { keySwitchingKey(from: $0.baseAddress!) }
+            rotated.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
+            entries[g] = .init(galoisElement: g, key: key, permutation: permutation)
+        }
+        return GaloisKeys(parametersFingerprint: context.parameters.fingerprint, entries: entries)
+    }
+}

@@ -1,0 +1,301 @@
+import Foundation
+import Testing
+import CKKS
+import HERing
+
+/// One small insecure context with keys, shared by the scheme tests (N = 2^11, scale 2^40,
+/// four data primes, two special primes, dnum = 2).
+final class SmallScheme: @unchecked Sendable {
+    static let shared = SmallScheme()
+    static let steps = [1, 2, 3, 7, -1, -5, 100, 511, 1023]
+
+    let context: CKKSContext
+    let generator: KeyGenerator
+    let publicKey: PublicKey
+    let relinearizationKey: RelinearizationKey
+    let galoisKeys: GaloisKeys
+
+    init() {
+        let parameters = try! CKKSParameters.insecureTesting(degree: 1 << 11, dataPrimeBits: [55, 40, 40, 40],
+                                                              specialPrimeBits: [60, 60], log2Scale: 40, digitCount: 2)
+        context = CKKSContext(parameters)
+        var generator = KeyGenerator(context: context, deterministicSeed: [UInt8](repeating: 7, count: 32))
+        publicKey = generator.publicKey()
+        relinearizationKey = generator.relinearizationKey()
+        galoisKeys = generator.galoisKeys(steps: Self.steps, conjugation: true)
+        self.generator = generator
+    }
+
+    var evaluator: Evaluator { Evaluator(context: context) }
+    func encryptor(_ seed: UInt8 = 1) -> Encryptor {
+        try! Encryptor(context: context, publicKey: publicKey, deterministicSeed: [UInt8](repeating: seed, count: 32))
+    }
+    var decryptor: Decryptor {
+        try! Decryptor(context: context, secretKey: generator.secretKey, deterministicSeed: [UInt8](repeating: 3, count: 32))
+    }
+
+    /// Deterministic test vectors in [−1, 1] (real) or the unit square (complex).
+    func values(_ salt: Double) -> [Double] {
+        (0..<context.slotCount).map { sin(Double($0) * 0.37 + salt) }
+    }
+    func complexValues(_ salt: Double) -> [Complex] {
+        (0..<context.slotCount).map { Complex(sin(Double($0) * 0.37 + salt), cos(Double($0) * 0.11 - salt)) }
+    }
+}
+
+/// `−log₂ max |a − b|`.
+func precision(_ expected: [Double], _ actual: [Double]) -> Double {
+    let error = zip(expected, actual).map { abs($0 - $1) }.max() ?? 0
+    return error == 0 ? .infinity : -log2(error)
+}
+
+@Suite("CKKS parameters and security")
+struct ParameterTests {
+    @Test("presets: the paper's chains and our default, with their log2(QP)")
+    func presets() throws {
+        let hear = CKKSParameters.hear(), fast = CKKSParameters.fastHEAR(), ours = CKKSParameters.standard()
+        #expect(hear.totalModulusBits == 376 && hear.maxLevel == 10 && hear.digitCount == 11)
+        #expect(fast.totalModulusBits == 432 && fast.maxLevel == 12 && fast.digitCount == 13)
+        #expect(ours.totalModulusBits <= 430 && ours.security == .guideline2024)
+        // primes: distinct, NTT-friendly, of the requested sizes
+        for p in [hear, fast, ours] {
+            let all = p.dataPrimes + p.specialPrimes
+            #expect(Set(all).count == all.count)
+            for (q, bits) in zip(all, p.dataPrimeBits + p.specialPrimeBits) {
+                #expect(Primes.isPrime(q) && q % UInt64(2 * p.degree) == 1 && q.bitWidth - q.leadingZeroBitCount == bits)
+            }
+        }
+        // the digits of our default fit below P (noise of key switching below rounding noise)
+        let logP = ours.specialPrimes.reduce(0.0) { $0 + log2(Double($1)) }
+        for start in stride(from: 0, to: ours.dataPrimes.count, by: ours.primesPerDigit) {
+            let digit = ours.dataPrimes[start..<min(start + ours.primesPerDigit, ours.dataPrimes.count)]
+            #expect(digit.reduce(0.0) { $0 + log2(Double($1)) } <= logP)
+        }
+    }
+
+    @Test("the security check refuses over-budget chains unless insecure is named")
+    func securityCheck() throws {
+        // 2018 table at N = 2^14: 438 bits
+        #expect(throws: CKKSError.self) {
+            try CKKSParameters(degree: 1 << 14, dataPrimeBits: Array(repeating: 40, count: 11), specialPrimeBits: [40],
+                               log2Scale: 30, security: .heStandard2018)
+        }
+        // Fast-HEAR's 432 bits: fine under 2018, refused under the 2024 guideline
+        let fastBits = [33, 31, 31, 31, 31, 28, 31, 31, 31, 28, 31, 31, 31]
+        _ = try CKKSParameters(degree: 1 << 14, dataPrimeBits: fastBits, specialPrimeBits: [33], log2Scale: 31,
+                               security: .heStandard2018)
+        #expect(throws: CKKSError.self) {
+            try CKKSParameters(degree: 1 << 14, dataPrimeBits: fastBits, specialPrimeBits: [33], log2Scale: 31,
+                               security: .guideline2024)
+        }
+        // small rings only with the insecure opt-in
+        #expect(throws: CKKSError.self) {
+            try CKKSParameters(degree: 1 << 10, dataPrimeBits: [50, 40], specialPrimeBits: [50], log2Scale: 40)
+        }
+        _ = try CKKSParameters.insecureTesting(degree: 1 << 10)
+        // other validation
+        #expect(throws: CKKSError.self) { try CKKSParameters.insecureTesting(dataPrimeBits: [30, 40], log2Scale: 40) }
+        #expect(throws: CKKSError.self) { try CKKSParameters.insecureTesting(specialPrimeBits: []) }
+        #expect(throws: CKKSError.self) { try CKKSParameters.insecureTesting(digitCount: 9) }
+    }
+
+    @Test("fingerprints separate parameter sets")
+    func fingerprints() throws {
+        let a = try CKKSParameters.insecureTesting(), b = try CKKSParameters.insecureTesting(digitCount: 1)
+        #expect(a.fingerprint == (try CKKSParameters.insecureTesting()).fingerprint)
+        #expect(a.fingerprint != b.fingerprint)
+        #expect(CKKSParameters.hear().fingerprint != CKKSParameters.fastHEAR().fingerprint)
+    }
+}
+
+@Suite("CKKS encryption and evaluation")
+struct SchemeTests {
+    let s = SmallScheme.shared
+
+    @Test("public-key and secret-key encryption decrypt to the message (≥ 25 bits at Δ = 2^40)")
+    func encryptDecrypt() throws {
+        let z = s.values(0.5)
+        var encryptor = s.encryptor()
+        var decryptor = s.decryptor
+        let ct = try encryptor.encrypt(z)
+        #expect(ct.level == s.context.maxLevel && ct.size == 2)
+        #expect(precision(z, try decryptor.decryptReal(ct)) > 25)
+        let cs = try decryptor.encryptSymmetric(s.context.encode(z))
+        #expect(cs.seed?.count == 32)
+        #expect(precision(z, try decryptor.decryptReal(cs)) > 25)
+        // complex values, lower level
+        let w = s.complexValues(0.2)
+        let cl = try encryptor.encrypt(s.context.encode(w, level: 1))
+        let back = s.context.decode(try decryptor.decrypt(cl))
+        #expect(precisionBits(expected: w, actual: back) > 25)
+    }
+
+    @Test("decryption with another secret key does not give the message")
+    func wrongKey() throws {
+        let z = s.values(0.1)
+        var encryptor = s.encryptor()
+        let ct = try encryptor.encrypt(z)
+        let other = KeyGenerator(context: s.context, deterministicSeed: [UInt8](repeating: 99, count: 32))
+        let wrong = try Decryptor(context: s.context, secretKey: other.secretKey).decryptReal(ct)
+        // a wrong key leaves a uniform-looking mask of size ~Q/Δ, not the message
+        #expect(zip(z, wrong).map { abs($0 - $1) }.max()! > 1e6)
+    }
+
+    @Test("additions, negation and constants match the clear slots")
+    func additive() throws {
+        let a = s.values(0.1), b = s.values(1.3)
+        var encryptor = s.encryptor()
+        let ca = try encryptor.encrypt(a), cb = try encryptor.encrypt(b)
+        let e = s.evaluator, d = s.decryptor
+        #expect(precision(zip(a, b).map(+), try d.decryptReal(e.add(ca, cb))) > 24)
+        #expect(precision(zip(a, b).map(-), try d.decryptReal(e.subtract(ca, cb))) > 24)
+        #expect(precision(a.map { -$0 }, try d.decryptReal(e.negate(ca))) > 24)
+        let pb = try s.context.encode(b)
+        #expect(precision(zip(a, b).map(+), try d.decryptReal(e.add(ca, pb))) > 24)
+        #expect(precision(zip(a, b).map(-), try d.decryptReal(e.subtract(ca, pb))) > 24)
+        #expect(precision(a.map { $0 + 2.75 }, try d.decryptReal(e.add(ca, constant: 2.75))) > 24)
+        #expect(precision(a.map { $0 * -3 }, try d.decryptReal(e.multiply(ca, integer: -3))) > 23)
+        // level and scale mismatches are errors
+        let low = try e.dropLevel(ca, to: 1)
+        #expect(throws: CKKSError.self) { try e.add(low, cb) }
+        #expect(throws: CKKSError.self) { try e.add(ca, s.context.encode(b, scale: 0x1p30)) }
+        #expect(precision(a, try d.decryptReal(low)) > 24)
+    }
+
+    @Test("plaintext and constant products, rescaled: relative error under 2^-20")
+    func plainProducts() throws {
+        let a = s.values(0.4), b = s.values(2.0)
+        var encryptor = s.encryptor()
+        let ca = try encryptor.encrypt(a)
+        let e = s.evaluator, d = s.decryptor
+        let product = try e.rescale(e.multiply(ca, s.context.encode(b)))
+        #expect(product.level == s.context.maxLevel - 1)
+        #expect(precision(zip(a, b).map(*), try d.decryptReal(product)) > 24)
+        let byConstant = try e.rescale(e.multiply(ca, constant: -0.625))
+        #expect(abs(byConstant.scale - ca.scale) / ca.scale < 1e-12)   // Δ_c = q_ℓ: back to Δ
+        #expect(precision(a.map { $0 * -0.625 }, try d.decryptReal(byConstant)) > 24)
+        // lazy rescaling: Σ aᵢ·pᵢ reduced once, rescaled once
+        let cs = try (0..<5).map { i in try encryptor.encrypt(s.values(Double(i))) }
+        let ps = try (0..<5).map { i in try s.context.encode(s.values(Double(i) + 7)) }
+        let sum = try e.rescale(e.multiplyAccumulate(Array(zip(cs, ps))))
+        var expected = [Double](repeating: 0, count: s.context.slotCount)
+        for i in 0..<5 {
+            let x = s.values(Double(i)), y = s.values(Double(i) + 7)
+            for k in expected.indices { expected[k] += x[k] * y[k] }
+        }
+        #expect(precision(expected, try d.decryptReal(sum)) > 22)
+        var eager = try e.multiply(cs[0], ps[0])
+        for i in 1..<5 { eager = try e.add(eager, e.multiply(cs[i], ps[i])) }
+        #expect(try e.rescale(eager) == sum)    // lazy reduction is exact
+    }
+
+    @Test("ciphertext products with relinearization, down the whole chain")
+    func ciphertextProducts() throws {
+        let a = s.values(0.9), b = s.values(-0.3)
+        var encryptor = s.encryptor()
+        let ca = try encryptor.encrypt(a), cb = try encryptor.encrypt(b)
+        let e = s.evaluator, d = s.decryptor
+        let rk = s.relinearizationKey
+        let unrelinearized = try e.multiplyWithoutRelinearization(ca, cb)
+        #expect(unrelinearized.size == 3)
+        #expect(precision(zip(a, b).map(*), try d.decryptReal(unrelinearized)) > 24)
+        // rescaling before relinearizing multiplies the rounding error by s² (measured 2^-22)
+        #expect(precision(zip(a, b).map(*), try d.decryptReal(e.rescale(unrelinearized))) > 20)
+        var x = try e.rescale(e.multiply(ca, cb, relinearizationKey: rk))
+        var expected = zip(a, b).map(*)
+        #expect(x.size == 2)
+        // relative error after mul+relin+rescale below 2^-20 (stated bound; measured ~2^-28)
+        #expect(precision(expected, try d.decryptReal(x)) > 20)
+        // square down to level 0
+        while x.level > 0 {
+            x = try e.rescale(e.square(x, relinearizationKey: rk))
+            expected = expected.map { $0 * $0 }
+            #expect(precision(expected, try d.decryptReal(x)) > 18, "level \(x.level)")
+        }
+        #expect(throws: CKKSError.self) { try e.rescale(x) }
+    }
+
+    @Test("rotation by every step of the key list, and conjugation")
+    func rotations() throws {
+        let z = s.complexValues(0.3)
+        let slots = s.context.slotCount
+        var encryptor = s.encryptor()
+        let ct = try encryptor.encrypt(s.context.encode(z))
+        let e = s.evaluator, d = s.decryptor
+        for step in SmallScheme.steps {
+            let rotated = s.context.decode(try d.decrypt(e.rotate(ct, by: step, keys: s.galoisKeys)))
+            let expected = (0..<slots).map { z[(($0 + step) % slots + slots) % slots] }
+            #expect(precisionBits(expected: expected, actual: rotated) > 22, "step \(step)")
+        }
+        let conjugated = s.context.decode(try d.decrypt(e.conjugate(ct, keys: s.galoisKeys)))
+        #expect(precisionBits(expected: z.map { Complex($0.real, -$0.imaginary) }, actual: conjugated) > 22)
+        #expect(throws: CKKSError.self) { try e.rotate(ct, by: 4, keys: s.galoisKeys) }
+        // at a lower level too
+        let low = try e.dropLevel(ct, to: 1)
+        let rotatedLow = s.context.decode(try d.decrypt(e.rotate(low, by: 3, keys: s.galoisKeys)))
+        #expect(precisionBits(expected: (0..<slots).map { z[($0 + 3) % slots] }, actual: rotatedLow) > 22)
+    }
+
+    @Test("hoisted rotations equal the plain rotations")
+    func hoistedRotations() throws {
+        var encryptor = s.encryptor()
+        let z = s.values(1.1)
+        let ct = try encryptor.encrypt(z)
+        let e = s.evaluator, d = s.decryptor
+        let steps = [0, 1, 7, -5, 100]
+        let hoisted = try e.rotations(ct, by: steps, keys: s.galoisKeys)
+        for (step, h) in zip(steps, hoisted) {
+            let plain = try e.rotate(ct, by: step, keys: s.galoisKeys)
+            // the same decomposition and key product: bit-identical
+            #expect(h == plain, "step \(step)")
+            let expected = (0..<z.count).map { z[(($0 + step) % z.count + z.count) % z.count] }
+            #expect(precision(expected, try d.decryptReal(h)) > 22)
+        }
+    }
+
+    @Test("hoisted multiply-accumulate equals Σ rotate·multiply to the bound")
+    func hoistedMultiplyAccumulate() throws {
+        var encryptor = s.encryptor()
+        let z = s.values(0.7)
+        let ct = try encryptor.encrypt(z)
+        let e = s.evaluator, d = s.decryptor
+        let steps = [0, 1, 2, 3, 7, -1]
+        let weights = steps.map { s.values(Double($0) * 0.5 + 3) }
+        let terms = try zip(steps, weights).map { (step: $0, plaintext: try s.context.encodeExtended($1, level: ct.level)) }
+        let hoisted = try e.rescale(e.hoistedMultiplyAccumulate(ct, terms, keys: s.galoisKeys))
+        var plain = try e.multiply(e.rotate(ct, by: steps[0], keys: s.galoisKeys), s.context.encode(weights[0]))
+        for i in 1..<steps.count {
+            plain = try e.add(plain, e.multiply(e.rotate(ct, by: steps[i], keys: s.galoisKeys), s.context.encode(weights[i])))
+        }
+        plain = try e.rescale(plain)
+        let n = z.count
+        var expected = [Double](repeating: 0, count: n)
+        for (step, w) in zip(steps, weights) {
+            for k in 0..<n { expected[k] += z[((k + step) % n + n) % n] * w[k] }
+        }
+        let h = try d.decryptReal(hoisted), p = try d.decryptReal(plain)
+        #expect(precision(expected, h) > 20)
+        #expect(precision(expected, p) > 20)
+        #expect(precision(p, h) > 20)
+    }
+
+    @Test("thread counts 1 and 2 give bit-identical ciphertexts from the same seeds")
+    func threadIndependence() throws {
+        func run(threads: Int) throws -> [Ciphertext] {
+            let saved = Parallelism.threadCount
+            Parallelism.threadCount = threads
+            defer { Parallelism.threadCount = saved }
+            var generator = KeyGenerator(context: s.context, deterministicSeed: [UInt8](repeating: 42, count: 32))
+            let pk = generator.publicKey()
+            let rk = generator.relinearizationKey()
+            let gk = generator.galoisKeys(steps: [1, 5])
+            var encryptor = try Encryptor(context: s.context, publicKey: pk, deterministicSeed: [UInt8](repeating: 9, count: 32))
+            let e = s.evaluator
+            let a = try encryptor.encrypt(s.values(0.2)), b = try encryptor.encrypt(s.values(0.6))
+            let product = try e.rescale(e.multiply(a, b, relinearizationKey: rk))
+            let rotated = try e.rotations(product, by: [1, 5], keys: gk)
+            return [a, b, product] + rotated
+        }
+        #expect(try run(threads: 1) == run(threads: 2))
+    }
+}

@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "CKKSTests", dependencies: ["CKKS"], swiftSettings: optimized),
         .executableTarget(
             name: "HEARBenchmarks",
-            dependencies: ["HERing"],
+            dependencies: ["HERing", "CKKS"],
             path: "Benchmarks/HEARBenchmarks",
             swiftSettings: optimized
         ),

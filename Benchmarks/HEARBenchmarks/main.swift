@@ -3,7 +3,9 @@
 //   swift run -c release HEARBenchmarks ntt      NTT forward/inverse, N = 2^12 … 2^16, 31- and 60-bit
 //                                                primes (eight-lane and scalar kernels), vector mulmods,
 //                                                and the parallel NTT of a 12-limb polynomial
-//   swift run -c release HEARBenchmarks all      everything
+//   swift run -c release HEARBenchmarks ckks [--preset fast-hear|hear|default] [--threads N]
+//                                                the CKKS operations at a preset (peer op names)
+//   swift run -c release HEARBenchmarks all      everything but ckks
 //
 // Single-thread timings use thread CPU time (CLOCK_THREAD_CPUTIME_ID), so that other load on a
 // shared machine does not count; multi-thread timings use wall time. Medians and minima over
@@ -29,9 +31,9 @@ func wallNanoseconds() -> UInt64 {
 }
 
 /// Runs `body` `runs` times after 5 warm-up runs; returns (median, min) in microseconds.
-func measure(runs: Int = 101, wallClock: Bool = false, _ body: () -> Void) -> (median: Double, min: Double) {
+func measure(runs: Int = 101, warmup: Int = 5, wallClock: Bool = false, _ body: () -> Void) -> (median: Double, min: Double) {
     let clock = wallClock ? wallNanoseconds : threadCPUNanoseconds
-    for _ in 0..<5 { body() }
+    for _ in 0..<warmup { body() }
     var samples: [Double] = []
     samples.reserveCapacity(runs)
     for _ in 0..<runs {
@@ -161,8 +163,18 @@ case "all":
     try benchmarkNTT()
     try benchmarkMulmod()
     try benchmarkPolynomialNTT()
+case "ckks":
+    do {
+        try benchmarkCKKS(CKKSBenchmarkOptions(Array(arguments.dropFirst())))
+    } catch {
+        FileHandle.standardError.write("HEARBenchmarks ckks: \(error)\n".data(using: .utf8)!)
+        exit(2)
+    }
 case "--help", "-h", "help":
-    print("usage: HEARBenchmarks [ntt | poly | all]   (one JSON object per line)")
+    print("""
+        usage: HEARBenchmarks [ntt | poly | all]                       (one JSON object per line)
+               HEARBenchmarks ckks [--preset hear|fast-hear|default] [--threads N]
+        """)
 default:
     FileHandle.standardError.write("unknown benchmark suite '\(suite)'; use ntt or all\n".data(using: .utf8)!)
     exit(2)

@@ -49,6 +49,7 @@ public final class CKKSContext: Sendable {
 
     /// Builds every table. Cost: `L + K` NTT tables and a few hundred small base converters.
     public init(_ parameters: CKKSParameters) {
+        MemoryTuning.keepLargeBlocksInHeap()
         self.parameters = parameters
         let n = parameters.degree
         encoder = CKKSEncoder(degree: n)

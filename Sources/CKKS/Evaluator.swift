@@ -257,16 +257,18 @@ public struct Evaluator: Sendable {
         return entry
     }
 
-    /// `X → X^g` with the key of `g`: `(σ(c₀) + u₀, u₁)`, `u₀ + u₁·s ≈ σ(c₁)·σ(s)`.
+    /// `X → X^g` with the key of `g` (which switches `s → σ⁻¹(s)`): key switching `c₁` gives
+    /// `v₀ + v₁·σ⁻¹(s) ≈ c₁·s`, and the result is `(σ(c₀ + v₀), σ(v₁))`.
     public func applyGalois(_ a: Ciphertext, element g: Int, keys: GaloisKeys) throws(CKKSError) -> Ciphertext {
         try checkCiphertext(a)
         guard a.size == 2 else { throw .invalidOperand("relinearize before rotating") }
         if g == 1 { return a }
         let entry = try galoisEntry(keys, element: g, what: "Galois element \(g)")
-        let (u0, u1) = context.keySwitch(a.parts[1], level: a.level, key: entry.key, permutation: entry.permutation)
-        var r0 = a.parts[0].applyingAutomorphism(galoisElement: g, permutation: entry.permutation)
-        r0.add(u0)
-        return Ciphertext(parts: [r0, u1], scale: a.scale, level: a.level)
+        let (v0, v1) = context.keySwitch(a.parts[1], level: a.level, key: entry.key)
+        var r0 = a.parts[0]
+        r0.add(v0)
+        return Ciphertext(parts: [r0.permuted(by: entry.permutation), v1.permuted(by: entry.permutation)],
+                          scale: a.scale, level: a.level)
     }
 
     /// Rotates the slots left by `step` (slot `i` receives slot `i + step`; negative steps
@@ -302,17 +304,19 @@ public struct Evaluator: Sendable {
         let decomposed = context.decompose(a.parts[1], level: a.level)
         return entries.map { entry in
             guard let entry else { return a }
-            let (x0, x1) = context.keyProduct(decomposed, key: entry.key, permutation: entry.permutation)
-            var r0 = a.parts[0].applyingAutomorphism(galoisElement: entry.galoisElement, permutation: entry.permutation)
+            let (x0, x1) = context.keyProduct(decomposed, key: entry.key)
+            var r0 = a.parts[0]
             r0.add(context.modDown(x0, level: a.level))
-            return Ciphertext(parts: [r0, context.modDown(x1, level: a.level)], scale: a.scale, level: a.level)
+            return Ciphertext(parts: [r0.permuted(by: entry.permutation),
+                                      context.modDown(x1, level: a.level).permuted(by: entry.permutation)],
+                              scale: a.scale, level: a.level)
         }
     }
 
     /// Hoisted multiply-accumulate ("double hoisting"): `Σₖ rot_{stepₖ}(a) ⊙ pₖ` with one ModUp
     /// of `c₁` for all rotations and one ModDown for the whole sum.
     ///
-    /// Each rotated ciphertext is kept in the extended basis as `(P·σ(c₀) + x₀, x₁)`, which
+    /// Each rotated ciphertext is kept in the extended basis as `(σ(P·c₀ + x₀), σ(x₁))`, which
     /// decrypts to `P·rot(m)` modulo `Q_ℓ·P`; the products with the plaintexts (encoded over
     /// `Q_ℓ·P` by `encodeExtended`) are summed there lazily, and ModDown divides the sum by `P`
     /// once. Scale: `Δ_a·Δ_p` (all plaintexts at one scale).
@@ -349,10 +353,10 @@ public struct Evaluator: Sendable {
         let lifted0 = liftedByP(a.parts[0])
         for (index, term) in terms.enumerated() {
             if let entry = entries[index], let decomposed {
-                var (x0, x1) = context.keyProduct(decomposed, key: entry.key, permutation: entry.permutation)
-                x0.add(lifted0.applyingAutomorphism(galoisElement: entry.galoisElement, permutation: entry.permutation))
-                acc0.add(x0, times: term.plaintext.polynomial)
-                acc1.add(x1, times: term.plaintext.polynomial)
+                var (x0, x1) = context.keyProduct(decomposed, key: entry.key)
+                x0.add(lifted0)
+                acc0.add(x0, permutedBy: entry.permutation, times: term.plaintext.polynomial)
+                acc1.add(x1, permutedBy: entry.permutation, times: term.plaintext.polynomial)
             } else {
                 acc0.add(lifted0, times: term.plaintext.polynomial)
                 acc1.add(liftedByP(a.parts[1]), times: term.plaintext.polynomial)

@@ -55,12 +55,11 @@ extension CKKSContext {
     }
 
     /// The key product in the extended basis: `(Σ_j d_j ⊙ b_j, Σ_j d_j ⊙ a_j)` modulo `Q_ℓ·P`,
-    /// NTT form, where `d_j` is digit `j` of `decomposed` permuted by `permutation` (the NTT
-    /// form of the automorphism `X → X^g`: `σ(d)[k] = d[π[k]]`) when one is given.
+    /// NTT form, `d_j` digit `j` of `decomposed`.
     ///
-    /// Lazy: each coefficient sums its `β` products of 122 bits in 128 bits and is reduced once.
-    public func keyProduct(_ decomposed: DecomposedPolynomial, key: KeySwitchingKey,
-                           permutation: [UInt32]? = nil) -> (RNSPolynomial, RNSPolynomial) {
+    /// Lazy: per coefficient, the `β` products of up to 122 bits are summed in two 128-bit
+    /// register accumulators and reduced once (β ≤ 64 keeps the sums below 2¹²⁸).
+    public func keyProduct(_ decomposed: DecomposedPolynomial, key: KeySwitchingKey) -> (RNSPolynomial, RNSPolynomial) {
         let level = decomposed.level
         let plan = keySwitching[level]
         let basis = extendedBases[level]
@@ -77,37 +76,13 @@ extension CKKSContext {
                             let dp = UncheckedSendable(dBuffer.baseAddress!)
                             let bp = UncheckedSendable(bBuffer.baseAddress!), ap = UncheckedSendable(aBuffer.baseAddress!)
                             let op0 = UncheckedSendable(o0.baseAddress!), op1 = UncheckedSendable(o1.baseAddress!)
-                            permutation.withOptionalBuffer { pi in
-                                let pp = UncheckedSendable(pi)
-                                Parallelism.forEach(limbs) { t in
-                                    let m = basis.moduli[t]
-                                    let row = plan.keyRows[t]
-                                    var low0 = [UInt64](repeating: 0, count: n), high0 = low0
-                                    var low1 = low0, high1 = low0
-                                    for j in 0..<digits {
-                                        let d = dp.value + (j * limbs + t) * n
-                                        let kb = bp.value + (j * keyLimbs + row) * n
-                                        let ka = ap.value + (j * keyLimbs + row) * n
-                                        if let pi = pp.value {
-                                            for k in 0..<n {
-                                                let x = d[Int(pi[k])]
-                                                accumulate(&low0[k], &high0[k], x, kb[k])
-                                                accumulate(&low1[k], &high1[k], x, ka[k])
-                                            }
-                                        } else {
-                                            for k in 0..<n {
-                                                let x = d[k]
-                                                accumulate(&low0[k], &high0[k], x, kb[k])
-                                                accumulate(&low1[k], &high1[k], x, ka[k])
-                                            }
-                                        }
-                                    }
-                                    let r0 = op0.value + t * n, r1 = op1.value + t * n
-                                    for k in 0..<n {
-                                        r0[k] = m.reduce(high: m.reduce(high0[k]), low: low0[k])
-                                        r1[k] = m.reduce(high: m.reduce(high1[k]), low: low1[k])
-                                    }
-                                }
+                            Parallelism.forEach(limbs) { t in
+                                let row = plan.keyRows[t]
+                                let dStride = limbs * n, kStride = keyLimbs * n
+                                keyProductLimb(modulus: basis.moduli[t], digits: digits, n: n,
+                                               d: dp.value + t * n, dStride: dStride,
+                                               b: bp.value + row * n, a: ap.value + row * n, keyStride: kStride,
+                                               out0: op0.value + t * n, out1: op1.value + t * n)
                             }
                         }
                     }
@@ -150,32 +125,92 @@ extension CKKSContext {
         return result
     }
 
-    /// Key switching of `c` (NTT form, level `ℓ`) from `s'` to `s`: `(u₀, u₁)` with
-    /// `u₀ + u₁·s ≈ c·s'`. With a permutation, switches `σ(c)` (the automorphism applied to the
-    /// decomposition of `c`, which is the decomposition of `σ(c)`).
-    public func keySwitch(_ c: RNSPolynomial, level: Int, key: KeySwitchingKey,
-                          permutation: [UInt32]? = nil) -> (RNSPolynomial, RNSPolynomial) {
+    /// Key switching of `c` (NTT form, level `ℓ`) with a key from `s'` to `s`: `(u₀, u₁)` with
+    /// `u₀ + u₁·s ≈ c·s'`.
+    public func keySwitch(_ c: RNSPolynomial, level: Int, key: KeySwitchingKey) -> (RNSPolynomial, RNSPolynomial) {
         let decomposed = decompose(c, level: level)
-        let (x0, x1) = keyProduct(decomposed, key: key, permutation: permutation)
+        let (x0, x1) = keyProduct(decomposed, key: key)
         return (modDown(x0, level: level), modDown(x1, level: level))
     }
 }
 
-/// `(high, low) += x·y` in 128 bits.
+/// One limb of the key product: `out0[k] = Σ_j d_j[k]·b_j[k]`, `out1[k] = Σ_j d_j[k]·a_j[k]`
+/// (mod q), digit `j` of `d` at `d + j·dStride`, of the key at `+ j·keyStride`.
+///
+/// Memory-bound (the key is streamed from DRAM), so the loop is shaped for memory traffic:
+/// tiles of 1024 coefficients keep the 128-bit sums (four words per coefficient) in L1, and the
+/// digits are taken four at a time so that each pass over the sums adds eight products.
 @inline(__always)
-func accumulate(_ low: inout UInt64, _ high: inout UInt64, _ x: UInt64, _ y: UInt64) {
-    let p = x.multipliedFullWidth(by: y)
-    let (s, c) = low.addingReportingOverflow(p.low)
-    low = s
-    high &+= p.high &+ (c ? 1 : 0)
+func keyProductLimb(modulus m: Modulus, digits: Int, n: Int, d: UnsafePointer<UInt64>, dStride: Int,
+                    b: UnsafePointer<UInt64>, a: UnsafePointer<UInt64>, keyStride: Int,
+                    out0: UnsafeMutablePointer<UInt64>, out1: UnsafeMutablePointer<UInt64>) {
+    let tile = min(1024, n)
+    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4 * tile) { scratch in
+        let low0 = scratch.baseAddress!, high0 = low0 + tile, low1 = high0 + tile, high1 = low1 + tile
+        @inline(__always) func add(_ low: inout UInt64, _ high: inout UInt64, _ p: (high: UInt64, low: UInt64)) {
+            let (s, c) = low.addingReportingOverflow(p.low)
+            low = s
+            high &+= p.high &+ (c ? 1 : 0)
+        }
+        var start = 0
+        while start < n {
+            scratch.initialize(repeating: 0)
+            var j = 0
+            while j < digits {
+                let group = min(4, digits - j)
+                let x0 = d + (j * dStride + start), b0 = b + (j * keyStride + start), a0 = a + (j * keyStride + start)
+                if group == 4 {
+                    let x1 = x0 + dStride, x2 = x1 + dStride, x3 = x2 + dStride
+                    let b1 = b0 + keyStride, b2 = b1 + keyStride, b3 = b2 + keyStride
+                    let a1 = a0 + keyStride, a2 = a1 + keyStride, a3 = a2 + keyStride
+                    for k in 0..<tile {
+                        var l0 = low0[k], h0 = high0[k], l1 = low1[k], h1 = high1[k]
+                        let v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k]
+                        add(&l0, &h0, v0.multipliedFullWidth(by: b0[k])); add(&l1, &h1, v0.multipliedFullWidth(by: a0[k]))
+                        add(&l0, &h0, v1.multipliedFullWidth(by: b1[k])); add(&l1, &h1, v1.multipliedFullWidth(by: a1[k]))
+                        add(&l0, &h0, v2.multipliedFullWidth(by: b2[k])); add(&l1, &h1, v2.multipliedFullWidth(by: a2[k]))
+                        add(&l0, &h0, v3.multipliedFullWidth(by: b3[k])); add(&l1, &h1, v3.multipliedFullWidth(by: a3[k]))
+                        low0[k] = l0; high0[k] = h0; low1[k] = l1; high1[k] = h1
+                    }
+                } else {
+                    for g in 0..<group {
+                        let x = x0 + g * dStride, kb = b0 + g * keyStride, ka = a0 + g * keyStride
+                        for k in 0..<tile {
+                            let v = x[k]
+                            add(&low0[k], &high0[k], v.multipliedFullWidth(by: kb[k]))
+                            add(&low1[k], &high1[k], v.multipliedFullWidth(by: ka[k]))
+                        }
+                    }
+                }
+                j += group
+            }
+            let r0 = out0 + start, r1 = out1 + start
+            for k in 0..<tile {
+                r0[k] = m.reduce(high: m.reduce(high0[k]), low: low0[k])
+                r1[k] = m.reduce(high: m.reduce(high1[k]), low: low1[k])
+            }
+            start += tile
+        }
+    }
 }
 
-extension Optional where Wrapped == [UInt32] {
-    /// Runs `body` with a pointer to the array's elements, or nil.
-    func withOptionalBuffer<R>(_ body: (UnsafePointer<UInt32>?) -> R) -> R {
-        switch self {
-        case .none: return body(nil)
-        case .some(let array): return array.withUnsafeBufferPointer { body($0.baseAddress) }
+extension RNSPolynomial {
+    /// `σ(x)` for the NTT-slot permutation `π` of an automorphism: `σ(x)[k] = x[π[k]]`, every limb.
+    func permuted(by permutation: [UInt32]) -> RNSPolynomial {
+        var result = self
+        let n = degree
+        data.withUnsafeBufferPointer { source in
+            result.data.withUnsafeMutableBufferPointer { target in
+                permutation.withUnsafeBufferPointer { pi in
+                    let sp = UncheckedSendable(source.baseAddress!), tp = UncheckedSendable(target.baseAddress!)
+                    let pp = UncheckedSendable(pi.baseAddress!)
+                    Parallelism.forEach(limbCount) { i in
+                        let x = sp.value + i * n, y = tp.value + i * n
+                        for k in 0..<n { y[k] = x[Int(pp.value[k])] }
+                    }
+                }
+            }
         }
+        return result
     }
 }

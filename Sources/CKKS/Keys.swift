@@ -108,9 +108,13 @@ public struct RelinearizationKey: Sendable, Equatable {
     public let key: KeySwitchingKey
 }
 
-/// Galois keys for an explicit set of automorphisms `X → X^g` (rotations `g = 5^step`,
-/// conjugation `g = 2N − 1`): each switches `s(X^g)` back to `s`, with the NTT-slot permutation
-/// of `g` precomputed.
+/// Galois keys for an explicit set of automorphisms `σ: X → X^g` (rotations `g = 5^step`,
+/// conjugation `g = 2N − 1`), with the NTT-slot permutation of `g` precomputed.
+///
+/// The key of `g` switches `s` to `σ⁻¹(s)` ("switch, then permute"): key switching `c₁` gives
+/// `v₀ + v₁·σ⁻¹(s) ≈ c₁·s`, and applying `σ` afterwards gives
+/// `σ(c₀ + v₀) + σ(v₁)·s ≈ σ(c₀ + c₁·s) = σ(m)`. The key product then reads the decomposed
+/// digits in order (no gather), and the permutation is applied once to the two results.
 public struct GaloisKeys: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
         public let galoisElement: Int
@@ -173,27 +177,31 @@ public struct KeyGenerator {
         return e
     }
 
+    /// The ChaCha20 domain of the public key's `a` (key-switching keys use the digit index).
+    static let publicKeyDomain: UInt64 = 0x7075_626b_6579
+
     /// The public key.
     public mutating func publicKey() -> PublicKey {
         let basis = context.dataBases[context.maxLevel]
         let seed = rng.nextBytes(32)
-        let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: 0x7075_626b)
+        let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: Self.publicKeyDomain)
         var b = error(basis: basis)
-        subtractProductWithSecret(&b, a, rows: Array(0..<basis.count))
+        subtractProduct(&b, a, secret: secretKey.limb(0))
         return PublicKey(parametersFingerprint: context.parameters.fingerprint, b: b, a: a, seed: seed)
     }
 
-    /// `b −= a ⊙ s` where limb `i` of `b`/`a` uses secret row `rows[i]`.
-    func subtractProductWithSecret(_ b: inout RNSPolynomial, _ a: RNSPolynomial, rows: [Int]) {
+    /// `b −= a ⊙ t` for a secret `t` in NTT form over the key basis (rows `0 … L+K`; `b` and `a`
+    /// may have fewer limbs only if they are a prefix of the key basis).
+    func subtractProduct(_ b: inout RNSPolynomial, _ a: RNSPolynomial, secret t: UnsafePointer<UInt64>) {
         let n = context.degree
-        let sk = secretKey
         let moduli = b.basis.moduli
+        let secret = UncheckedSendable(t)
         b.data.withUnsafeMutableBufferPointer { bb in
             a.data.withUnsafeBufferPointer { ab in
                 let bp = UncheckedSendable(bb.baseAddress!), ap = UncheckedSendable(ab.baseAddress!)
                 Parallelism.forEach(moduli.count) { i in
                     let m = moduli[i]
-                    let s = sk.limb(rows[i])
+                    let s = secret.value + i * n
                     let x = bp.value + i * n, y = ap.value + i * n
                     for k in 0..<n { x[k] = m.subtract(x[k], m.multiply(y[k], s[k])) }
                 }
@@ -201,31 +209,31 @@ public struct KeyGenerator {
         }
     }
 
-    /// The key-switching key from `s'` (given in NTT form over the key basis) to `s`.
-    mutating func keySwitchingKey(from target: UnsafePointer<UInt64>) -> KeySwitchingKey {
+    /// The key-switching key from `source` to `target` (both in NTT form over the key basis):
+    /// `b_j = −a_j·target + e_j + P·[digit j]·source`.
+    mutating func keySwitchingKey(from source: UnsafePointer<UInt64>, to target: UnsafePointer<UInt64>) -> KeySwitchingKey {
         let basis = context.keyBasis
         let n = context.degree
         let plan = context.keySwitching[context.maxLevel]
         let seed = rng.nextBytes(32)
-        var bs: [UInt64] = [], as_: [UInt64] = []
-        bs.reserveCapacity(plan.digits.count * basis.count * n)
-        as_.reserveCapacity(plan.digits.count * basis.count * n)
-        let rows = Array(0..<basis.count)
+        let size = basis.count * n
+        var bs = [UInt64](repeating: 0, count: plan.digits.count * size)
+        var as_ = [UInt64](repeating: 0, count: plan.digits.count * size)
         for (j, digit) in plan.digits.enumerated() {
             let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: UInt64(j))
             var b = error(basis: basis)
-            subtractProductWithSecret(&b, a, rows: rows)
-            for i in digit.range {
-                let m = basis.moduli[i]
-                let p = plan.pModQ[i], ps = m.shoup(p)
-                let t = target + i * n
-                b.data.withUnsafeMutableBufferPointer { bb in
+            subtractProduct(&b, a, secret: target)
+            b.data.withUnsafeMutableBufferPointer { bb in
+                for i in digit.range {
+                    let m = basis.moduli[i]
+                    let p = plan.pModQ[i], ps = m.shoup(p)
+                    let t = source + i * n
                     let x = bb.baseAddress! + i * n
                     for k in 0..<n { x[k] = m.add(x[k], m.multiply(t[k], by: p, shoup: ps)) }
                 }
             }
-            bs.append(contentsOf: b.data)
-            as_.append(contentsOf: a.data)
+            bs.replaceSubrange((j * size)..<((j + 1) * size), with: b.data)
+            as_.replaceSubrange((j * size)..<((j + 1) * size), with: a.data)
         }
         return KeySwitchingKey(parametersFingerprint: context.parameters.fingerprint, digitCount: plan.digits.count,
                                limbCount: basis.count, degree: n, b: bs, a: as_, seed: seed)
@@ -240,7 +248,7 @@ public struct KeyGenerator {
             let m = basis.moduli[i], s = secretKey.limb(i)
             for k in 0..<n { square[i * n + k] = m.multiply(s[k], s[k]) }
         }
-        let key = square.withUnsafeBufferPointer { keySwitchingKey(from: $0.baseAddress!) }
+        let key = square.withUnsafeBufferPointer { keySwitchingKey(from: $0.baseAddress!, to: secretKey.limb(0)) }
         square.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
         return RelinearizationKey(key: key)
     }
@@ -261,14 +269,14 @@ public struct KeyGenerator {
         var seen = Set<Int>()
         for g in elements where seen.insert(g).inserted {
             let permutation = RNSPolynomial.automorphismPermutation(degree: n, galoisElement: g)
-            // s(X^g) in NTT form: the slot permutation of s
-            var rotated = [UInt64](repeating: 0, count: basis.count * n)
+            // σ⁻¹(s) in NTT form: σ(x)[k] = x[π[k]], so σ⁻¹(s)[π[k]] = s[k]
+            var inverse = [UInt64](repeating: 0, count: basis.count * n)
             for i in 0..<basis.count {
                 let s = secretKey.limb(i)
-                for k in 0..<n { rotated[i * n + k] = s[Int(permutation[k])] }
+                for k in 0..<n { inverse[i * n + Int(permutation[k])] = s[k] }
             }
-            let key = rotated.withUnsafeBufferPointer { keySwitchingKey(from: $0.baseAddress!) }
-            rotated.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
+            let key = inverse.withUnsafeBufferPointer { keySwitchingKey(from: secretKey.limb(0), to: $0.baseAddress!) }
+            inverse.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
             entries[g] = .init(galoisElement: g, key: key, permutation: permutation)
         }
         return GaloisKeys(parametersFingerprint: context.parameters.fingerprint, entries: entries)

@@ -14,17 +14,23 @@ import Darwin
 /// public 32-byte seed (for the uniform `a` polynomials of keys and seeded ciphertexts, so that
 /// only the seed needs to be stored or sent).
 public struct ChaCha20: RandomNumberGenerator, Sendable {
-    @usableFromInline var key: [UInt32]          // 8 words
-    @usableFromInline var nonce: [UInt32]        // 3 words
+    // The key as two 16-byte vectors: a 32-byte SIMD8 member would demand an alignment that
+    // heap storage (16 bytes) does not guarantee.
+    @usableFromInline var keyLow: SIMD4<UInt32>
+    @usableFromInline var keyHigh: SIMD4<UInt32>
+    @usableFromInline var nonce: SIMD4<UInt32>   // three words and a zero
+    /// The counter of the next block to generate.
     @usableFromInline var counter: UInt32
-    @usableFromInline var block: [UInt32] = [UInt32](repeating: 0, count: 16)
-    @usableFromInline var position = 16          // next unused word of `block`
+    /// Eight consecutive keystream blocks (128 words), generated at once.
+    @usableFromInline var buffer: [UInt32] = [UInt32](repeating: 0, count: 128)
+    @usableFromInline var position = 128         // next unused word of `buffer`
 
     /// A generator keyed by 32 bytes, with a 12-byte nonce and an initial block counter.
     public init(key: [UInt8], nonce: [UInt8], counter: UInt32 = 0) {
         precondition(key.count == 32 && nonce.count == 12, "ChaCha20 needs a 32-byte key and a 12-byte nonce")
-        self.key = (0..<8).map { Self.littleEndianWord(key, $0 * 4) }
-        self.nonce = (0..<3).map { Self.littleEndianWord(nonce, $0 * 4) }
+        keyLow = SIMD4((0..<4).map { Self.littleEndianWord(key, $0 * 4) })
+        keyHigh = SIMD4((4..<8).map { Self.littleEndianWord(key, $0 * 4) })
+        self.nonce = SIMD4(Self.littleEndianWord(nonce, 0), Self.littleEndianWord(nonce, 4), Self.littleEndianWord(nonce, 8), 0)
         self.counter = counter
     }
 
@@ -95,22 +101,67 @@ public struct ChaCha20: RandomNumberGenerator, Sendable {
         return x
     }
 
+    /// Eight blocks at once, one per SIMD lane (lane `j` has counter `counter + j`): the same
+    /// quarter rounds as `block`, on eight states in parallel, then transposed so that
+    /// `out[16·j + i]` is word `i` of block `counter + j`.
+    @inlinable
+    static func eightBlocks(key: SIMD8<UInt32>, nonce: SIMD4<UInt32>, counter: UInt32, into out: UnsafeMutablePointer<UInt32>) {
+        typealias V = SIMD8<UInt32>
+        @inline(__always) func rotate(_ v: V, _ n: UInt32) -> V { (v &<< V(repeating: n)) | (v &>> V(repeating: 32 - n)) }
+        @inline(__always) func quarterRound(_ a: inout V, _ b: inout V, _ c: inout V, _ d: inout V) {
+            a &+= b; d ^= a; d = rotate(d, 16)
+            c &+= d; b ^= c; b = rotate(b, 12)
+            a &+= b; d ^= a; d = rotate(d, 8)
+            c &+= d; b ^= c; b = rotate(b, 7)
+        }
+        let s0 = V(repeating: 0x6170_7865), s1 = V(repeating: 0x3320_646e)
+        let s2 = V(repeating: 0x7962_2d32), s3 = V(repeating: 0x6b20_6574)
+        let s4 = V(repeating: key[0]), s5 = V(repeating: key[1]), s6 = V(repeating: key[2]), s7 = V(repeating: key[3])
+        let s8 = V(repeating: key[4]), s9 = V(repeating: key[5]), s10 = V(repeating: key[6]), s11 = V(repeating: key[7])
+        let s12 = V(repeating: counter) &+ V(0, 1, 2, 3, 4, 5, 6, 7)
+        let s13 = V(repeating: nonce[0]), s14 = V(repeating: nonce[1]), s15 = V(repeating: nonce[2])
+        var x0 = s0, x1 = s1, x2 = s2, x3 = s3, x4 = s4, x5 = s5, x6 = s6, x7 = s7
+        var x8 = s8, x9 = s9, x10 = s10, x11 = s11, x12 = s12, x13 = s13, x14 = s14, x15 = s15
+        for _ in 0..<10 {
+            quarterRound(&x0, &x4, &x8, &x12); quarterRound(&x1, &x5, &x9, &x13)
+            quarterRound(&x2, &x6, &x10, &x14); quarterRound(&x3, &x7, &x11, &x15)
+            quarterRound(&x0, &x5, &x10, &x15); quarterRound(&x1, &x6, &x11, &x12)
+            quarterRound(&x2, &x7, &x8, &x13); quarterRound(&x3, &x4, &x9, &x14)
+        }
+        let words = [x0 &+ s0, x1 &+ s1, x2 &+ s2, x3 &+ s3, x4 &+ s4, x5 &+ s5, x6 &+ s6, x7 &+ s7,
+                     x8 &+ s8, x9 &+ s9, x10 &+ s10, x11 &+ s11, x12 &+ s12, x13 &+ s13, x14 &+ s14, x15 &+ s15]
+        for i in 0..<16 {
+            let w = words[i]
+            for j in 0..<8 { out[16 * j + i] = w[j] }
+        }
+    }
+
+    /// Generates the next eight blocks into `buffer`.
+    @usableFromInline
+    mutating func refill() {
+        precondition(counter <= UInt32.max - 8, "ChaCha20 block counter exhausted (256 GiB of keystream)")
+        let (k, n, c) = (SIMD8(lowHalf: keyLow, highHalf: keyHigh), nonce, counter)
+        buffer.withUnsafeMutableBufferPointer { Self.eightBlocks(key: k, nonce: n, counter: c, into: $0.baseAddress!) }
+        counter &+= 8
+        position = 0
+    }
+
     /// The next 32-bit word of the keystream.
     @inlinable
     public mutating func nextWord() -> UInt32 {
-        if position == 16 {
-            block = Self.block(key: key, counter: counter, nonce: nonce)
-            precondition(counter != UInt32.max, "ChaCha20 block counter exhausted (256 GiB of keystream)")
-            counter &+= 1
-            position = 0
-        }
+        if position == 128 { refill() }
         defer { position += 1 }
-        return block[position]
+        return buffer[position]
     }
 
     /// The next 64 bits of the keystream (two words, little-endian).
     @inlinable
     public mutating func next() -> UInt64 {
+        if position <= 126 {
+            let low = buffer[position], high = buffer[position + 1]
+            position += 2
+            return UInt64(low) | UInt64(high) << 32
+        }
         let low = UInt64(nextWord())
         return low | UInt64(nextWord()) << 32
     }

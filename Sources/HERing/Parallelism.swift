@@ -47,3 +47,33 @@ public struct UncheckedSendable<Value>: @unchecked Sendable {
     public let value: Value
     @inlinable public init(_ value: Value) { self.value = value }
 }
+
+/// Process-wide memory settings for large polynomial buffers.
+public enum MemoryTuning {
+    /// Keeps freed large blocks in the C heap instead of returning them to the kernel.
+    ///
+    /// Glibc serves blocks above the mmap threshold (128 KiB to 32 MiB, adaptive) with fresh
+    /// `mmap` pages, which the kernel must fault in and zero on first touch: for RNS
+    /// polynomials of megabytes allocated and freed per operation that is a quarter of the
+    /// time of key generation. A fixed threshold of 32 MiB (glibc's maximum) and no trimming keep the
+    /// pages (the role of SEAL's memory pool). Called once by `CKKSContext`; set the environment
+    /// variable `HEAR_DEFAULT_MALLOC=1` to leave the allocator alone. No effect outside Linux.
+    public static func keepLargeBlocksInHeap() {
+        _ = configured
+    }
+
+    private static let configured: Bool = {
+        #if os(Linux)
+        if ProcessInfo.processInfo.environment["HEAR_DEFAULT_MALLOC"] == "1" { return false }
+        // mallopt is not exported by the Glibc Swift module: looked up by name
+        typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return false }
+        let mallopt = unsafeBitCast(symbol, to: MallOpt.self)
+        _ = mallopt(-3, 32 << 20)         // M_MMAP_THRESHOLD (glibc caps it at 32 MiB)
+        _ = mallopt(-1, Int32.max)        // M_TRIM_THRESHOLD
+        return true
+        #else
+        return false
+        #endif
+    }()
+}

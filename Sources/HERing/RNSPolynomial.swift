@@ -144,7 +144,13 @@ public struct RNSPolynomial: Sendable, Equatable {
         checkCompatible(other, "multiply")
         precondition(form == .ntt, "ring products are pointwise only in NTT form")
         let n = degree
-        forEachLimb(with: other) { m, a, b in for k in 0..<n { a[k] = m.multiply(a[k], b[k]) } }
+        forEachLimb(with: other) { m, a, b in
+            if m.supportsFloatingProduct {
+                for k in 0..<n { a[k] = m.multiplyFloating(a[k], b[k]) }
+            } else {
+                for k in 0..<n { a[k] = m.multiply(a[k], b[k]) }
+            }
+        }
     }
 
     /// `self += a ⊙ b` (NTT form), reduced at once; see `LazyProductAccumulator` to reduce once
@@ -159,7 +165,11 @@ public struct RNSPolynomial: Sendable, Equatable {
                 let ap = UncheckedSendable(aBuffer.baseAddress!), bp = UncheckedSendable(bBuffer.baseAddress!)
                 forEachLimb { i, m, acc in
                     let x = ap.value + i * n, y = bp.value + i * n
-                    for k in 0..<n { acc[k] = m.multiplyAdd(x[k], y[k], acc[k]) }
+                    if m.supportsFloatingProduct {
+                        for k in 0..<n { acc[k] = m.add(m.multiplyFloating(x[k], y[k]), acc[k]) }
+                    } else {
+                        for k in 0..<n { acc[k] = m.multiplyAdd(x[k], y[k], acc[k]) }
+                    }
                 }
             }
         }
@@ -235,20 +245,38 @@ public struct LazyProductAccumulator: Sendable {
 
     /// Adds `a ⊙ b` without reducing.
     public mutating func add(_ a: RNSPolynomial, times b: RNSPolynomial) {
+        add(a, permutedBy: nil, times: b)
+    }
+
+    /// Adds `σ(a) ⊙ b` without reducing, where `σ(a)[k] = a[π[k]]` in every limb (the NTT form
+    /// of an automorphism; see `automorphismPermutation`). Parallel over limbs.
+    public mutating func add(_ a: RNSPolynomial, permutedBy permutation: [UInt32]?, times b: RNSPolynomial) {
         precondition(a.basis.isSame(as: basis) && b.basis.isSame(as: basis), "accumulator basis mismatch")
         precondition(a.form == .ntt && b.form == .ntt, "products are pointwise only in NTT form")
+        precondition(permutation == nil || permutation!.count == basis.degree, "permutation of the wrong size")
         if pending == 60 { fold() }
+        let n = basis.degree
+        let identity = permutation == nil
+        let pi = permutation ?? []
         low.withUnsafeMutableBufferPointer { lowBuffer in
             high.withUnsafeMutableBufferPointer { highBuffer in
                 a.data.withUnsafeBufferPointer { ab in
                     b.data.withUnsafeBufferPointer { bb in
-                        let lp = lowBuffer.baseAddress!, hp = highBuffer.baseAddress!
-                        let ap = ab.baseAddress!, bp = bb.baseAddress!
-                        for k in 0..<lowBuffer.count {
-                            let p = ap[k].multipliedFullWidth(by: bp[k])
-                            let (s, c) = lp[k].addingReportingOverflow(p.low)
-                            lp[k] = s
-                            hp[k] &+= p.high &+ (c ? 1 : 0)
+                        pi.withUnsafeBufferPointer { pib in
+                            let lp = UncheckedSendable(lowBuffer.baseAddress!), hp = UncheckedSendable(highBuffer.baseAddress!)
+                            let ap = UncheckedSendable(ab.baseAddress!), bp = UncheckedSendable(bb.baseAddress!)
+                            let pp = UncheckedSendable(pib.baseAddress)
+                            Parallelism.forEach(basis.count) { i in
+                                let l = lp.value + i * n, h = hp.value + i * n
+                                let x = ap.value + i * n, y = bp.value + i * n
+                                for k in 0..<n {
+                                    let xk = identity ? x[k] : x[Int(pp.value![k])]
+                                    let p = xk.multipliedFullWidth(by: y[k])
+                                    let (s, c) = l[k].addingReportingOverflow(p.low)
+                                    l[k] = s
+                                    h[k] &+= p.high &+ (c ? 1 : 0)
+                                }
+                            }
                         }
                     }
                 }

@@ -34,6 +34,22 @@ struct ModulusTests {
         }
     }
 
+    @Test("floating-quotient products match the UInt128 remainder for every q < 2^50",
+          arguments: [20, 28, 31, 33, 40, 45, 49, 50])
+    func floatingProduct(bits: Int) throws {
+        var rng = TestRNG(seed: 2000 + UInt64(bits))
+        // 50-bit: the largest moduli allowed (2^50 − 1 is odd, not prime: the bound is about size)
+        let moduli = try Self.moduli(bits: bits).filter(\.supportsFloatingProduct)
+        #expect(moduli.count >= 6)
+        for m in moduli {
+            let q128 = UInt128(m.q)
+            for (x, y) in boundaryAndRandomPairs(below: m.q, count: 5000, rng: &rng) {
+                #expect(m.multiplyFloating(x, y) == UInt64((UInt128(x) * UInt128(y)) % q128), "\(x)·\(y) mod \(m.q)")
+            }
+        }
+        #expect(!Modulus(Modulus.floatingProductBound + 1).supportsFloatingProduct)
+    }
+
     @Test("Shoup products: lazy in [0, 2q) and congruent, reduced exact, for any 64-bit x", arguments: bitSizes)
     func shoup(bits: Int) throws {
         var rng = TestRNG(seed: 2000 + UInt64(bits))

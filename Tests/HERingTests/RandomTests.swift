@@ -23,6 +23,23 @@ struct RandomTests {
         #expect(rng.nextBytes(64) == hexBytes(expected))
     }
 
+    @Test("the eight-lane keystream equals the one-block reference function, across refills")
+    func eightLaneMatchesReference() {
+        let key = (0..<32).map { UInt8(($0 * 37 + 11) & 0xff) }, nonce = (0..<12).map { UInt8($0 * 5 + 1) }
+        var rng = ChaCha20(key: key, nonce: nonce, counter: 3)
+        let keyWords = (0..<8).map { i in (0..<4).reduce(UInt32(0)) { $0 | UInt32(key[4 * i + $1]) << (8 * UInt32($1)) } }
+        let nonceWords = (0..<3).map { i in (0..<4).reduce(UInt32(0)) { $0 | UInt32(nonce[4 * i + $1]) << (8 * UInt32($1)) } }
+        var expected: [UInt32] = []
+        for c in UInt32(3)..<UInt32(3 + 20) { expected += ChaCha20.block(key: keyWords, counter: c, nonce: nonceWords) }
+        // mixed 32- and 64-bit reads, crossing the 128-word buffer boundary at odd offsets
+        var got: [UInt32] = [rng.nextWord()]
+        while got.count + 2 <= expected.count {
+            let w = rng.next()
+            got += [UInt32(truncatingIfNeeded: w), UInt32(truncatingIfNeeded: w >> 32)]
+        }
+        #expect(got == Array(expected.prefix(got.count)))
+    }
+
     @Test("RFC 8439 §2.4.2 encryption test vector")
     func encryptionVector() {
         var rng = ChaCha20(key: Array(0..<32), nonce: hexBytes("000000000000004a00000000"), counter: 1)

@@ -106,7 +106,11 @@ public struct Decryptor {
             let p = UncheckedSendable(buffer.baseAddress!)
             Parallelism.forEach(moduli.count) { i in
                 let m = moduli[i], s = sk.limb(i), a = p.value + i * n
-                for k in 0..<n { a[k] = m.multiply(a[k], s[k]) }
+                if m.supportsFloatingProduct {
+                    for k in 0..<n { a[k] = m.multiplyFloating(a[k], s[k]) }
+                } else {
+                    for k in 0..<n { a[k] = m.multiply(a[k], s[k]) }
+                }
             }
         }
     }
@@ -134,7 +138,11 @@ public struct Decryptor {
                 let p = UncheckedSendable(buffer.baseAddress!), ap = UncheckedSendable(aBuffer.baseAddress!)
                 Parallelism.forEach(moduli.count) { i in
                     let m = moduli[i], s = sk.limb(i), x = p.value + i * n, y = ap.value + i * n
-                    for k in 0..<n { x[k] = m.subtract(x[k], m.multiply(y[k], s[k])) }
+                    if m.supportsFloatingProduct {
+                        for k in 0..<n { x[k] = m.subtract(x[k], m.multiplyFloating(y[k], s[k])) }
+                    } else {
+                        for k in 0..<n { x[k] = m.subtract(x[k], m.multiply(y[k], s[k])) }
+                    }
                 }
             }
         }

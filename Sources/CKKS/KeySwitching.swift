@@ -145,6 +145,32 @@ func keyProductLimb(modulus m: Modulus, digits: Int, n: Int, d: UnsafePointer<UI
                     b: UnsafePointer<UInt64>, a: UnsafePointer<UInt64>, keyStride: Int,
                     out0: UnsafeMutablePointer<UInt64>, out1: UnsafeMutablePointer<UInt64>) {
     let tile = min(1024, n)
+    if m.supportsFloatingProduct {
+        // each product reduced at once by the vectorizable floating-quotient method, the sums
+        // kept in [0, q) by a branch-free subtraction
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * tile) { scratch in
+            let acc0 = scratch.baseAddress!, acc1 = acc0 + tile
+            var start = 0
+            while start < n {
+                let x = d + start, kb = b + start, ka = a + start
+                for k in 0..<tile {
+                    acc0[k] = m.multiplyFloating(x[k], kb[k])
+                    acc1[k] = m.multiplyFloating(x[k], ka[k])
+                }
+                for j in 1..<max(digits, 1) {
+                    let x = d + (j * dStride + start), kb = b + (j * keyStride + start), ka = a + (j * keyStride + start)
+                    for k in 0..<tile {
+                        acc0[k] = m.add(acc0[k], m.multiplyFloating(x[k], kb[k]))
+                        acc1[k] = m.add(acc1[k], m.multiplyFloating(x[k], ka[k]))
+                    }
+                }
+                (out0 + start).update(from: acc0, count: tile)
+                (out1 + start).update(from: acc1, count: tile)
+                start += tile
+            }
+        }
+        return
+    }
     withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4 * tile) { scratch in
         let low0 = scratch.baseAddress!, high0 = low0 + tile, low1 = high0 + tile, high1 = low1 + tile
         @inline(__always) func add(_ low: inout UInt64, _ high: inout UInt64, _ p: (high: UInt64, low: UInt64)) {

@@ -203,7 +203,11 @@ public struct KeyGenerator {
                     let m = moduli[i]
                     let s = secret.value + i * n
                     let x = bp.value + i * n, y = ap.value + i * n
-                    for k in 0..<n { x[k] = m.subtract(x[k], m.multiply(y[k], s[k])) }
+                    if m.supportsFloatingProduct {
+                        for k in 0..<n { x[k] = m.subtract(x[k], m.multiplyFloating(y[k], s[k])) }
+                    } else {
+                        for k in 0..<n { x[k] = m.subtract(x[k], m.multiply(y[k], s[k])) }
+                    }
                 }
             }
         }

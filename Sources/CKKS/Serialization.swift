@@ -323,7 +323,8 @@ extension Ciphertext {
                      Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: s, domain: Decryptor.seedDomain)]
         } else {
             for _ in 0..<size {
-                parts.append(try! RNSPolynomial(basis: basis, form: .ntt, data: try r.readPacked(n: context.degree, moduli: basis.moduli)))
+                let data = try r.readPacked(n: context.degree, moduli: basis.moduli)   // validated
+                parts.append(try! RNSPolynomial(basis: basis, form: .ntt, data: data))
             }
         }
         try r.finish()

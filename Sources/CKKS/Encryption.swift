@@ -2,8 +2,12 @@
 import Foundation
 import HERing
 
-/// Encrypts plaintexts with the public key: `(c₀, c₁) = (b·u + e₀ + m, a·u + e₁)` with `u`
-/// ternary and `e₀, e₁` Gaussian, all fresh per ciphertext.
+/// Encrypts plaintexts with the public key, in the extended basis `Q_ℓ·P` followed by a division
+/// by `P` (as SEAL does): `(c₀, c₁) = (⌊(b·u + e₀)/P⌉ + m, ⌊(a·u + e₁)/P⌉)` with `u` ternary and
+/// `e₀, e₁` Gaussian, all fresh per ciphertext. Then `c₀ + c₁·s = m + (u·e + e₀ + e₁·s)/P +
+/// (rounding)`: the encryption noise, about `√N·σ` per coefficient, is divided by `P`, leaving
+/// the rounding term `τ₀ + τ₁·s` (|τ| ≤ ½) — about six bits more precision for fresh ciphertexts
+/// than encrypting modulo `Q_ℓ` directly.
 public struct Encryptor {
     public let context: CKKSContext
     public let publicKey: PublicKey
@@ -29,7 +33,7 @@ public struct Encryptor {
     public mutating func encrypt(_ plaintext: Plaintext) throws(CKKSError) -> Ciphertext {
         guard !plaintext.isExtended else { throw .invalidOperand("encrypt needs a plaintext over Q_ℓ, not Q_ℓ·P") }
         let level = plaintext.level
-        let basis = context.dataBases[level]
+        let basis = context.extendedBases[level]
         let n = context.degree
         // Randomness is drawn in a fixed order (u, e₀, e₁), so the result does not depend on
         // the thread count.
@@ -37,22 +41,32 @@ public struct Encryptor {
         var e0 = RNSPolynomial(basis: basis, signedCoefficients: Sampler.discreteGaussian(degree: n, using: &rng))
         var e1 = RNSPolynomial(basis: basis, signedCoefficients: Sampler.discreteGaussian(degree: n, using: &rng))
         u.forwardNTT(); e0.forwardNTT(); e1.forwardNTT()
-        var b = publicKey.b, a = publicKey.a
-        if level < context.maxLevel {
-            b.dropLastLimbs(context.maxLevel - level, basis: basis)
-            a.dropLastLimbs(context.maxLevel - level, basis: basis)
-        }
-        // c₀ = b⊙u + e₀ + m, c₁ = a⊙u + e₁
-        e0.add(plaintext.polynomial)
+        // the public key's limbs of Q_ℓ·P: rows 0 … ℓ and the special rows
+        let rows = context.keySwitching[level].keyRows
+        let b = publicKey.b.selectingLimbs(rows, basis: basis), a = publicKey.a.selectingLimbs(rows, basis: basis)
         e0.multiplyAdd(b, u)
         e1.multiplyAdd(a, u)
         u.data.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
-        return Ciphertext(parts: [e0, e1], scale: plaintext.scale, level: level)
+        var c0 = context.modDown(e0, level: level)
+        c0.add(plaintext.polynomial)
+        return Ciphertext(parts: [c0, context.modDown(e1, level: level)], scale: plaintext.scale, level: level)
     }
 
     /// Encodes and encrypts real values at the top level and the default scale.
     public mutating func encrypt(_ values: [Double]) throws(CKKSError) -> Ciphertext {
         try encrypt(context.encode(values))
+    }
+}
+
+extension RNSPolynomial {
+    /// The polynomial made of the limbs `rows` of `self`, over `basis` (whose moduli must be
+    /// those of the rows).
+    func selectingLimbs(_ rows: [Int], basis: RNSBasis) -> RNSPolynomial {
+        let n = degree
+        var data: [UInt64] = []
+        data.reserveCapacity(rows.count * n)
+        for r in rows { data += self.data[(r * n)..<((r + 1) * n)] }
+        return try! RNSPolynomial(basis: basis, form: form, data: data)
     }
 }
 

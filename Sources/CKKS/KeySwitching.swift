@@ -5,10 +5,11 @@ import HERing
 /// A polynomial of `Q_ℓ` split into its key-switching digits, each raised to the extended basis
 /// `Q_ℓ·P` (ModUp), NTT form.
 ///
-/// Digit `j` is `[c]_{D_j}` (the residues of `c` modulo the digit's primes) lifted by fast base
-/// conversion to every other prime: the integer `[c]_{D_j} + u·D_j`, `0 ≤ u < α`. The overshoot
-/// `u·D_j` vanishes in the key product since the gadget factor `Q̂_j·(Q̂_j⁻¹ mod D_j)·P` times
-/// `D_j` is a multiple of `Q·P`.
+/// Digit `j` is `[c]_{D_j}` (the residues of `c` modulo the digit's primes), as the centred
+/// integer in `[−D_j/2, D_j/2)`, converted exactly to every other prime. Any representative
+/// would do for correctness (the gadget factor `Q̂_j·(Q̂_j⁻¹ mod D_j)·P` times `D_j` is a multiple
+/// of `Q·P`), but the key-switching noise is `Σ_j [c]_{D_j}·e_j / P`: centred digits make it
+/// small and unbiased.
 public struct DecomposedPolynomial: Sendable {
     public let level: Int
     public let digitCount: Int
@@ -40,8 +41,11 @@ extension CKKSContext {
                         let own = digit.range.lowerBound * n
                         (base + own).update(from: nttBuffer.baseAddress! + own, count: digit.range.count * n)
                         // the other limbs: base conversion, then NTT
+                        // exact: the centred digit [c]_{D_j} ∈ [−D_j/2, D_j/2), whose product with
+                        // the key error is half as large as, and unlike, the biased [0, D_j)
+                        // representative has no mean (a mean times e concentrates in a few slots)
                         digit.converter.convert(coefficientBuffer.baseAddress! + own,
-                                                intoLimbs: digit.targetLimbs.map { base + $0 * n }, exact: false)
+                                                intoLimbs: digit.targetLimbs.map { base + $0 * n }, exact: true)
                         let target = UncheckedSendable(base)
                         Parallelism.forEach(digit.targetLimbs.count) { t in
                             let limb = digit.targetLimbs[t]
@@ -92,9 +96,9 @@ extension CKKSContext {
         return (out0, out1)
     }
 
-    /// ModDown: `x` (NTT form, basis `Q_ℓ·P`) → `(x − Conv_{P→Q}([x]_P))·P⁻¹` (NTT form, `Q_ℓ`),
-    /// i.e. `x/P` up to a small integer error (fewer than `K` units from the fast conversion,
-    /// plus the floor).
+    /// ModDown: `x` (NTT form, basis `Q_ℓ·P`) → `(x − r)·P⁻¹` (NTT form, `Q_ℓ`) with `r` the
+    /// centred representative of `x mod P` converted exactly to `Q_ℓ`: `⌊x/P⌉`, a rounding error
+    /// in `[−½, ½)` per coefficient.
     public func modDown(_ x: RNSPolynomial, level: Int) -> RNSPolynomial {
         let basis = extendedBases[level]
         precondition(x.form == .ntt && x.basis.isSame(as: basis), "modDown: NTT form over Q_ℓ·P expected")
@@ -107,7 +111,11 @@ extension CKKSContext {
             let sp = UncheckedSendable(sBuffer.baseAddress!)
             Parallelism.forEach(k) { i in specialBasis.nttTables[i].inverse(sp.value + i * n) }
             converted.withUnsafeMutableBufferPointer { cBuffer in
-                plan.modDownConverter.convert(sBuffer.baseAddress!, into: cBuffer.baseAddress!, exact: false)
+                // exact: the centred representative r ∈ [−P/2, P/2) of x mod P, so that the
+                // rounding error r/P is centred; a biased error (the fast conversion's x + u·P,
+                // or r ∈ [0, P)) times s has a mean that the canonical embedding concentrates in
+                // a few slots (the slots of 1 + X + … + X^(N−1) reach ~N/π), costing ~6 bits there.
+                plan.modDownConverter.convert(sBuffer.baseAddress!, into: cBuffer.baseAddress!, exact: true)
                 let cp = UncheckedSendable(cBuffer.baseAddress!)
                 result.data.withUnsafeMutableBufferPointer { rBuffer in
                     let rp = UncheckedSendable(rBuffer.baseAddress!)

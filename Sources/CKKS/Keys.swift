@@ -67,8 +67,9 @@ func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
     withExtendedLifetime(buffer) {}
 }
 
-/// The public key `(b, a) = (−a·s + e, a)` modulo `Q_L`, NTT form; `a` is expanded from a
-/// public 32-byte seed.
+/// The public key `(b, a) = (−a·s + e, a)` modulo `Q_L·P` (the key basis), NTT form; `a` is
+/// expanded from a public 32-byte seed. Encryption works in `Q_ℓ·P` and divides by `P`, which
+/// divides the encryption noise `u·e + e₁·s` by `P` as well (see `Encryptor`).
 public struct PublicKey: Sendable, Equatable {
     public let parametersFingerprint: UInt64
     public let b: RNSPolynomial
@@ -182,7 +183,7 @@ public struct KeyGenerator {
 
     /// The public key.
     public mutating func publicKey() -> PublicKey {
-        let basis = context.dataBases[context.maxLevel]
+        let basis = context.keyBasis
         let seed = rng.nextBytes(32)
         let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: Self.publicKeyDomain)
         var b = error(basis: basis)

@@ -372,14 +372,14 @@ extension PublicKey {
         }
         var w = ByteWriter(kind: .publicKey, fingerprint: parametersFingerprint)
         w.append(raw: seed)
-        w.appendPacked(b.data[...], n: context.degree, widths: polynomialWidths(context.dataBases[context.maxLevel]))
+        w.appendPacked(b.data[...], n: context.degree, widths: polynomialWidths(context.keyBasis))
         return w.finish()
     }
 
     public init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
         var r = try ByteReader(bytes, kind: .publicKey, fingerprint: context.parameters.fingerprint)
         let seed = try r.readRaw(32)
-        let basis = context.dataBases[context.maxLevel]
+        let basis = context.keyBasis
         let b = try r.readPacked(n: context.degree, moduli: basis.moduli)
         try r.finish()
         self.init(parametersFingerprint: context.parameters.fingerprint,

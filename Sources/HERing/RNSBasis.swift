@@ -151,13 +151,24 @@ public final class BaseConverter: Sendable {
         precondition(outputs.count == target.count, "one output pointer per target limb")
         let n = source.degree, l = source.count
         let outputPointers = UncheckedSendable(outputs)
-        if l == 1 && !exact {
-            // q̂₀ = 1: the conversion is the residue x mod pⱼ itself
+        if l == 1 {
+            // q̂₀ = 1: the conversion is x mod pⱼ itself; exact (centred) subtracts q₀ when
+            // x > q₀/2 (branch-free)
             let inp = UncheckedSendable(input)
+            let q = source.moduli[0].q, half = q >> 1
             Parallelism.forEach(target.count) { j in
                 let p = target.moduli[j]
+                let qModP = p.reduce(q)
                 let src = inp.value, dst = outputPointers.value[j]
-                for k in 0..<n { dst[k] = p.reduce(src[k]) }
+                if exact {
+                    for k in 0..<n {
+                        let x = src[k]
+                        let upper = UInt64(0) &- ((half &- x) >> 63)          // all ones iff x > q/2
+                        dst[k] = p.subtract(p.reduce(x), qModP & upper)
+                    }
+                } else {
+                    for k in 0..<n { dst[k] = p.reduce(src[k]) }
+                }
             }
             return
         }

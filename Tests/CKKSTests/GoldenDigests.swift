@@ -4,12 +4,12 @@
 enum GoldenDigests {
     static let values: [String: UInt64] = [
         "parameters": 0xb7da_3441_358f_b1b3,
-        "public key": 0x0f2d_1e4e_96df_bf09,
+        "public key": 0xf149_c3df_3808_dbc5,
         "relinearization key": 0xecbe_a095_9bbe_2dfb,
         "Galois keys": 0xb2f1_f583_0280_5cc1,
         "secret key": 0x6321_db13_9109_c732,
         "plaintext": 0x0ba6_eed5_19ea_3650,
-        "ciphertext": 0x728e_520c_50be_688e,
+        "ciphertext": 0xed67_2d5d_6788_5ecc,
         "seeded ciphertext": 0x9f82_b48a_8210_185c,
     ]
 }

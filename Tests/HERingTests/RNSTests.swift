@@ -55,18 +55,18 @@ struct RNSTests {
         #expect(basis.composeCentered(basis.decompose(qMinusOne)) == (true, BigUInt(1)))
     }
 
-    @Test("fast base conversion: x + u·Q with 0 ≤ u < L, checked against the big integer")
-    func fastBaseConversion() throws {
+    @Test("fast base conversion: x + u·Q with 0 ≤ u < L, checked against the big integer", arguments: [1, 5])
+    func fastBaseConversion(sourceCount: Int) throws {
         let n = 16
         let all = try Primes.nttPrimes(bits: 55, degree: n, count: 9)
-        let source = try RNSBasis(degree: n, primes: Array(all[0..<5]))
+        let source = try RNSBasis(degree: n, primes: Array(all[0..<sourceCount]))
         let target = try RNSBasis(degree: n, primes: Array(all[5..<9]))
         let converter = try BaseConverter(from: source, to: target)
         var rng = TestRNG(seed: 31)
         var xs: [BigUInt] = (0..<n).map { _ in BigUInt(words: (0..<5).map { _ in rng.next() }).remainder(dividingBy: source.product) }
         xs[0] = .zero
         xs[1] = source.product - 1
-        var input = [UInt64](repeating: 0, count: 5 * n)
+        var input = [UInt64](repeating: 0, count: sourceCount * n)
         for k in 0..<n { for (i, r) in source.decompose(xs[k]).enumerated() { input[i * n + k] = r } }
         var output = [UInt64](repeating: 0, count: 4 * n)
         input.withUnsafeBufferPointer { i in output.withUnsafeMutableBufferPointer { o in
@@ -80,12 +80,12 @@ struct RNSTests {
         }
     }
 
-    @Test("exact base conversion of the centred representative", arguments: [false, true])
-    func exactBaseConversion(sourceIsLarger: Bool) throws {
+    @Test("exact base conversion of the centred representative (one prime: its own path)", arguments: [1, 3, 6])
+    func exactBaseConversion(sourceCount: Int) throws {
         let n = 32
         let all = try Primes.nttPrimes(bits: 60, degree: n, count: 10)
-        let source = try RNSBasis(degree: n, primes: Array(sourceIsLarger ? all[0..<6] : all[0..<3]))
-        let target = try RNSBasis(degree: n, primes: Array(sourceIsLarger ? all[6..<10] : all[3..<10]))
+        let source = try RNSBasis(degree: n, primes: Array(all[0..<sourceCount]))
+        let target = try RNSBasis(degree: n, primes: Array(all[sourceCount..<10]))
         let converter = try BaseConverter(from: source, to: target)
         var rng = TestRNG(seed: 41)
         let half = source.product.quotientAndRemainder(dividingBy: 2).quotient

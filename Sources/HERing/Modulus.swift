@@ -168,14 +168,14 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
     /// Whether `multiplyFloating` is exact for this modulus (`q < 2⁵⁰`).
     @inlinable public var supportsFloatingProduct: Bool { q < Modulus.floatingProductBound }
 
-    /// `x·y mod q` for `x, y < q < 2⁵⁰`, with the quotient estimated in double precision
+    /// `x·y mod q` for `x < 2⁵⁰`, `y < q < 2⁵⁰`, with the quotient estimated in double precision
     /// (the method of Shoup's NTL `MulMod`): only 64-bit *low* products and floating-point
     /// arithmetic, which compilers vectorize (eight lanes with AVX-512: ~7× faster than a
     /// scalar Barrett product over an array).
     ///
     /// `x` and `y` convert to doubles exactly (< 2⁵³, by the exponent trick: the bits of
     /// `x | 0x4330…` read as a double are `2⁵² + x`). `e = x̃·ỹ·(1/q)~` has relative error below
-    /// `3·2⁻⁵³`, so `|e − xy/q| < q·3·2⁻⁵³ < 3/8`; adding `2⁵²` rounds `e` (< 2⁵⁰) to the nearest
+    /// `3·2⁻⁵³`, so `|e − xy/q| < x·3·2⁻⁵³ < 3/8` (as `xy/q < x`); adding `2⁵²` rounds `e` (< 2⁵⁰) to the nearest
     /// integer `t`, held in the low mantissa bits. Hence `|t − xy/q| < 7/8` and
     /// `r = xy − t·q ∈ (−q, q)`, computed exactly with wrapping 64-bit products (`|r| < 2⁶³`),
     /// then moved into `[0, q)` without a branch.

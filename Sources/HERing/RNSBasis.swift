@@ -172,6 +172,10 @@ public final class BaseConverter: Sendable {
             }
             return
         }
+        if (source.moduli + target.moduli).allSatisfy(\.supportsFloatingProduct) {
+            convertFloating(input, outputs: outputPointers, exact: exact)
+            return
+        }
         // yᵢ = [xᵢ·q̂ᵢ⁻¹]_{qᵢ}
         var y = [UInt64](repeating: 0, count: l * n)
         var v = [UInt64](repeating: 0, count: exact ? n : 0)
@@ -219,4 +223,60 @@ public final class BaseConverter: Sendable {
             }
         }
     }
+
+    /// The conversion for moduli below 2⁵⁰, written as loops over the coefficients that the
+    /// compiler vectorizes: every product by `multiplyFloating` (valid for a first factor
+    /// below 2⁵⁰ and a second below the modulus), sums kept reduced by a branch-free
+    /// subtraction, and the exact correction `v = round(Σᵢ yᵢ/qᵢ)` accumulated in doubles
+    /// per coefficient (rounding to nearest; the scalar path's `⌊Σ + ½⌋` differs only at an exact
+    /// tie, ±Q/2). Results equal the scalar path's.
+    func convertFloating(_ input: UnsafePointer<UInt64>, outputs: UncheckedSendable<[UnsafeMutablePointer<UInt64>]>,
+                         exact: Bool) {
+        let n = source.degree, l = source.count
+        var y = [UInt64](repeating: 0, count: l * n)
+        var v = [UInt64](repeating: 0, count: exact ? n : 0)
+        y.withUnsafeMutableBufferPointer { yBuffer in
+            let yp = UncheckedSendable(yBuffer.baseAddress!), inp = UncheckedSendable(input)
+            Parallelism.forEach(l) { i in
+                let m = source.moduli[i]
+                let w = source.puncturedInverses[i]
+                let src = inp.value + i * n, dst = yp.value + i * n
+                for k in 0..<n { dst[k] = m.multiplyFloating(src[k], w) }
+            }
+            if exact {
+                // v = round(Σᵢ yᵢ/qᵢ), rounded by adding 2⁵² (v < L)
+                let magic: UInt64 = 0x4330_0000_0000_0000
+                let two52 = Double(bitPattern: magic)
+                var sums = [Double](repeating: 0, count: n)
+                for i in 0..<l {
+                    let inverse = inverseModuli[i], row = yBuffer.baseAddress! + i * n
+                    for k in 0..<n { sums[k] += (Double(bitPattern: row[k] | magic) - two52) * inverse }
+                }
+                for k in 0..<n { v[k] = (sums[k] + two52).bitPattern & 0x000F_FFFF_FFFF_FFFF }
+            }
+        }
+        y.withUnsafeBufferPointer { yBuffer in
+            v.withUnsafeBufferPointer { vBuffer in
+                let yp = UncheckedSendable(yBuffer.baseAddress!)
+                let vp = UncheckedSendable(exact ? vBuffer.baseAddress : nil)   // an empty buffer may have a base address
+                Parallelism.forEach(target.count) { j in
+                    let p = target.moduli[j]
+                    let row = puncturedModTarget[j]
+                    let dst = outputs.value[j]
+                    // Σᵢ [yᵢ·(q̂ᵢ mod pⱼ)]_{pⱼ}, kept in [0, pⱼ) (yᵢ < qᵢ < 2⁵⁰ may exceed pⱼ:
+                    // multiplyFloating allows a first factor up to 2⁵⁰)
+                    for k in 0..<n { dst[k] = p.multiplyFloating(yp.value[k], row[0]) }
+                    for i in 1..<max(l, 1) {
+                        let yi = yp.value + i * n, w = row[i]
+                        for k in 0..<n { dst[k] = p.add(dst[k], p.multiplyFloating(yi[k], w)) }
+                    }
+                    if let v = vp.value {
+                        let qModP = productModTarget[j]
+                        for k in 0..<n { dst[k] = p.subtract(dst[k], p.multiplyFloating(v[k], qModP)) }
+                    }
+                }
+            }
+        }
+    }
+
 }

@@ -45,7 +45,11 @@ struct ModulusTests {
             let q128 = UInt128(m.q)
             for (x, y) in boundaryAndRandomPairs(below: m.q, count: 5000, rng: &rng) {
                 #expect(m.multiplyFloating(x, y) == UInt64((UInt128(x) * UInt128(y)) % q128), "\(x)·\(y) mod \(m.q)")
+                // the first factor may be any value below 2^50
+                let wide = rng.next() >> 14
+                #expect(m.multiplyFloating(wide, y) == UInt64((UInt128(wide) * UInt128(y)) % q128))
             }
+            #expect(m.multiplyFloating((1 << 50) - 1, m.q - 1) == UInt64((UInt128((1 << 50) - 1) * UInt128(m.q - 1)) % q128))
         }
         #expect(!Modulus(Modulus.floatingProductBound + 1).supportsFloatingProduct)
     }

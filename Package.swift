@@ -56,7 +56,7 @@ let package = Package(
         // automorphisms, the ChaCha20 CSPRNG and the samplers. Imports nothing of ours.
         .target(name: "HERing", swiftSettings: optimized),
         .testTarget(name: "HERingTests", dependencies: ["HERing"], swiftSettings: optimized),
-        // Layer 2: the CKKS scheme (in progress: the canonical embedding). Imports HERing only.
+        // Layer 2: the CKKS scheme. Imports HERing only.
         .target(name: "CKKS", dependencies: ["HERing"], swiftSettings: optimized),
         .testTarget(name: "CKKSTests", dependencies: ["CKKS"], swiftSettings: optimized),
         .executableTarget(

@@ -176,17 +176,18 @@ public final class CKKSContext: Sendable {
         // Garner: x = d₀ + p₀·(d₁ + p₁·d₂), dᵢ < pᵢ.
         let p0InvModP1 = m[1].inverse(m[1].reduce(m[0].q))!
         let p0p1InvModP2 = m[2].inverse(m[2].multiply(m[2].reduce(m[0].q), m[2].reduce(m[1].q)))!
+        let p0ModP2 = m[2].reduce(m[0].q)
         let halfTop = (m[2].q - 1) / 2
+        func mixedRadix(_ r0: UInt64, _ r1: UInt64, _ r2: UInt64) -> (UInt64, UInt64, UInt64) {
+            let d0 = r0
+            let d1 = m[1].multiply(m[1].subtract(r1, m[1].reduce(d0)), p0InvModP1)
+            let t = m[2].add(m[2].reduce(d0), m[2].multiply(p0ModP2, m[2].reduce(d1)))
+            let d2 = m[2].multiply(m[2].subtract(r2, t), p0p1InvModP2)
+            return (d0, d1, d2)
+        }
         var coefficients = [Double](repeating: 0, count: n)
         let scale = plaintext.scale
         for k in 0..<n {
-            func mixedRadix(_ r0: UInt64, _ r1: UInt64, _ r2: UInt64) -> (UInt64, UInt64, UInt64) {
-                let d0 = r0
-                let d1 = m[1].multiply(m[1].subtract(r1, m[1].reduce(d0)), p0InvModP1)
-                let t = m[2].add(m[2].reduce(d0), m[2].multiply(m[2].reduce(m[0].q), m[2].reduce(d1)))
-                let d2 = m[2].multiply(m[2].subtract(r2, t), p0p1InvModP2)
-                return (d0, d1, d2)
-            }
             let r0 = aux[k], r1 = aux[n + k], r2 = aux[2 * n + k]
             // the top mixed-radix digit decides the sign: x ≥ P/2 ⇔ d₂ > (p₂−1)/2 (up to the
             // negligible band d₂ = (p₂−1)/2, resolved as positive)

@@ -20,7 +20,7 @@ public struct Encryptor {
         }
         self.context = context
         self.publicKey = publicKey
-        do { rng = try ChaCha20.systemSeeded() } catch { throw .invalidParameters("\(error)") }
+        rng = try systemRandomness()
     }
 
     /// A deterministic encryptor (tests only: the same seed gives the same ciphertexts).
@@ -84,7 +84,7 @@ public struct Decryptor {
         }
         self.context = context
         self.secretKey = secretKey
-        do { rng = try ChaCha20.systemSeeded() } catch { throw .invalidParameters("\(error)") }
+        rng = try systemRandomness()
     }
 
     /// A deterministic instance (tests only) for `encryptSymmetric`.
@@ -100,33 +100,17 @@ public struct Decryptor {
         guard ciphertext.parts.allSatisfy({ $0.limbCount == level + 1 && $0.degree == context.degree }) else {
             throw .parameterMismatch("ciphertext limbs do not match its level \(level)")
         }
-        let n = context.degree
         var m = ciphertext.parts[0]
-        let sk = secretKey
-        let moduli = m.basis.moduli
+        let s = secretKey.limb(0)
         // Horner: m = c₀ + s·(c₁ + s·c₂)
         var inner = ciphertext.parts[ciphertext.size - 1]
         for part in ciphertext.parts.dropFirst().reversed().dropFirst() {
-            multiplyBySecret(&inner, sk: sk, moduli: moduli, n: n)
+            inner.multiply(secret: s)
             inner.add(part)
         }
-        multiplyBySecret(&inner, sk: sk, moduli: moduli, n: n)
+        inner.multiply(secret: s)
         m.add(inner)
         return Plaintext(polynomial: m, scale: ciphertext.scale, level: level, isExtended: false)
-    }
-
-    func multiplyBySecret(_ x: inout RNSPolynomial, sk: SecretKey, moduli: [Modulus], n: Int) {
-        x.data.withUnsafeMutableBufferPointer { buffer in
-            let p = UncheckedSendable(buffer.baseAddress!)
-            Parallelism.forEach(moduli.count) { i in
-                let m = moduli[i], s = sk.limb(i), a = p.value + i * n
-                if m.supportsFloatingProduct {
-                    for k in 0..<n { a[k] = m.multiplyFloating(a[k], s[k]) }
-                } else {
-                    for k in 0..<n { a[k] = m.multiply(a[k], s[k]) }
-                }
-            }
-        }
     }
 
     /// Decrypts and decodes the real parts.
@@ -145,21 +129,7 @@ public struct Decryptor {
         var c0 = RNSPolynomial(basis: basis, signedCoefficients: Sampler.discreteGaussian(degree: n, using: &rng))
         c0.forwardNTT()
         c0.add(plaintext.polynomial)
-        let sk = secretKey
-        let moduli = basis.moduli
-        c0.data.withUnsafeMutableBufferPointer { buffer in
-            a.data.withUnsafeBufferPointer { aBuffer in
-                let p = UncheckedSendable(buffer.baseAddress!), ap = UncheckedSendable(aBuffer.baseAddress!)
-                Parallelism.forEach(moduli.count) { i in
-                    let m = moduli[i], s = sk.limb(i), x = p.value + i * n, y = ap.value + i * n
-                    if m.supportsFloatingProduct {
-                        for k in 0..<n { x[k] = m.subtract(x[k], m.multiplyFloating(y[k], s[k])) }
-                    } else {
-                        for k in 0..<n { x[k] = m.subtract(x[k], m.multiply(y[k], s[k])) }
-                    }
-                }
-            }
-        }
+        c0.subtractProduct(a, secret: secretKey.limb(0))
         return Ciphertext(parts: [c0, a], scale: plaintext.scale, level: level, seed: seed)
     }
 

@@ -267,7 +267,8 @@ public struct Evaluator: Sendable {
         let (v0, v1) = context.keySwitch(a.parts[1], level: a.level, key: entry.key)
         var r0 = a.parts[0]
         r0.add(v0)
-        return Ciphertext(parts: [r0.permuted(by: entry.permutation), v1.permuted(by: entry.permutation)],
+        return Ciphertext(parts: [r0.applyingAutomorphism(galoisElement: g, permutation: entry.permutation),
+                                  v1.applyingAutomorphism(galoisElement: g, permutation: entry.permutation)],
                           scale: a.scale, level: a.level)
     }
 
@@ -307,8 +308,9 @@ public struct Evaluator: Sendable {
             let (x0, x1) = context.keyProduct(decomposed, key: entry.key)
             var r0 = a.parts[0]
             r0.add(context.modDown(x0, level: a.level))
-            return Ciphertext(parts: [r0.permuted(by: entry.permutation),
-                                      context.modDown(x1, level: a.level).permuted(by: entry.permutation)],
+            let g = entry.galoisElement, pi = entry.permutation
+            return Ciphertext(parts: [r0.applyingAutomorphism(galoisElement: g, permutation: pi),
+                                      context.modDown(x1, level: a.level).applyingAutomorphism(galoisElement: g, permutation: pi)],
                               scale: a.scale, level: a.level)
         }
     }

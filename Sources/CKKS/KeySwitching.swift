@@ -227,24 +227,3 @@ func keyProductLimb(modulus m: Modulus, digits: Int, n: Int, d: UnsafePointer<UI
         }
     }
 }
-
-extension RNSPolynomial {
-    /// `σ(x)` for the NTT-slot permutation `π` of an automorphism: `σ(x)[k] = x[π[k]]`, every limb.
-    func permuted(by permutation: [UInt32]) -> RNSPolynomial {
-        var result = self
-        let n = degree
-        data.withUnsafeBufferPointer { source in
-            result.data.withUnsafeMutableBufferPointer { target in
-                permutation.withUnsafeBufferPointer { pi in
-                    let sp = UncheckedSendable(source.baseAddress!), tp = UncheckedSendable(target.baseAddress!)
-                    let pp = UncheckedSendable(pi.baseAddress!)
-                    Parallelism.forEach(limbCount) { i in
-                        let x = sp.value + i * n, y = tp.value + i * n
-                        for k in 0..<n { y[k] = x[Int(pp.value[k])] }
-                    }
-                }
-            }
-        }
-        return result
-    }
-}

@@ -59,6 +59,30 @@ public final class SecretKey: @unchecked Sendable, CustomStringConvertible {
     func limb(_ row: Int) -> UnsafePointer<UInt64> { UnsafePointer(residues.baseAddress! + row * degree) }
 }
 
+extension RNSPolynomial {
+    /// `self ⊙= t` for a secret `t` in NTT form laid out like the key basis (limb `i` at
+    /// `t + i·N`; `self` has the first limbs of the key basis, or all of them).
+    mutating func multiply(secret t: UnsafePointer<UInt64>) {
+        let n = degree, secret = UncheckedSendable(t)
+        forEachLimb { i, m, x in m.multiply(x, by: secret.value + i * n, count: n) }
+    }
+
+    /// `self −= a ⊙ t` for a secret `t` laid out as in `multiply(secret:)`.
+    mutating func subtractProduct(_ a: RNSPolynomial, secret t: UnsafePointer<UInt64>) {
+        precondition(a.basis.isSame(as: basis), "subtractProduct: different bases")
+        let n = degree, secret = UncheckedSendable(t)
+        a.data.withUnsafeBufferPointer { ab in
+            let ap = UncheckedSendable(ab.baseAddress!)
+            forEachLimb { i, m, x in m.subtractProduct(x, ap.value + i * n, secret.value + i * n, count: n) }
+        }
+    }
+}
+
+/// A ChaCha20 stream keyed from the system's entropy: the source of every secret and error.
+func systemRandomness() throws(CKKSError) -> ChaCha20 {
+    do { return try ChaCha20.systemSeeded() } catch { throw .invalidParameters("\(error)") }
+}
+
 /// Overwrites memory with zeros through a call the optimizer cannot see through.
 @inline(never)
 func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
@@ -139,9 +163,7 @@ public struct KeyGenerator {
 
     /// A generator with a fresh secret key from system entropy.
     public init(context: CKKSContext) throws(CKKSError) {
-        var rng: ChaCha20
-        do { rng = try ChaCha20.systemSeeded() } catch { throw .invalidParameters("\(error)") }
-        self.init(context: context, rng: rng)
+        self.init(context: context, rng: try systemRandomness())
     }
 
     /// A deterministic generator (tests, reproducible benchmarks): every key and error follows
@@ -167,7 +189,7 @@ public struct KeyGenerator {
         if let seed {
             rng = ChaCha20(seed: seed, domain: 0x6b65_7967_656f)
         } else {
-            do { rng = try ChaCha20.systemSeeded() } catch { throw .invalidParameters("\(error)") }
+            rng = try systemRandomness()
         }
     }
 
@@ -187,31 +209,8 @@ public struct KeyGenerator {
         let seed = rng.nextBytes(32)
         let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: Self.publicKeyDomain)
         var b = error(basis: basis)
-        subtractProduct(&b, a, secret: secretKey.limb(0))
+        b.subtractProduct(a, secret: secretKey.limb(0))
         return PublicKey(parametersFingerprint: context.parameters.fingerprint, b: b, a: a, seed: seed)
-    }
-
-    /// `b −= a ⊙ t` for a secret `t` in NTT form over the key basis (rows `0 … L+K`; `b` and `a`
-    /// may have fewer limbs only if they are a prefix of the key basis).
-    func subtractProduct(_ b: inout RNSPolynomial, _ a: RNSPolynomial, secret t: UnsafePointer<UInt64>) {
-        let n = context.degree
-        let moduli = b.basis.moduli
-        let secret = UncheckedSendable(t)
-        b.data.withUnsafeMutableBufferPointer { bb in
-            a.data.withUnsafeBufferPointer { ab in
-                let bp = UncheckedSendable(bb.baseAddress!), ap = UncheckedSendable(ab.baseAddress!)
-                Parallelism.forEach(moduli.count) { i in
-                    let m = moduli[i]
-                    let s = secret.value + i * n
-                    let x = bp.value + i * n, y = ap.value + i * n
-                    if m.supportsFloatingProduct {
-                        for k in 0..<n { x[k] = m.subtract(x[k], m.multiplyFloating(y[k], s[k])) }
-                    } else {
-                        for k in 0..<n { x[k] = m.subtract(x[k], m.multiply(y[k], s[k])) }
-                    }
-                }
-            }
-        }
     }
 
     /// The key-switching key from `source` to `target` (both in NTT form over the key basis):
@@ -227,7 +226,7 @@ public struct KeyGenerator {
         for (j, digit) in plan.digits.enumerated() {
             let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: UInt64(j))
             var b = error(basis: basis)
-            subtractProduct(&b, a, secret: target)
+            b.subtractProduct(a, secret: target)
             b.data.withUnsafeMutableBufferPointer { bb in
                 for i in digit.range {
                     let m = basis.moduli[i]

@@ -191,6 +191,39 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
         return r &+ (q & UInt64(bitPattern: Int64(bitPattern: r) >> 63))
     }
 
+    /// `x[k] ← x[k]·y[k] mod q` for `k < count` (residues): `multiplyFloating` when `q < 2⁵⁰`
+    /// (the loop vectorizes), Barrett otherwise.
+    @inlinable
+    public func multiply(_ x: UnsafeMutablePointer<UInt64>, by y: UnsafePointer<UInt64>, count: Int) {
+        if supportsFloatingProduct {
+            for k in 0..<count { x[k] = multiplyFloating(x[k], y[k]) }
+        } else {
+            for k in 0..<count { x[k] = multiply(x[k], y[k]) }
+        }
+    }
+
+    /// `x[k] ← x[k] + a[k]·b[k] mod q` for `k < count`, path as in `multiply(_:by:count:)`.
+    @inlinable
+    public func multiplyAdd(_ x: UnsafeMutablePointer<UInt64>, _ a: UnsafePointer<UInt64>, _ b: UnsafePointer<UInt64>,
+                            count: Int) {
+        if supportsFloatingProduct {
+            for k in 0..<count { x[k] = add(multiplyFloating(a[k], b[k]), x[k]) }
+        } else {
+            for k in 0..<count { x[k] = multiplyAdd(a[k], b[k], x[k]) }
+        }
+    }
+
+    /// `x[k] ← x[k] − a[k]·b[k] mod q` for `k < count`, path as in `multiply(_:by:count:)`.
+    @inlinable
+    public func subtractProduct(_ x: UnsafeMutablePointer<UInt64>, _ a: UnsafePointer<UInt64>, _ b: UnsafePointer<UInt64>,
+                                count: Int) {
+        if supportsFloatingProduct {
+            for k in 0..<count { x[k] = subtract(x[k], multiplyFloating(a[k], b[k])) }
+        } else {
+            for k in 0..<count { x[k] = subtract(x[k], multiply(a[k], b[k])) }
+        }
+    }
+
     // MARK: Shoup
 
     /// Shoup's companion of a fixed operand `w < q`: `⌊w·2⁶⁴ / q⌋`.

@@ -176,26 +176,7 @@ public final class BaseConverter: Sendable {
             convertFloating(input, outputs: outputPointers, exact: exact)
             return
         }
-        // yᵢ = [xᵢ·q̂ᵢ⁻¹]_{qᵢ}
-        var y = [UInt64](repeating: 0, count: l * n)
-        var v = [UInt64](repeating: 0, count: exact ? n : 0)
-        y.withUnsafeMutableBufferPointer { yBuffer in
-            let yp = UncheckedSendable(yBuffer.baseAddress!), inp = UncheckedSendable(input)
-            Parallelism.forEach(l) { i in
-                let m = source.moduli[i]
-                let w = source.puncturedInverses[i], ws = source.puncturedInversesShoup[i]
-                let src = inp.value + i * n, dst = yp.value + i * n
-                for k in 0..<n { dst[k] = m.multiply(src[k], by: w, shoup: ws) }
-            }
-            if exact {
-                // v = ⌊Σ yᵢ/qᵢ + ½⌋ per coefficient
-                for k in 0..<n {
-                    var sum = 0.5
-                    for i in 0..<l { sum += Double(yBuffer[i * n + k]) * inverseModuli[i] }
-                    v[k] = UInt64(sum.rounded(.down))
-                }
-            }
-        }
+        let (y, v) = scaledResidues(input, exact: exact)
         y.withUnsafeBufferPointer { yBuffer in
             v.withUnsafeBufferPointer { vBuffer in
                 let yp = UncheckedSendable(yBuffer.baseAddress!)
@@ -224,14 +205,11 @@ public final class BaseConverter: Sendable {
         }
     }
 
-    /// The conversion for moduli below 2⁵⁰, written as loops over the coefficients that the
-    /// compiler vectorizes: every product by `multiplyFloating` (valid for a first factor
-    /// below 2⁵⁰ and a second below the modulus), sums kept reduced by a branch-free
-    /// subtraction, and the exact correction `v = round(Σᵢ yᵢ/qᵢ)` accumulated in doubles
-    /// per coefficient (rounding to nearest; the scalar path's `⌊Σ + ½⌋` differs only at an exact
-    /// tie, ±Q/2). Results equal the scalar path's.
-    func convertFloating(_ input: UnsafePointer<UInt64>, outputs: UncheckedSendable<[UnsafeMutablePointer<UInt64>]>,
-                         exact: Bool) {
+    /// The first step of both conversions: `yᵢ = [xᵢ·q̂ᵢ⁻¹]_{qᵢ}` (limb-major, parallel over
+    /// the source limbs; `multiplyFloating` below 2⁵⁰, Shoup otherwise — both exact), and for
+    /// the exact conversion `v = ⌊Σᵢ yᵢ/qᵢ + ½⌋` per coefficient (empty otherwise), summed in
+    /// source order over loops on the coefficients.
+    func scaledResidues(_ input: UnsafePointer<UInt64>, exact: Bool) -> (y: [UInt64], v: [UInt64]) {
         let n = source.degree, l = source.count
         var y = [UInt64](repeating: 0, count: l * n)
         var v = [UInt64](repeating: 0, count: exact ? n : 0)
@@ -239,22 +217,35 @@ public final class BaseConverter: Sendable {
             let yp = UncheckedSendable(yBuffer.baseAddress!), inp = UncheckedSendable(input)
             Parallelism.forEach(l) { i in
                 let m = source.moduli[i]
-                let w = source.puncturedInverses[i]
+                let w = source.puncturedInverses[i], ws = source.puncturedInversesShoup[i]
                 let src = inp.value + i * n, dst = yp.value + i * n
-                for k in 0..<n { dst[k] = m.multiplyFloating(src[k], w) }
+                if m.supportsFloatingProduct {
+                    for k in 0..<n { dst[k] = m.multiplyFloating(src[k], w) }
+                } else {
+                    for k in 0..<n { dst[k] = m.multiply(src[k], by: w, shoup: ws) }
+                }
             }
             if exact {
-                // v = round(Σᵢ yᵢ/qᵢ), rounded by adding 2⁵² (v < L)
-                let magic: UInt64 = 0x4330_0000_0000_0000
-                let two52 = Double(bitPattern: magic)
-                var sums = [Double](repeating: 0, count: n)
+                var sums = [Double](repeating: 0.5, count: n)
                 for i in 0..<l {
                     let inverse = inverseModuli[i], row = yBuffer.baseAddress! + i * n
-                    for k in 0..<n { sums[k] += (Double(bitPattern: row[k] | magic) - two52) * inverse }
+                    for k in 0..<n { sums[k] += Double(row[k]) * inverse }
                 }
-                for k in 0..<n { v[k] = (sums[k] + two52).bitPattern & 0x000F_FFFF_FFFF_FFFF }
+                for k in 0..<n { v[k] = UInt64(sums[k].rounded(.down)) }
             }
         }
+        return (y, v)
+    }
+
+    /// The conversion for moduli below 2⁵⁰, written as loops over the coefficients that the
+    /// compiler vectorizes: every product by `multiplyFloating` (valid for a first factor
+    /// below 2⁵⁰ and a second below the modulus), sums kept reduced by a branch-free
+    /// subtraction, and the exact correction `v` of `scaledResidues`. Results equal the scalar
+    /// path's.
+    func convertFloating(_ input: UnsafePointer<UInt64>, outputs: UncheckedSendable<[UnsafeMutablePointer<UInt64>]>,
+                         exact: Bool) {
+        let n = source.degree, l = source.count
+        let (y, v) = scaledResidues(input, exact: exact)
         y.withUnsafeBufferPointer { yBuffer in
             v.withUnsafeBufferPointer { vBuffer in
                 let yp = UncheckedSendable(yBuffer.baseAddress!)

@@ -23,7 +23,8 @@ extension RNSPolynomial {
 
     /// `a(X) → a(X^g)` in either form. In coefficient form, `aⱼXʲ` moves to `X^(j·g mod 2N)`,
     /// with a sign change when the exponent passes `N` (`X^N = −1`). In NTT form it is the slot
-    /// permutation of `automorphismPermutation` (pass a precomputed one to avoid rebuilding it).
+    /// permutation of `automorphismPermutation` (pass a precomputed one to avoid rebuilding it),
+    /// parallel over limbs.
     public func applyingAutomorphism(galoisElement g: Int, permutation: [UInt32]? = nil) -> RNSPolynomial {
         precondition(g & 1 == 1, "Galois elements are odd")
         let n = degree
@@ -48,9 +49,14 @@ extension RNSPolynomial {
         case .ntt:
             let pi = permutation ?? Self.automorphismPermutation(degree: n, galoisElement: g)
             precondition(pi.count == n, "permutation of the wrong size")
-            for i in 0..<limbCount {
-                let base = i * n
-                for k in 0..<n { result.data[base + k] = data[base + Int(pi[k])] }
+            data.withUnsafeBufferPointer { source in
+                pi.withUnsafeBufferPointer { piBuffer in
+                    let sp = UncheckedSendable(source.baseAddress!), pp = UncheckedSendable(piBuffer.baseAddress!)
+                    result.forEachLimb { i, _, target in
+                        let x = sp.value + i * n
+                        for k in 0..<n { target[k] = x[Int(pp.value[k])] }
+                    }
+                }
             }
         }
         return result

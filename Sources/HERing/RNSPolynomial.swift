@@ -74,9 +74,10 @@ public struct RNSPolynomial: Sendable, Equatable {
         precondition(form == other.form, "\(operation): operands are in different forms (\(form) vs \(other.form))")
     }
 
-    /// Runs `body(limb, modulus, pointer to the limb)` on each limb in parallel.
+    /// Runs `body(limb, modulus, pointer to the limb)` on each limb in parallel (`body` must
+    /// only touch its own limb).
     @inlinable
-    mutating func forEachLimb(_ body: (Int, Modulus, UnsafeMutablePointer<UInt64>) -> Void) {
+    public mutating func forEachLimb(_ body: (Int, Modulus, UnsafeMutablePointer<UInt64>) -> Void) {
         let n = degree
         let moduli = basis.moduli
         data.withUnsafeMutableBufferPointer { buffer in
@@ -144,13 +145,7 @@ public struct RNSPolynomial: Sendable, Equatable {
         checkCompatible(other, "multiply")
         precondition(form == .ntt, "ring products are pointwise only in NTT form")
         let n = degree
-        forEachLimb(with: other) { m, a, b in
-            if m.supportsFloatingProduct {
-                for k in 0..<n { a[k] = m.multiplyFloating(a[k], b[k]) }
-            } else {
-                for k in 0..<n { a[k] = m.multiply(a[k], b[k]) }
-            }
-        }
+        forEachLimb(with: other) { m, a, b in m.multiply(a, by: b, count: n) }
     }
 
     /// `self += a ⊙ b` (NTT form), reduced at once; see `LazyProductAccumulator` to reduce once
@@ -163,14 +158,7 @@ public struct RNSPolynomial: Sendable, Equatable {
         a.data.withUnsafeBufferPointer { aBuffer in
             b.data.withUnsafeBufferPointer { bBuffer in
                 let ap = UncheckedSendable(aBuffer.baseAddress!), bp = UncheckedSendable(bBuffer.baseAddress!)
-                forEachLimb { i, m, acc in
-                    let x = ap.value + i * n, y = bp.value + i * n
-                    if m.supportsFloatingProduct {
-                        for k in 0..<n { acc[k] = m.add(m.multiplyFloating(x[k], y[k]), acc[k]) }
-                    } else {
-                        for k in 0..<n { acc[k] = m.multiplyAdd(x[k], y[k], acc[k]) }
-                    }
-                }
+                forEachLimb { i, m, acc in m.multiplyAdd(acc, ap.value + i * n, bp.value + i * n, count: n) }
             }
         }
     }

@@ -44,7 +44,7 @@ struct ProductionPresetTests {
         // rotations, plain and hoisted, at the level below the top
         let hoisted = try evaluator.rotations(product, by: [1, 16, -512], keys: galoisKeys)
         for (step, h) in zip([1, 16, -512], hoisted) {
-            let expected = (0..<n).map { a[(($0 + step) % n + n) % n] * b[(($0 + step) % n + n) % n] }
+            let expected = rotatedLeft(zip(a, b).map(*), by: step)
             let bits = precision(expected, try decryptor.decryptReal(h))
             // key switching adds Σ_j [c]_{D_j}·e_j/P: with one 33-bit P over 31-bit digits (the
             // paper's chains) ≈ 2^-14.5 at Δ = 2^31 (measured 14.5 … 15.0 bits); with the

@@ -43,6 +43,13 @@ final class SmallScheme: @unchecked Sendable {
     }
 }
 
+/// The clear-slot rotation: slot `i` receives slot `i + step` (cyclically; negative steps rotate
+/// right), the reference for `Evaluator.rotate`.
+func rotatedLeft<T>(_ v: [T], by step: Int) -> [T] {
+    let n = v.count
+    return (0..<n).map { v[(($0 + step) % n + n) % n] }
+}
+
 /// `−log₂ max |a − b|`.
 func precision(_ expected: [Double], _ actual: [Double]) -> Double {
     let error = zip(expected, actual).map { abs($0 - $1) }.max() ?? 0
@@ -218,13 +225,12 @@ struct SchemeTests {
     @Test("rotation by every step of the key list, and conjugation")
     func rotations() throws {
         let z = s.complexValues(0.3)
-        let slots = s.context.slotCount
         var encryptor = s.encryptor()
         let ct = try encryptor.encrypt(s.context.encode(z))
         let e = s.evaluator, d = s.decryptor
         for step in SmallScheme.steps {
             let rotated = s.context.decode(try d.decrypt(e.rotate(ct, by: step, keys: s.galoisKeys)))
-            let expected = (0..<slots).map { z[(($0 + step) % slots + slots) % slots] }
+            let expected = rotatedLeft(z, by: step)
             #expect(precisionBits(expected: expected, actual: rotated) > 22, "step \(step)")
         }
         let conjugated = s.context.decode(try d.decrypt(e.conjugate(ct, keys: s.galoisKeys)))
@@ -233,7 +239,7 @@ struct SchemeTests {
         // at a lower level too
         let low = try e.dropLevel(ct, to: 1)
         let rotatedLow = s.context.decode(try d.decrypt(e.rotate(low, by: 3, keys: s.galoisKeys)))
-        #expect(precisionBits(expected: (0..<slots).map { z[($0 + 3) % slots] }, actual: rotatedLow) > 22)
+        #expect(precisionBits(expected: rotatedLeft(z, by: 3), actual: rotatedLow) > 22)
     }
 
     @Test("hoisted rotations equal the plain rotations")
@@ -248,7 +254,7 @@ struct SchemeTests {
             let plain = try e.rotate(ct, by: step, keys: s.galoisKeys)
             // the same decomposition and key product: bit-identical
             #expect(h == plain, "step \(step)")
-            let expected = (0..<z.count).map { z[(($0 + step) % z.count + z.count) % z.count] }
+            let expected = rotatedLeft(z, by: step)
             #expect(precision(expected, try d.decryptReal(h)) > 22)
         }
     }
@@ -271,7 +277,8 @@ struct SchemeTests {
         let n = z.count
         var expected = [Double](repeating: 0, count: n)
         for (step, w) in zip(steps, weights) {
-            for k in 0..<n { expected[k] += z[((k + step) % n + n) % n] * w[k] }
+            let rotated = rotatedLeft(z, by: step)
+            for k in 0..<n { expected[k] += rotated[k] * w[k] }
         }
         let h = try d.decryptReal(hoisted), p = try d.decryptReal(plain)
         #expect(precision(expected, h) > 20)

@@ -49,6 +49,8 @@ let package = Package(
     products: [
         .library(name: "HERing", targets: ["HERing"]),
         .library(name: "CKKS", targets: ["CKKS"]),
+        .library(name: "HEAR", targets: ["HEAR"]),
+        .executable(name: "hear", targets: ["HEARCommand"]),
     ],
     dependencies: [],
     targets: [
@@ -59,6 +61,14 @@ let package = Package(
         // Layer 2: the CKKS scheme. Imports HERing only.
         .target(name: "CKKS", dependencies: ["HERing"], swiftSettings: optimized),
         .testTarget(name: "CKKSTests", dependencies: ["CKKS"], swiftSettings: optimized),
+        // Layer 4: the networks and the application (skeleton data, preprocessing, models,
+        // reference and folded inference, metrics). Imports the layers below.
+        .target(name: "HEAR", dependencies: ["HERing"], swiftSettings: optimized),
+        // The tests also run the `hear` executable (exit codes, messages, files written).
+        .testTarget(name: "HEARTests", dependencies: ["HEAR", "HERing", "HEARCommand"], swiftSettings: optimized),
+        // The `hear` command-line tool (product name `hear`; the module has another name so that
+        // it cannot collide with `HEAR` on case-insensitive file systems).
+        .executableTarget(name: "HEARCommand", dependencies: ["HEAR"], swiftSettings: optimized),
         .executableTarget(
             name: "HEARBenchmarks",
             dependencies: ["HERing", "CKKS"],

@@ -1,0 +1,182 @@
+import Foundation
+
+/// One detected body joint in one video frame: pixel coordinates and the detector's confidence.
+/// The pose estimator writes `(0, 0)` for a joint it did not detect (paper, "Data preprocessing").
+public struct Keypoint: Equatable, Sendable {
+    public var x: Double
+    public var y: Double
+    public var score: Double
+
+    public init(x: Double, y: Double, score: Double) {
+        self.x = x
+        self.y = y
+        self.score = score
+    }
+
+    /// Whether the detector found this joint (the undetected marker is x = y = 0).
+    public var isDetected: Bool { x != 0 || y != 0 }
+}
+
+/// The 15 MPII body joints of one frame, in the order of the paper's data (HRNet's MPII output:
+/// ankles, knees, hips, shoulders, wrists, elbows, upper neck, head top, as the data set orders
+/// them). Each joint contributes three numbers `x, y, score`, 45 per frame.
+public struct SkeletonFrame: Equatable, Sendable {
+    public static let jointCount = 15
+    /// Numbers per frame in the CSV formats: x, y, score for every joint.
+    public static let valuesPerFrame = 3 * jointCount
+
+    public var joints: [Keypoint]
+
+    public init(joints: [Keypoint]) {
+        precondition(joints.count == SkeletonFrame.jointCount, "a frame has \(SkeletonFrame.jointCount) joints")
+        self.joints = joints
+    }
+
+    /// A frame from 45 numbers `x0, y0, score0, x1, y1, score1, …`.
+    public init<C: Collection>(values: C) where C.Element == Double {
+        precondition(values.count == SkeletonFrame.valuesPerFrame, "a frame has \(SkeletonFrame.valuesPerFrame) values")
+        let v = Array(values)
+        self.joints = (0..<SkeletonFrame.jointCount).map { Keypoint(x: v[3 * $0], y: v[3 * $0 + 1], score: v[3 * $0 + 2]) }
+    }
+
+    /// A frame in which no joint was detected.
+    public static let empty = SkeletonFrame(joints: Array(repeating: Keypoint(x: 0, y: 0, score: 0), count: jointCount))
+}
+
+/// A recorded clip: any number of frames at any frame rate. `FrameSelection` reduces it to the
+/// network's 32 frames, `Preprocessing` turns those into the network input.
+public struct SkeletonSequence: Equatable, Sendable {
+    public var frames: [SkeletonFrame]
+
+    public init(frames: [SkeletonFrame]) {
+        self.frames = frames
+    }
+}
+
+/// The network input: a 3 × 32 × 15 tensor (channels x, y, score; 32 frames as rows; 15 joints as
+/// columns), normalised as the pretrained models expect. The 1D networks read the same values
+/// as 3 × 480 (index = frame · 15 + joint), which is the same row-major array.
+public struct ActionInput: Equatable, Sendable {
+    public static let channels = 3
+    public static let frames = 32
+    public static let joints = SkeletonFrame.jointCount
+
+    /// Shape `[3, 32, 15]`.
+    public var tensor: Tensor
+
+    public init(tensor: Tensor) {
+        precondition(tensor.shape == [ActionInput.channels, ActionInput.frames, ActionInput.joints],
+                     "an action input has shape [3, 32, 15]")
+        self.tensor = tensor
+    }
+
+    /// The 1D networks' view, shape `[3, 480]`.
+    public var flattenedFrames: Tensor { tensor.reshaped([ActionInput.channels, ActionInput.frames * ActionInput.joints]) }
+}
+
+/// Errors reading skeleton data. Each says which file and, for a bad row, which line and what is
+/// wrong with it.
+public enum DataError: Error, Equatable, CustomStringConvertible {
+    /// The file could not be opened or is not UTF-8 text.
+    case cannotRead(path: String, reason: String)
+    /// A row that does not have the expected form (line numbers start at 1).
+    case malformedRow(path: String, line: Int, reason: String)
+    /// The file as a whole does not fit (no rows, counts that disagree with another file).
+    case inconsistent(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotRead(path, reason): return "cannot read \(path): \(reason)"
+        case let .malformedRow(path, line, reason): return "\(path), line \(line): \(reason)"
+        case let .inconsistent(path, reason): return "\(path): \(reason)"
+        }
+    }
+}
+
+/// A per-frame keypoint CSV as a camera pipeline writes it: one frame per line, 45 numbers
+/// (x, y, score for the 15 joints in the paper's order). Blank lines and lines starting with `#`
+/// are ignored; the first line may be a header of column names.
+public enum KeypointCSV {
+    public static func read(from url: URL) throws(DataError) -> SkeletonSequence {
+        let csv = try NumericCSV(contentsOf: url)
+        let path = url.path
+        var frames: [SkeletonFrame] = []
+        for (position, line) in csv.lines.enumerated() {
+            let cells = csv.cells(line.range)
+            if csv.text(cells[0]).hasPrefix("#") { continue }
+            if position == 0, cells.allSatisfy({ csv.number($0) == nil }) { continue }  // a header of column names
+            let values = try csv.numbers(line: line)
+            let number = line.number
+            guard values.count == SkeletonFrame.valuesPerFrame else {
+                throw .malformedRow(path: path, line: number,
+                                    reason: "expected \(SkeletonFrame.valuesPerFrame) numbers (x, y, score for 15 joints), found \(values.count)")
+            }
+            frames.append(SkeletonFrame(values: values))
+        }
+        guard !frames.isEmpty else { throw .inconsistent(path: path, reason: "the file has no frames") }
+        return SkeletonSequence(frames: frames)
+    }
+
+    /// Writes frames in the same format (with a header line), atomically.
+    public static func write(_ sequence: SkeletonSequence, to url: URL) throws {
+        var text = (0..<SkeletonFrame.jointCount).map { "x\($0),y\($0),score\($0)" }.joined(separator: ",") + "\n"
+        for frame in sequence.frames {
+            text += frame.joints.map { "\($0.x),\($0.y),\($0.score)" }.joined(separator: ",") + "\n"
+        }
+        try text.write(to: url, atomically: true, encoding: .utf8)
+    }
+}
+
+/// The paper's test set (`test_inputs.csv`, `test_labels.csv`): 608 clips of 32 frames with their
+/// class labels, in raw pixel coordinates.
+public struct HEARTestSet: Sendable {
+    public static let classNames = ["clap", "jump", "pick", "pour", "run", "sit", "stand", "walk", "wave", "fall"]
+    /// The index of `fall`, the class the monitoring station raises an alert for.
+    public static let fallClass = 9
+
+    public var sequences: [SkeletonSequence]
+    public var labels: [Int]
+
+    public var count: Int { labels.count }
+
+    /// Reads `test_inputs.csv` (rows of 32 × 15 × 3 values) and `test_labels.csv` (one class
+    /// index per row) from a directory.
+    public static func load(directory: URL) throws(DataError) -> HEARTestSet {
+        let inputsURL = directory.appendingPathComponent("test_inputs.csv")
+        let labelsURL = directory.appendingPathComponent("test_labels.csv")
+        let rowLength = ActionInput.frames * SkeletonFrame.valuesPerFrame
+        var sequences: [SkeletonSequence] = []
+        let inputs = try NumericCSV(contentsOf: inputsURL)
+        for line in inputs.lines {
+            let values = try inputs.numbers(line: line)
+            let number = line.number
+            guard values.count == rowLength else {
+                throw .malformedRow(path: inputsURL.path, line: number,
+                                    reason: "expected \(rowLength) numbers (32 frames × 15 joints × x, y, score), found \(values.count)")
+            }
+            var frames: [SkeletonFrame] = []
+            frames.reserveCapacity(ActionInput.frames)
+            for f in 0..<ActionInput.frames {
+                let slice = values[(f * SkeletonFrame.valuesPerFrame)..<((f + 1) * SkeletonFrame.valuesPerFrame)]
+                frames.append(SkeletonFrame(values: slice))
+            }
+            sequences.append(SkeletonSequence(frames: frames))
+        }
+        var labels: [Int] = []
+        let labelFile = try NumericCSV(contentsOf: labelsURL)
+        for line in labelFile.lines {
+            let cell = labelFile.text(line.range).trimmingCharacters(in: .whitespaces)
+            guard let label = Int(cell), classNames.indices.contains(label) else {
+                throw .malformedRow(path: labelsURL.path, line: line.number,
+                                    reason: "\"\(cell.prefix(40))\" is not a class index 0…\(classNames.count - 1)")
+            }
+            labels.append(label)
+        }
+        guard !sequences.isEmpty else { throw .inconsistent(path: inputsURL.path, reason: "the file has no rows") }
+        guard labels.count == sequences.count else {
+            throw .inconsistent(path: labelsURL.path,
+                                reason: "\(labels.count) labels for \(sequences.count) input rows in \(inputsURL.lastPathComponent)")
+        }
+        return HEARTestSet(sequences: sequences, labels: labels)
+    }
+}

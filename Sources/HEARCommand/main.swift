@@ -1,0 +1,289 @@
+// `hear`: the HEAR command-line tool.
+//
+// Exit status: 0 success; 64 bad arguments; 65 malformed data or model; 66 an input that does not
+// exist or cannot be read; 73 an output that cannot be written. Errors are one line on stderr.
+import Foundation
+import HEAR
+import HERing
+
+enum ExitCode: Int32 {
+    case success = 0
+    case usage = 64
+    case dataError = 65
+    case noInput = 66
+    case cannotCreate = 73
+}
+
+struct CommandFailure: Error {
+    var code: ExitCode
+    var message: String
+}
+
+let mainHelp = """
+    hear — human action recognition on skeleton data, in the clear and (soon) encrypted.
+
+    usage: hear <command> [options]
+
+    commands:
+      evaluate     run a model on the paper's test set and print accuracy and fall-detection figures
+      classify     classify one clip from a per-frame keypoint CSV (any length and frame rate)
+      model init   create a model directory with freshly initialised weights
+
+    Run `hear help <command>` (or `hear <command> --help`) for the options of a command.
+    Exit status: 0 success, 64 bad arguments, 65 malformed data or model, 66 missing input,
+    73 output cannot be written.
+    """
+
+let evaluateHelp = """
+    usage: hear evaluate --model <name|dir> [--data <dir>] [--logits <out.csv>] [--plan reference|folded] [--threads <n>]
+
+      --model    a model name under <data>/models (cnn2d-64, cnn1d-64, cnn1d-128) or a model directory
+      --data     the test-set directory with test_inputs.csv and test_labels.csv
+                 (default: $HEAR_DATA, else ../shared/data/hear-paper)
+      --logits   also write one row of 10 logits per sample (full precision) to this CSV file
+      --plan     reference: layer-by-layer inference as PyTorch computes it (default);
+                 folded: the folded plan the encrypted path evaluates (one square per block)
+      --threads  threads (default: $HEAR_THREADS, else the number of cores)
+    """
+
+let classifyHelp = """
+    usage: hear classify --model <name|dir> --keypoints <clip.csv> [--data <dir>] [--threshold <pixels>]
+
+      --keypoints  one frame per line, 45 numbers: x, y, score for the 15 joints (0, 0 = not detected);
+                   the paper's frame selection reduces the clip to 32 frames
+      --threshold  the frame-selection threshold on the mean joint displacement (default 5 pixels)
+      --model, --data  as for `hear evaluate`
+    """
+
+let modelInitHelp = """
+    usage: hear model init --architecture <cnn1d-64|cnn1d-128|cnn2d-64|cnn2d-128> --seed <n> --out <dir>
+
+      Writes manifest.json and one CSV per tensor: Xavier-uniform convolution and linear weights,
+      zero biases, batch normalisation at the identity, deterministic in the seed. <dir> must not
+      exist or be empty.
+    """
+
+/// Parsed `--name value` options; every option takes one value.
+struct Options {
+    var values: [String: String] = [:]
+
+    init(_ arguments: ArraySlice<String>, allowed: Set<String>) throws(CommandFailure) {
+        var rest = arguments
+        while let argument = rest.popFirst() {
+            guard argument.hasPrefix("--"), argument.count > 2 else {
+                throw CommandFailure(code: .usage, message: "unexpected argument \"\(argument)\" (options start with --)")
+            }
+            let name = String(argument.dropFirst(2))
+            guard allowed.contains(name) else {
+                throw CommandFailure(code: .usage, message: "unknown option --\(name) (allowed: \(allowed.sorted().map { "--" + $0 }.joined(separator: ", ")))")
+            }
+            guard let value = rest.popFirst(), !value.hasPrefix("--") else {
+                throw CommandFailure(code: .usage, message: "option --\(name) needs a value")
+            }
+            guard values[name] == nil else { throw CommandFailure(code: .usage, message: "option --\(name) given twice") }
+            values[name] = value
+        }
+    }
+
+    func required(_ name: String) throws(CommandFailure) -> String {
+        guard let value = values[name] else { throw CommandFailure(code: .usage, message: "missing option --\(name)") }
+        return value
+    }
+
+    func integer(_ name: String, range: ClosedRange<Int>) throws(CommandFailure) -> Int? {
+        guard let text = values[name] else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw CommandFailure(code: .usage, message: "--\(name) must be an integer in \(range.lowerBound)…\(range.upperBound), got \"\(text)\"")
+        }
+        return value
+    }
+}
+
+func failure(_ error: DataError) -> CommandFailure {
+    if case .cannotRead = error { return CommandFailure(code: .noInput, message: error.description) }
+    return CommandFailure(code: .dataError, message: error.description)
+}
+
+func failure(_ error: ModelError) -> CommandFailure {
+    switch error {
+    case .cannotRead: return CommandFailure(code: .noInput, message: error.description)
+    case .cannotWrite: return CommandFailure(code: .cannotCreate, message: error.description)
+    default: return CommandFailure(code: .dataError, message: error.description)
+    }
+}
+
+func dataDirectory(_ options: Options) -> URL {
+    if let path = options.values["data"] { return URL(fileURLWithPath: path) }
+    if let path = ProcessInfo.processInfo.environment["HEAR_DATA"], !path.isEmpty { return URL(fileURLWithPath: path) }
+    return URL(fileURLWithPath: "../shared/data/hear-paper")
+}
+
+func loadModel(_ reference: String, data: URL) throws(CommandFailure) -> (HEARModel, URL) {
+    var isDirectory: ObjCBool = false
+    let direct = URL(fileURLWithPath: reference)
+    let url: URL
+    if FileManager.default.fileExists(atPath: direct.path, isDirectory: &isDirectory), isDirectory.boolValue {
+        url = direct
+    } else if !reference.contains("/"), !reference.isEmpty, reference != ".", reference != ".." {
+        url = data.appendingPathComponent("models").appendingPathComponent(reference)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            let available = (try? FileManager.default.contentsOfDirectory(atPath: data.appendingPathComponent("models").path))?
+                .filter { !$0.hasPrefix(".") }.sorted() ?? []
+            let list = available.isEmpty ? "" : " (available: \(available.joined(separator: ", ")))"
+            throw CommandFailure(code: .noInput, message: "no model directory \"\(reference)\" and no model of that name in \(data.path)/models\(list)")
+        }
+    } else {
+        throw CommandFailure(code: .noInput, message: "no model directory \(direct.path)")
+    }
+    do {
+        return (try HEARModel(contentsOf: url), url)
+    } catch {
+        throw failure(error)
+    }
+}
+
+func setThreads(_ options: Options) throws(CommandFailure) {
+    if let threads = try options.integer("threads", range: 1...1024) { Parallelism.threadCount = threads }
+}
+
+/// Checks before a long computation that an output file can be created where asked.
+func checkWritable(_ url: URL) throws(CommandFailure) {
+    var isDirectory: ObjCBool = false
+    let parent = url.deletingLastPathComponent()
+    guard FileManager.default.fileExists(atPath: parent.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw CommandFailure(code: .cannotCreate, message: "cannot write \(url.path): the directory \(parent.path) does not exist")
+    }
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw CommandFailure(code: .cannotCreate, message: "cannot write \(url.path): it is a directory")
+    }
+    guard FileManager.default.isWritableFile(atPath: parent.path) else {
+        throw CommandFailure(code: .cannotCreate, message: "cannot write \(url.path): the directory is not writable")
+    }
+}
+
+func evaluate(_ arguments: ArraySlice<String>) throws(CommandFailure) {
+    let options = try Options(arguments, allowed: ["model", "data", "logits", "plan", "threads"])
+    let modelReference = try options.required("model")
+    let plan = options.values["plan"] ?? "reference"
+    guard plan == "reference" || plan == "folded" else {
+        throw CommandFailure(code: .usage, message: "--plan must be reference or folded, got \"\(plan)\"")
+    }
+    try setThreads(options)
+    let logitsURL = options.values["logits"].map { URL(fileURLWithPath: $0) }
+    if let logitsURL { try checkWritable(logitsURL) }
+    let data = dataDirectory(options)
+    let testSet: HEARTestSet
+    do {
+        testSet = try HEARTestSet.load(directory: data)
+    } catch {
+        var problem = failure(error)
+        if case .cannotRead = error, !FileManager.default.fileExists(atPath: data.path) {
+            problem.message = "no test set at \(data.path) (expected test_inputs.csv and test_labels.csv there; pass --data <dir>)"
+        }
+        throw problem
+    }
+    let (model, modelURL) = try loadModel(modelReference, data: data)
+    let inputs = testSet.sequences.map { Preprocessing.normalize($0) }
+
+    let start = Date()
+    let logits: [[Double]]
+    if plan == "folded" {
+        let folded: FoldedNetwork
+        do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
+        logits = folded.logits(inputs)
+    } else {
+        logits = model.referenceLogits(inputs)
+    }
+    let seconds = Date().timeIntervalSince(start)
+    let metrics = ClassificationMetrics(predictions: logits.map(predictedClass), labels: testSet.labels,
+                                        classNames: model.classNames)
+    print("model     \(model.name) (\(model.architecture.convolution.rawValue.uppercased()) CNN, f = \(model.architecture.filters)) from \(modelURL.path)")
+    print("data      \(testSet.count) samples from \(data.path)")
+    print("plan      \(plan == "folded" ? "folded (one square per block, constants in the weights)" : "reference (layer by layer)"), Double precision")
+    print(String(format: "time      %.3f s on %d thread(s)", seconds, Parallelism.threadCount))
+    print("")
+    print(metrics.report())
+    if let logitsURL {
+        let text = logits.map { row in row.map { "\($0)" }.joined(separator: ",") }.joined(separator: "\n") + "\n"
+        do {
+            try Data(text.utf8).write(to: logitsURL, options: .atomic)
+        } catch {
+            throw CommandFailure(code: .cannotCreate, message: "cannot write \(logitsURL.path): \(error.localizedDescription)")
+        }
+        print("")
+        print("logits    \(logits.count) rows written to \(logitsURL.path)")
+    }
+}
+
+func classify(_ arguments: ArraySlice<String>) throws(CommandFailure) {
+    let options = try Options(arguments, allowed: ["model", "data", "keypoints", "threshold"])
+    let modelReference = try options.required("model")
+    let keypoints = URL(fileURLWithPath: try options.required("keypoints"))
+    var threshold = FrameSelection.defaultThreshold
+    if let text = options.values["threshold"] {
+        guard let value = Double(text), value.isFinite, value >= 0 else {
+            throw CommandFailure(code: .usage, message: "--threshold must be a number ≥ 0, got \"\(text)\"")
+        }
+        threshold = value
+    }
+    let sequence: SkeletonSequence
+    do { sequence = try KeypointCSV.read(from: keypoints) } catch { throw failure(error) }
+    let (model, _) = try loadModel(modelReference, data: dataDirectory(options))
+    let input = Preprocessing.input(for: sequence, threshold: threshold)
+    let logits = model.referenceLogits(input)
+    let predicted = predictedClass(logits)
+    print("clip      \(sequence.frames.count) frames from \(keypoints.path), 32 selected")
+    print("model     \(model.name)")
+    print("logits    " + zip(model.classNames, logits).map { "\($0) \(String(format: "%.4f", $1))" }.joined(separator: ", "))
+    print("class     \(model.classNames[predicted])\(predicted == HEARTestSet.fallClass ? "  — FALL DETECTED" : "")")
+}
+
+func modelInit(_ arguments: ArraySlice<String>) throws(CommandFailure) {
+    let options = try Options(arguments, allowed: ["architecture", "seed", "out"])
+    let name = try options.required("architecture")
+    guard let architecture = NetworkArchitecture(name: name), [64, 128].contains(architecture.filters) else {
+        throw CommandFailure(code: .usage, message: "unknown architecture \"\(name)\" (cnn1d-64, cnn1d-128, cnn2d-64 or cnn2d-128)")
+    }
+    guard let seedText = options.values["seed"], let seed = UInt64(seedText) else {
+        throw CommandFailure(code: .usage, message: "--seed needs a non-negative integer")
+    }
+    let out = URL(fileURLWithPath: try options.required("out"))
+    let model = HEARModel.randomlyInitialized(architecture: architecture, seed: seed)
+    do { try model.write(to: out) } catch { throw failure(error) }
+    print("wrote \(architecture.name) (seed \(seed)) to \(out.path)")
+}
+
+func run(_ arguments: [String]) throws(CommandFailure) {
+    let wantsHelp = arguments.contains("--help") || arguments.contains("-h")
+    switch arguments.first {
+    case nil, "--help", "-h":
+        print(mainHelp)
+    case "help" where arguments.count == 1:
+        print(mainHelp)
+    case "help":
+        switch arguments.dropFirst().joined(separator: " ") {
+        case "evaluate": print(evaluateHelp)
+        case "classify": print(classifyHelp)
+        case "model", "model init": print(modelInitHelp)
+        default: throw CommandFailure(code: .usage, message: "no command \"\(arguments.dropFirst().joined(separator: " "))\"; see `hear --help`")
+        }
+    case "evaluate":
+        if wantsHelp { print(evaluateHelp) } else { try evaluate(arguments.dropFirst()) }
+    case "classify":
+        if wantsHelp { print(classifyHelp) } else { try classify(arguments.dropFirst()) }
+    case "model":
+        guard arguments.count >= 2, arguments[1] == "init" || arguments[1] == "--help" || arguments[1] == "-h" else {
+            throw CommandFailure(code: .usage, message: "unknown model command\(arguments.count >= 2 ? " \"\(arguments[1])\"" : ""); use `hear model init`")
+        }
+        if wantsHelp { print(modelInitHelp) } else { try modelInit(arguments.dropFirst(2)) }
+    case let command?:
+        throw CommandFailure(code: .usage, message: "unknown command \"\(command)\"; see `hear --help`")
+    }
+}
+
+do {
+    try run(Array(CommandLine.arguments.dropFirst()))
+} catch {
+    FileHandle.standardError.write(Data("hear: \(error.message)\n".utf8))
+    exit(error.code.rawValue)
+}

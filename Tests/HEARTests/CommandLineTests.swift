@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+import HEAR
+
+/// The `hear` executable built beside the test runner, or nil.
+let hearExecutable: URL? = {
+    let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var directory = runner.deletingLastPathComponent()
+    for _ in 0..<4 {  // …/debug/HEARPackageTests.xctest[/Contents/MacOS/…]
+        let candidate = directory.appendingPathComponent("hear")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        directory = directory.deletingLastPathComponent()
+    }
+    return nil
+}()
+
+struct CommandResult {
+    var status: Int32
+    var output: String
+    var error: String
+}
+
+func hear(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    let process = Process()
+    guard let executable = hearExecutable else { throw CocoaError(.fileNoSuchFile) }
+    process.executableURL = executable
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let output = Pipe(), error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    let out = output.fileHandleForReading.readDataToEndOfFile()
+    let err = error.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
+                         error: String(decoding: err, as: UTF8.self))
+}
+
+@Suite("the hear command", .enabled(if: hearExecutable != nil, "the hear executable is built beside the test runner"))
+struct CommandLineTests {
+    /// A two-sample test set in a temporary directory (raw pixel coordinates, labels 9 and 4).
+    func tinyTestSet() throws -> URL {
+        let directory = try temporaryDirectory("cli-data")
+        var rows: [String] = []
+        for sample in 0..<2 {
+            var cells: [String] = []
+            for i in 0..<1440 {
+                let pixel: Double = 40 + Double((i * 37 + sample * 11) % 200)
+                if i % 3 == 2 {
+                    cells.append("0.8")
+                } else if i % 7 == 0 {
+                    cells.append("0")
+                } else {
+                    cells.append(String(format: "%.3f", pixel))
+                }
+            }
+            rows.append(cells.joined(separator: ","))
+        }
+        try (rows.joined(separator: "\n") + "\n").write(to: directory.appendingPathComponent("test_inputs.csv"), atomically: true, encoding: .utf8)
+        try "9\n4\n".write(to: directory.appendingPathComponent("test_labels.csv"), atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    @Test("help and usage errors: exit 0 for help, 64 with a one-line reason otherwise")
+    func usage() throws {
+        let help = try hear(["--help"])
+        #expect(help.status == 0 && help.output.contains("evaluate") && help.output.contains("model init"))
+        #expect(try hear(["evaluate", "--help"]).output.contains("--logits"))
+        for arguments in [["frobnicate"], ["evaluate"], ["evaluate", "--model"], ["evaluate", "--model", "x", "--colour", "red"],
+                          ["evaluate", "--model", "a", "--model", "b"], ["evaluate", "--model", "a", "--threads", "0"],
+                          ["evaluate", "--model", "a", "--plan", "fast"], ["model", "init", "--architecture", "cnn3d-64", "--seed", "1", "--out", "/tmp/x"],
+                          ["model", "init", "--architecture", "cnn2d-64", "--seed", "-1", "--out", "/tmp/x"], ["model", "delete"]] {
+            let result = try hear(arguments)
+            #expect(result.status == 64, "\(arguments)")
+            #expect(result.error.hasPrefix("hear: ") && result.error.split(separator: "\n").count == 1, "\(arguments): \(result.error)")
+        }
+    }
+
+    @Test("missing and malformed inputs: exit 66 and 65, outputs checked before any work (73)")
+    func badInputs() throws {
+        let data = try tinyTestSet()
+        let noData = try hear(["evaluate", "--model", "cnn2d-64", "--data", "/nonexistent/hear"])
+        #expect(noData.status == 66 && noData.error.contains("no test set at /nonexistent/hear"))
+        let noModel = try hear(["evaluate", "--model", "cnn9d", "--data", data.path])
+        #expect(noModel.status == 66 && noModel.error.contains("no model"))
+        let noDirectory = try hear(["evaluate", "--model", "cnn2d-64", "--data", data.path, "--logits", "/nonexistent/dir/out.csv"])
+        #expect(noDirectory.status == 73 && noDirectory.error.contains("does not exist"))
+
+        try "9\nfall\n".write(to: data.appendingPathComponent("test_labels.csv"), atomically: true, encoding: .utf8)
+        let badLabel = try hear(["evaluate", "--model", "cnn2d-64", "--data", data.path])
+        #expect(badLabel.status == 65 && badLabel.error.contains("test_labels.csv, line 2"))
+
+        let modelDirectory = data.appendingPathComponent("model")
+        #expect(try hear(["model", "init", "--architecture", "cnn1d-64", "--seed", "4", "--out", modelDirectory.path]).status == 0)
+        try "1\n2\n".write(to: modelDirectory.appendingPathComponent("act1.alpha.csv"), atomically: true, encoding: .utf8)
+        let clip = data.appendingPathComponent("clip.csv")
+        try KeypointCSV.write(SkeletonSequence(frames: [frame([(10, 20), (30, 40)])]), to: clip)
+        let badModel = try hear(["classify", "--model", modelDirectory.path, "--keypoints", clip.path])
+        #expect(badModel.status == 65 && badModel.error.contains("act1.alpha.csv holds 2 values, its shape needs 1"), "\(badModel.error)")
+        let noClip = try hear(["classify", "--model", modelDirectory.path, "--keypoints", "/nonexistent.csv"])
+        #expect(noClip.status == 66 && noClip.error.contains("/nonexistent.csv: no such file"))
+    }
+
+    @Test("model init, evaluate and classify on a small data set; logits written at full precision")
+    func endToEnd() throws {
+        let data = try tinyTestSet()
+        let modelDirectory = data.appendingPathComponent("models/cnn2d-64")
+        let created = try hear(["model", "init", "--architecture", "cnn2d-64", "--seed", "1", "--out", modelDirectory.path])
+        #expect(created.status == 0, "\(created.error)")
+        let model = try HEARModel(contentsOf: modelDirectory)
+        #expect(model.tensors == HEARModel.randomlyInitialized(architecture: model.architecture, seed: 1).tensors)
+        // The directory now exists: a second init refuses (73) and leaves it as it was.
+        let again = try hear(["model", "init", "--architecture", "cnn1d-64", "--seed", "2", "--out", modelDirectory.path])
+        #expect(again.status == 73)
+        #expect(try HEARModel(contentsOf: modelDirectory).tensors == model.tensors)
+
+        let logitsURL = data.appendingPathComponent("logits.csv")
+        for plan in ["reference", "folded"] {
+            let run = try hear(["evaluate", "--model", "cnn2d-64", "--data", data.path, "--logits", logitsURL.path, "--plan", plan, "--threads", "1"])
+            #expect(run.status == 0, "\(run.error)")
+            #expect(run.output.contains("samples             2") && run.output.contains("confusion matrix"))
+            let written = try String(contentsOf: logitsURL, encoding: .utf8).split(separator: "\n")
+                .map { $0.split(separator: ",").map { Double($0)! } }
+            let set = try HEARTestSet.load(directory: data)
+            let expected = set.sequences.map { model.referenceLogits(Preprocessing.normalize($0)) }
+            #expect(written.count == 2 && written.allSatisfy { $0.count == 10 })
+            let worst = zip(written, expected).map { maximumDifference($0, $1) }.max()!
+            #expect(plan == "reference" ? worst == 0 : worst < 1e-9, "\(plan): \(worst)")
+        }
+
+        // A clip of 50 frames from a camera pipeline.
+        let clipURL = data.appendingPathComponent("clip.csv")
+        let frames = (0..<50).map { f in SkeletonFrame(joints: (0..<15).map { Keypoint(x: 100 + 3 * Double(f) + Double($0), y: 80 + 4 * Double($0), score: 0.9) }) }
+        try KeypointCSV.write(SkeletonSequence(frames: frames), to: clipURL)
+        let classified = try hear(["classify", "--model", modelDirectory.path, "--keypoints", clipURL.path])
+        #expect(classified.status == 0 && classified.output.contains("50 frames") && classified.output.contains("class     "))
+        try "1,2,3\n".write(to: clipURL, atomically: true, encoding: .utf8)
+        let malformed = try hear(["classify", "--model", modelDirectory.path, "--keypoints", clipURL.path])
+        #expect(malformed.status == 65 && malformed.error.contains("clip.csv, line 1: expected 45 numbers"))
+    }
+
+    @Test("hear evaluate --model cnn2d-64 prints the paper's figures",
+          .enabled(if: sharedDataPresent, sharedDataMessage), .enabled(if: fullDataTests, "release builds or HEAR_SLOW_TESTS=1"))
+    func paperFigures() throws {
+        let run = try hear(["evaluate", "--model", "cnn2d-64", "--data", sharedDataDirectory.path])
+        #expect(run.status == 0, "\(run.error)")
+        for line in ["accuracy            87.99 %", "fall sensitivity    86.21 %", "fall specificity    99.14 %",
+                     "fall precision      83.33 %", "fall F1             84.75 %"] {
+            #expect(run.output.contains(line), "\(line)")
+        }
+    }
+}

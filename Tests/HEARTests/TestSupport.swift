@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import HEAR
+
+/// The paper's data, read from `../shared/data/hear-paper` beside the package (or `$HEAR_DATA`).
+/// Tests that need it are disabled with a message when it is absent.
+let sharedDataDirectory: URL = {
+    if let path = ProcessInfo.processInfo.environment["HEAR_DATA"], !path.isEmpty { return URL(fileURLWithPath: path) }
+    return URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("shared/data/hear-paper")
+}()
+
+let sharedDataPresent = FileManager.default.fileExists(atPath: sharedDataDirectory.appendingPathComponent("test_inputs.csv").path)
+let sharedDataMessage: Comment = "the paper's data is expected at \(sharedDataDirectory.path) (../shared/data/hear-paper beside the package, or set HEAR_DATA)"
+
+/// Whether tests over all 608 samples run: always in release builds (CI runs `swift test -c
+/// release`), in debug builds only with `HEAR_SLOW_TESTS=1`; debug builds check a slice.
+let fullDataTests: Bool = {
+    #if DEBUG
+    return ProcessInfo.processInfo.environment["HEAR_SLOW_TESTS"] == "1"
+    #else
+    return true
+    #endif
+}()
+
+/// The test set loaded once for all suites.
+let paperTestSet: HEARTestSet? = sharedDataPresent ? try? HEARTestSet.load(directory: sharedDataDirectory) : nil
+
+func paperModel(_ name: String) throws -> HEARModel {
+    try HEARModel(contentsOf: sharedDataDirectory.appendingPathComponent("models/\(name)"))
+}
+
+/// The paper's PyTorch logits for a model, one row of 10 per test sample.
+func paperReferenceLogits(_ name: String) throws -> [[Double]] {
+    let text = try String(contentsOf: sharedDataDirectory.appendingPathComponent("reference_logits/\(name).csv"), encoding: .utf8)
+    return text.split(separator: "\n").map { $0.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces))! } }
+}
+
+/// A fresh empty temporary directory.
+func temporaryDirectory(_ label: String) throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("hear-tests-\(label)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// A frame with the given (x, y) for the first joints and undetected joints after them.
+func frame(_ points: [(Double, Double)], score: Double = 0.9) -> SkeletonFrame {
+    var joints = points.map { Keypoint(x: $0.0, y: $0.1, score: score) }
+    joints += Array(repeating: Keypoint(x: 0, y: 0, score: 0), count: SkeletonFrame.jointCount - joints.count)
+    return SkeletonFrame(joints: joints)
+}

@@ -49,6 +49,7 @@ let package = Package(
     products: [
         .library(name: "HERing", targets: ["HERing"]),
         .library(name: "CKKS", targets: ["CKKS"]),
+        .library(name: "HETensor", targets: ["HETensor"]),
         .library(name: "HEAR", targets: ["HEAR"]),
         .executable(name: "hear", targets: ["HEARCommand"]),
     ],
@@ -61,9 +62,13 @@ let package = Package(
         // Layer 2: the CKKS scheme. Imports HERing only.
         .target(name: "CKKS", dependencies: ["HERing"], swiftSettings: optimized),
         .testTarget(name: "CKKSTests", dependencies: ["CKKS"], swiftSettings: optimized),
+        // Layer 3: packed tensor layouts and the homomorphic CNN operations, compiled to slot
+        // programs that run on the CKKS evaluator or on the clear-slot simulator.
+        .target(name: "HETensor", dependencies: ["CKKS", "HERing"], swiftSettings: optimized),
+        .testTarget(name: "HETensorTests", dependencies: ["HETensor"], swiftSettings: optimized),
         // Layer 4: the networks and the application (skeleton data, preprocessing, models,
         // reference and folded inference, metrics). Imports the layers below.
-        .target(name: "HEAR", dependencies: ["HERing"], swiftSettings: optimized),
+        .target(name: "HEAR", dependencies: ["HETensor", "CKKS", "HERing"], swiftSettings: optimized),
         // The tests also run the `hear` executable (exit codes, messages, files written).
         .testTarget(name: "HEARTests", dependencies: ["HEAR", "HERing", "HEARCommand"], swiftSettings: optimized),
         // The `hear` command-line tool (product name `hear`; the module has another name so that

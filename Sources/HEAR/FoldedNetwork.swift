@@ -1,3 +1,5 @@
+import HETensor
+
 /// The inference plan the encrypted path evaluates: each block is one convolution with folded
 /// weights and a folded bias map, one squaring, and a sum pooling; then one affine layer.
 ///
@@ -143,5 +145,17 @@ public struct FoldedNetwork: Sendable {
     /// Folded logits of many inputs, in parallel over inputs; independent of the thread count.
     public func logits(_ inputs: [ActionInput]) -> [[Double]] {
         parallelMap(inputs) { logits($0) }
+    }
+
+    /// The folded network in the form the packed evaluation compiles (`HETensor`).
+    public var packed: FoldedCNN {
+        FoldedCNN(dimension: architecture.convolution == .twoD ? .two : .one,
+                  blocks: blocks.map { block in
+                      FoldedCNN.Block(weight: block.weight.values, outputChannels: block.outputChannels,
+                                      inputChannels: block.inputChannels, kernelHeight: block.weight.shape[2],
+                                      kernelWidth: block.weight.shape[3], biasMap: block.biasMap.values,
+                                      height: block.height, width: block.width)
+                  },
+                  linearWeight: linearWeight.values, linearBias: linearBias)
     }
 }

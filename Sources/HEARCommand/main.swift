@@ -5,6 +5,7 @@
 import Foundation
 import HEAR
 import HERing
+import HETensor
 
 enum ExitCode: Int32 {
     case success = 0
@@ -28,6 +29,7 @@ let mainHelp = """
       evaluate     run a model on the paper's test set and print accuracy and fall-detection figures
       classify     classify one clip from a per-frame keypoint CSV (any length and frame rate)
       model init   create a model directory with freshly initialised weights
+      plan         compile a model into the packed program of the encrypted evaluation and print its counts
 
     Run `hear help <command>` (or `hear <command> --help`) for the options of a command.
     Exit status: 0 success, 64 bad arguments, 65 malformed data or model, 66 missing input,
@@ -253,6 +255,73 @@ func modelInit(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     print("wrote \(architecture.name) (seed \(seed)) to \(out.path)")
 }
 
+let planHelp = """
+    usage: hear plan --model <name|dir> [--data <dir>] [--method fast-hear|hear] [--strategy auto|full|giant|baby[,…]] [--slots 8192]
+
+      Compiles the model into the packed slot program the encrypted evaluation runs and prints
+      the layouts, the convolution strategy of each block, the operation counts per phase, the
+      multiplicative depth and the rotation steps (the Galois keys needed).
+      --strategy  one value for every block, or one per block separated by commas (default auto)
+    """
+
+func parseStrategies(_ text: String?) throws(CommandFailure) -> [ConvolutionStrategy?] {
+    guard let text else { return [] }
+    var result: [ConvolutionStrategy?] = []
+    for part in text.split(separator: ",") {
+        if part == "auto" { result.append(nil); continue }
+        guard let s = ConvolutionStrategy(rawValue: String(part)) else {
+            throw CommandFailure(code: .usage, message: "--strategy takes auto, full, giant or baby (comma-separated per block), got \"\(part)\"")
+        }
+        result.append(s)
+    }
+    if result.count == 1 { result = Array(repeating: result[0], count: 3) }
+    guard result.count == 3 else { throw CommandFailure(code: .usage, message: "--strategy needs one value or three (one per block)") }
+    return result
+}
+
+func parseMethod(_ text: String?) throws(CommandFailure) -> HEMethod {
+    guard let text else { return .fastHEAR }
+    guard let method = HEMethod(rawValue: text) else {
+        throw CommandFailure(code: .usage, message: "--method must be fast-hear or hear, got \"\(text)\"")
+    }
+    return method
+}
+
+func plan(_ arguments: ArraySlice<String>) throws(CommandFailure) {
+    let options = try Options(arguments, allowed: ["model", "data", "method", "strategy", "slots"])
+    let method = try parseMethod(options.values["method"])
+    let strategies = try parseStrategies(options.values["strategy"])
+    let slots = try options.integer("slots", range: 5120...65536) ?? 8192
+    guard slots % 512 == 0 else { throw CommandFailure(code: .usage, message: "--slots must be a multiple of 512") }
+    let (model, _) = try loadModel(try options.required("model"), data: dataDirectory(options))
+    let folded: FoldedNetwork
+    do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
+    let program = PackedProgram.compile(folded.packed, slotCount: slots, method: method, strategies: strategies)
+    print("model     \(model.name), method \(method.rawValue), \(slots) slots")
+    print("input     \(program.inputLayout)")
+    for (t, layout) in program.convolutionLayouts.enumerated() {
+        print("block\(t + 1)    conv on \(layout); strategy \(program.strategies[t].rawValue)")
+    }
+    print("depth     \(program.depth) levels")
+    print("")
+    print("phase     rotations  hoisted  pt-products  squarings  rescales")
+    for (phase, c) in program.countsByPhase {
+        print(phase.padding(toLength: 9, withPad: " ", startingAt: 0)
+              + String(c.rotations).leftAligned(11) + String(c.hoistedRotations).leftAligned(9)
+              + String(c.plaintextProducts).leftAligned(13) + String(c.squarings).leftAligned(11) + String(c.rescales).leftAligned(9))
+    }
+    let total = program.counts
+    print("total    " + String(total.rotations).leftAligned(11) + String(total.hoistedRotations).leftAligned(9)
+          + String(total.plaintextProducts).leftAligned(13) + String(total.squarings).leftAligned(11) + String(total.rescales).leftAligned(9))
+    print("")
+    print("rotation steps (\(program.rotationSteps.count) Galois keys): \(program.rotationSteps.map(String.init).joined(separator: " "))")
+    print("weight, mask and bias plaintexts: \(program.patterns.count)")
+}
+
+extension String {
+    func leftAligned(_ width: Int) -> String { count >= width ? self + " " : String(repeating: " ", count: width - count) + self }
+}
+
 func run(_ arguments: [String]) throws(CommandFailure) {
     let wantsHelp = arguments.contains("--help") || arguments.contains("-h")
     switch arguments.first {
@@ -264,6 +333,7 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         switch arguments.dropFirst().joined(separator: " ") {
         case "evaluate": print(evaluateHelp)
         case "classify": print(classifyHelp)
+        case "plan": print(planHelp)
         case "model", "model init": print(modelInitHelp)
         default: throw CommandFailure(code: .usage, message: "no command \"\(arguments.dropFirst().joined(separator: " "))\"; see `hear --help`")
         }
@@ -271,6 +341,8 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         if wantsHelp { print(evaluateHelp) } else { try evaluate(arguments.dropFirst()) }
     case "classify":
         if wantsHelp { print(classifyHelp) } else { try classify(arguments.dropFirst()) }
+    case "plan":
+        if wantsHelp { print(planHelp) } else { try plan(arguments.dropFirst()) }
     case "model":
         guard arguments.count >= 2, arguments[1] == "init" || arguments[1] == "--help" || arguments[1] == "-h" else {
             throw CommandFailure(code: .usage, message: "unknown model command\(arguments.count >= 2 ? " \"\(arguments[1])\"" : ""); use `hear model init`")

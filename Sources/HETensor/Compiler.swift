@@ -1,0 +1,484 @@
+/// The two homomorphic evaluation methods of the paper.
+public enum HEMethod: String, Sendable, CaseIterable {
+    /// Convolutions directly on the sparse ciphertexts left by pooling.
+    case hear
+    /// Merge the sparse ciphertexts first (mask, rotate, add), convolve the dense result with
+    /// concatenated kernels, then sum the partial results across sub-positions.
+    case fastHEAR = "fast-hear"
+}
+
+/// How a multi-channel convolution arranges its rotations (paper eq. 7–10). With n_in input
+/// ciphertexts, n_out outputs, D diagonals (block rotations by 512·d) and T kernel taps:
+public enum ConvolutionStrategy: String, Sendable, CaseIterable {
+    /// Every input rotated by every (diagonal, tap) combination, shared by all outputs:
+    /// n_in·(D·T − 1) hoisted rotations.
+    case full
+    /// Baby steps over the taps (hoisted), giant steps over the diagonals (one per output and
+    /// diagonal, on the accumulated sum): n_in·(T − 1) + n_out·(D − 1).
+    case giant
+    /// Baby steps over the diagonals (hoisted), giant steps over the taps:
+    /// n_in·(D − 1) + n_out·(T − 1).
+    case baby
+
+    /// Rotation cost with hoisted rotations counted at `hoistedWeight` of a full one.
+    static func cost(_ s: ConvolutionStrategy, inputs: Int, outputs: Int, diagonals: Int, taps: Int,
+                     hoistedWeight: Double = 0.6) -> Double {
+        switch s {
+        case .full: return hoistedWeight * Double(inputs * (diagonals * taps - 1))
+        case .giant: return hoistedWeight * Double(inputs * (taps - 1)) + Double(outputs * (diagonals - 1))
+        case .baby: return hoistedWeight * Double(inputs * (diagonals - 1)) + Double(outputs * (taps - 1))
+        }
+    }
+}
+
+/// A network compiled to slot operations: the layouts, the constant vectors, the instruction
+/// stages, the rotation steps (Galois keys are generated for these and no others) and the
+/// multiplicative depth (the levels the ciphertext must start with).
+public struct PackedProgram: Sendable {
+    public var geometry: SlotGeometry
+    public var method: HEMethod
+    public var strategies: [ConvolutionStrategy]
+    public var inputLayout: PackedLayout
+    /// The layout entering each block's convolution (after any Fast-HEAR merge).
+    public var convolutionLayouts: [PackedLayout]
+    public var patterns: [SlotPattern]
+    public var positionSets: [[Int]]
+    public var stages: [ProgramStage]
+    public var registerCount: Int
+    public let inputRegister = 0
+    public var outputRegister: Int
+    /// The slot of class r's score in the result ciphertext.
+    public var outputSlots: [Int]
+    /// Levels consumed from input to result.
+    public var depth: Int
+
+    /// The rotation steps used, in 1 ..< slotCount (a left rotation by −r is one by n − r).
+    public var rotationSteps: [Int] {
+        var steps = Set<Int>()
+        for case let .rotate(_, s, _) in stages.flatMap({ $0.groups.joined() }) { steps.formUnion(s.filter { $0 != 0 }) }
+        return steps.sorted()
+    }
+
+    public var counts: OperationCounts { stages.map(\.counts).reduce(OperationCounts(), +) }
+
+    /// Counts per phase ("block1", …, "dense"), in program order.
+    public var countsByPhase: [(phase: String, counts: OperationCounts)] {
+        var result: [(String, OperationCounts)] = []
+        for stage in stages {
+            if let last = result.last, last.0 == stage.phase {
+                result[result.count - 1].1 = last.1 + stage.counts
+            } else {
+                result.append((stage.phase, stage.counts))
+            }
+        }
+        return result
+    }
+
+    /// The input tensor ([channels][height][width] flattened, at least `encryptedInputChannels`
+    /// channels; 1D: [channels][480]) as the slot vector the client encrypts.
+    public func inputSlots(_ input: [Double]) -> [Double] {
+        let layout = inputLayout
+        let plane = layout.height * layout.width
+        var slots = [Double](repeating: 0, count: geometry.slotCount)
+        for k in 0..<geometry.blockCount {
+            let c = k % layout.channels
+            for i in 0..<layout.height {
+                for j in 0..<layout.width {
+                    slots[k * 512 + geometry.offset(row: i, column: j, stride: 1)] = input[c * plane + i * layout.width + j]
+                }
+            }
+        }
+        return slots
+    }
+
+    /// Compiles a folded network. `strategies[t]` fixes block t's convolution strategy; nil (or a
+    /// missing entry) picks the one with the fewest rotations.
+    public static func compile(_ network: FoldedCNN, slotCount: Int, method: HEMethod,
+                               strategies requested: [ConvolutionStrategy?] = []) -> PackedProgram {
+        var builder = ProgramBuilder(geometry: SlotGeometry(slotCount: slotCount, dimension: network.dimension))
+        return builder.compile(network, method: method, requested: requested)
+    }
+}
+
+struct ProgramBuilder {
+    let geometry: SlotGeometry
+    var patterns: [SlotPattern] = []
+    var positionSets: [[Int]] = []
+    var positionSetIndex: [[Int]: Int] = [:]
+    var stages: [ProgramStage] = []
+    var nextRegister = 1
+
+    init(geometry: SlotGeometry) { self.geometry = geometry }
+
+    var n: Int { geometry.slotCount }
+    var blocks: Int { geometry.blockCount }
+
+    mutating func register() -> Int {
+        defer { nextRegister += 1 }
+        return nextRegister
+    }
+
+    mutating func positionSet(_ positions: [Int]) -> Int {
+        if let index = positionSetIndex[positions] { return index }
+        positionSets.append(positions)
+        positionSetIndex[positions] = positionSets.count - 1
+        return positionSets.count - 1
+    }
+
+    mutating func pattern(_ form: SlotPattern.Form, depth: Int) -> Int {
+        patterns.append(SlotPattern(form: form, depth: depth))
+        return patterns.count - 1
+    }
+
+    func normalized(_ step: Int) -> Int { ((step % n) + n) % n }
+
+    /// The in-block offsets of the valid entries of an H × W map at stride s.
+    func positions(height: Int, width: Int, stride: Int, rows: Range<Int>? = nil, columns: Range<Int>? = nil) -> [Int] {
+        var result: [Int] = []
+        for i in rows ?? 0..<height {
+            for j in columns ?? 0..<width { result.append(geometry.offset(row: i, column: j, stride: stride)) }
+        }
+        return result
+    }
+
+    /// Rotate-and-add: x + ρ(x, step) for each step in turn (sums over a box of offsets).
+    func rotateAndAdd(_ source: Int, steps: [Int], builder: inout ProgramBuilder, into group: inout [SlotInstruction]) -> Int {
+        var current = source
+        for step in steps {
+            let rotated = builder.register(), sum = builder.register()
+            group.append(.rotate(source: current, steps: [builder.normalized(step)], targets: [rotated]))
+            group.append(.add(sources: [current, rotated], target: sum))
+            current = sum
+        }
+        return current
+    }
+
+    mutating func compile(_ network: FoldedCNN, method: HEMethod, requested: [ConvolutionStrategy?]) -> PackedProgram {
+        let inputLayout = PackedLayout(geometry: geometry, kind: .replicated, channels: network.encryptedInputChannels,
+                                       height: geometry.inputHeight, width: geometry.inputWidth, stride: 1)
+        precondition(blocks % network.encryptedInputChannels == 0, "the input channels must divide the blocks per ciphertext")
+        var layout = inputLayout
+        var current = [0]
+        var depth = 0
+        var chosen: [ConvolutionStrategy] = []
+        var convolutionLayouts: [PackedLayout] = []
+        for (t, block) in network.blocks.enumerated() {
+            let phase = "block\(t + 1)"
+            precondition(block.height == layout.height && block.width == layout.width, "block \(t + 1): map size mismatch")
+            // Fast-HEAR: interlace the sparse ciphertexts.
+            if method == .fastHEAR, case .sparse = layout.kind {
+                let load = min(geometry.load(stride: layout.stride), layout.sparseCount)
+                if load > 1 {
+                    (current, layout) = merge(current, layout: layout, load: load, depth: depth, phase: phase)
+                    depth += 1
+                }
+            }
+            convolutionLayouts.append(layout)
+            let strategy = t < requested.count ? requested[t] : nil
+            let (outputs, used) = convolve(current, layout: layout, block: block, depth: depth, phase: phase, strategy: strategy)
+            chosen.append(used)
+            depth += 1
+            var outputLayout = PackedLayout(geometry: geometry, kind: .sparse, channels: block.outputChannels,
+                                            height: block.height, width: block.width, stride: layout.stride)
+            // Fast-HEAR: sum the partial results of the sub-positions.
+            var summed = outputs
+            if case .merged = layout.kind {
+                let used = layout.subpositionCount(ciphertext: 0)
+                summed = postProcess(outputs, subpositions: used, stride: layout.stride, phase: phase)
+            }
+            // Bias map, then the square.
+            var squares: [Int] = []
+            var group: [[SlotInstruction]] = []
+            for (o, summedRegister) in summed.enumerated() {
+                var slots: [Int] = [], values: [Double] = []
+                for k in 0..<blocks where o * blocks + k < block.outputChannels {
+                    let c = o * blocks + k
+                    for i in 0..<block.height {
+                        for j in 0..<block.width {
+                            slots.append(k * 512 + geometry.offset(row: i, column: j, stride: layout.stride))
+                            values.append(block.biasMap[(c * block.height + i) * block.width + j])
+                        }
+                    }
+                }
+                let bias = pattern(.listed(slots: slots, values: values), depth: depth)
+                let shifted = register(), square = register()
+                group.append([.addPattern(source: summedRegister, pattern: bias, target: shifted),
+                              .square(source: shifted, target: square)])
+                squares.append(square)
+            }
+            stages.append(ProgramStage(phase: phase, name: "bias and square", groups: group))
+            depth += 1
+            current = squares
+            // Sum pooling (not after the last block: the dense layer sums globally).
+            if t < network.blocks.count - 1 {
+                let s = layout.stride
+                let steps = geometry.dimension == .two ? [s, s * geometry.rowWidth] : [s]
+                var pooled: [Int] = [], groups: [[SlotInstruction]] = []
+                for squared in current {
+                    var g: [SlotInstruction] = []
+                    pooled.append(rotateAndAdd(squared, steps: steps, builder: &self, into: &g))
+                    groups.append(g)
+                }
+                stages.append(ProgramStage(phase: phase, name: "pooling", groups: groups))
+                current = pooled
+                outputLayout = PackedLayout(geometry: geometry, kind: .sparse, channels: block.outputChannels,
+                                            height: geometry.dimension == .two ? block.height / 2 : 1,
+                                            width: block.width / 2, stride: 2 * s)
+            }
+            layout = outputLayout
+        }
+        let (result, slots) = dense(current, layout: layout, network: network, depth: depth)
+        depth += 1
+        return PackedProgram(geometry: geometry, method: method, strategies: chosen, inputLayout: inputLayout,
+                             convolutionLayouts: convolutionLayouts, patterns: patterns, positionSets: positionSets,
+                             stages: stages, registerCount: nextRegister, outputRegister: result, outputSlots: slots, depth: depth)
+    }
+
+    /// Masks the valid entries of `load` sparse ciphertexts and interlaces them into one.
+    mutating func merge(_ sources: [Int], layout: PackedLayout, load: Int, depth: Int, phase: String) -> ([Int], PackedLayout) {
+        let s = layout.stride
+        let mask = pattern(.blockwise(values: [Double](repeating: 1, count: blocks), offsets: [0],
+                                      positions: positionSet(positions(height: layout.height, width: layout.width, stride: s)), shift: 0),
+                           depth: depth)
+        var merged: [Int] = [], groups: [[SlotInstruction]] = []
+        for g in 0..<((sources.count + load - 1) / load) {
+            var group: [SlotInstruction] = []
+            var parts: [Int] = []
+            for m in 0..<min(load, sources.count - g * load) {
+                let masked = register()
+                group.append(.multiplyAccumulate(terms: [.init(register: sources[g * load + m], pattern: mask)], target: masked))
+                if m == 0 {
+                    parts.append(masked)
+                } else {
+                    let moved = register()
+                    group.append(.rotate(source: masked, steps: [normalized(-geometry.subpositionOffset(m, stride: s))], targets: [moved]))
+                    parts.append(moved)
+                }
+            }
+            let target = register()
+            group.append(.add(sources: parts, target: target))
+            merged.append(target)
+            groups.append(group)
+        }
+        stages.append(ProgramStage(phase: phase, name: "merge", groups: groups))
+        var mergedLayout = layout
+        mergedLayout.kind = .merged(load: load)
+        return (merged, mergedLayout)
+    }
+
+    /// Sums the partial results at the sub-positions of each cell into sub-position 0.
+    mutating func postProcess(_ outputs: [Int], subpositions used: Int, stride s: Int, phase: String) -> [Int] {
+        var steps: [Int] = []
+        if geometry.dimension == .two {
+            let columns = min(s, used), rows = (used + s - 1) / s
+            var c = 1
+            while c < columns { steps.append(c); c *= 2 }
+            var r = 1
+            while r < rows { steps.append(r * geometry.rowWidth); r *= 2 }
+        } else {
+            var c = 1
+            while c < used { steps.append(c); c *= 2 }
+        }
+        var result: [Int] = [], groups: [[SlotInstruction]] = []
+        for output in outputs {
+            var g: [SlotInstruction] = []
+            result.append(rotateAndAdd(output, steps: steps, builder: &self, into: &g))
+            groups.append(g)
+        }
+        stages.append(ProgramStage(phase: phase, name: "sum sub-positions", groups: groups))
+        return result
+    }
+
+    /// The multi-channel convolution (paper eq. 7–10), masks folded into the weight patterns.
+    mutating func convolve(_ sources: [Int], layout: PackedLayout, block: FoldedCNN.Block, depth: Int, phase: String,
+                           strategy requested: ConvolutionStrategy?) -> ([Int], ConvolutionStrategy) {
+        let s = layout.stride
+        let ph = block.kernelHeight / 2, pw = block.kernelWidth / 2
+        let diagonals: [Int] = layout.kind == .replicated ? Array(0..<layout.channels) : Array(0..<blocks)
+        var taps: [(a: Int, b: Int, offset: Int, positions: Int)] = []
+        for a in 0..<block.kernelHeight {
+            for b in 0..<block.kernelWidth {
+                let u = a - ph, v = b - pw
+                let rows = max(0, -u)..<min(block.height, block.height - u)
+                let columns = max(0, -v)..<min(block.width, block.width - v)
+                guard !rows.isEmpty, !columns.isEmpty else { continue }
+                let offset = geometry.dimension == .two ? s * (u * geometry.rowWidth + v) : s * v
+                let set = positionSet(positions(height: block.height, width: block.width, stride: s, rows: rows, columns: columns))
+                taps.append((a, b, offset, set))
+            }
+        }
+        let outputCount = (block.outputChannels + blocks - 1) / blocks
+        let strategy = requested ?? ConvolutionStrategy.allCases.min {
+            ConvolutionStrategy.cost($0, inputs: sources.count, outputs: outputCount, diagonals: diagonals.count, taps: taps.count)
+                < ConvolutionStrategy.cost($1, inputs: sources.count, outputs: outputCount, diagonals: diagonals.count, taps: taps.count)
+        }!
+        let subpositions = (0..<sources.count).map { layout.subpositionCount(ciphertext: $0) }
+        let offsets = (0..<(subpositions.first ?? 1)).map { geometry.subpositionOffset($0, stride: s) }
+
+        // The weight values of output ciphertext o, input ciphertext x, diagonal d, tap: one per
+        // (block k, sub-position m), or nil when all are zero.
+        let blockCount = blocks
+        let tapList = taps
+        func weightValues(_ o: Int, _ x: Int, _ d: Int, _ tap: Int) -> [Double]? {
+            let m = subpositions[x]
+            var values = [Double](repeating: 0, count: blockCount * m)
+            var any = false
+            for k in 0..<blockCount where o * blockCount + k < block.outputChannels {
+                for sub in 0..<m {
+                    guard let c = layout.channel(ciphertext: x, block: (k + d) % blockCount, subposition: sub) else { continue }
+                    let w = block.w(o * blockCount + k, c, tapList[tap].a, tapList[tap].b)
+                    values[k * m + sub] = w
+                    if w != 0 { any = true }
+                }
+            }
+            return any ? values : nil
+        }
+        func weights(_ o: Int, _ x: Int, _ d: Int, _ tap: Int, shift: Int, builder: inout ProgramBuilder) -> Int? {
+            guard let values = weightValues(o, x, d, tap) else { return nil }
+            let m = subpositions[x]
+            return builder.pattern(.blockwise(values: values, offsets: Array(offsets.prefix(m)), positions: tapList[tap].positions,
+                                              shift: builder.normalized(shift)), depth: depth)
+        }
+
+        var outputs: [Int] = []
+        switch strategy {
+        case .full:
+            // Every (diagonal, tap) rotation of every input, hoisted per input, shared by all outputs.
+            var rotated: [[Int]] = []  // [input][d · taps + tap]
+            var rotationGroups: [[SlotInstruction]] = []
+            for source in sources {
+                var steps: [Int] = [], targets: [Int] = []
+                for d in diagonals {
+                    for tap in taps.indices {
+                        steps.append(normalized(512 * d + taps[tap].offset))
+                        targets.append(steps.last! == 0 ? source : register())
+                    }
+                }
+                let pairs = zip(steps, targets).filter { $0.0 != 0 }
+                rotationGroups.append([.rotate(source: source, steps: pairs.map(\.0), targets: pairs.map(\.1))])
+                rotated.append(targets)
+            }
+            stages.append(ProgramStage(phase: phase, name: "rotations (full-step)", groups: rotationGroups))
+            var groups: [[SlotInstruction]] = []
+            for o in 0..<outputCount {
+                var terms: [SlotInstruction.Term] = []
+                for x in sources.indices {
+                    for (di, d) in diagonals.enumerated() {
+                        for tap in taps.indices {
+                            if let p = weights(o, x, d, tap, shift: 0, builder: &self) {
+                                terms.append(.init(register: rotated[x][di * taps.count + tap], pattern: p))
+                            }
+                        }
+                    }
+                }
+                let target = register()
+                groups.append([.multiplyAccumulate(terms: terms, target: target)])
+                outputs.append(target)
+            }
+            stages.append(ProgramStage(phase: phase, name: "products", groups: groups))
+        case .giant, .baby:
+            // Baby steps: hoisted rotations of each input; giant steps: one rotation per output
+            // and giant index of the accumulated sum, with the patterns pre-rotated.
+            let babyOffsets = strategy == .giant ? taps.map(\.offset) : diagonals.map { 512 * $0 }
+            let giantOffsets = strategy == .giant ? diagonals.map { 512 * $0 } : taps.map(\.offset)
+            var rotated: [[Int]] = []
+            var rotationGroups: [[SlotInstruction]] = []
+            for source in sources {
+                let targets = babyOffsets.map { normalized($0) == 0 ? source : register() }
+                let pairs = zip(babyOffsets.map(normalized), targets).filter { $0.0 != 0 }
+                rotationGroups.append([.rotate(source: source, steps: pairs.map(\.0), targets: pairs.map(\.1))])
+                rotated.append(targets)
+            }
+            stages.append(ProgramStage(phase: phase, name: "baby-step rotations (\(strategy.rawValue))", groups: rotationGroups))
+            var groups: [[SlotInstruction]] = []
+            for o in 0..<outputCount {
+                var group: [SlotInstruction] = []
+                var parts: [Int] = []
+                for (gi, giant) in giantOffsets.enumerated() {
+                    var terms: [SlotInstruction.Term] = []
+                    for x in sources.indices {
+                        for bi in babyOffsets.indices {
+                            let (di, tap) = strategy == .giant ? (gi, bi) : (bi, gi)
+                            if let p = weights(o, x, diagonals[di], tap, shift: giant, builder: &self) {
+                                terms.append(.init(register: rotated[x][bi], pattern: p))
+                            }
+                        }
+                    }
+                    guard !terms.isEmpty else { continue }
+                    let inner = register()
+                    group.append(.multiplyAccumulate(terms: terms, target: inner))
+                    if normalized(giant) == 0 {
+                        parts.append(inner)
+                    } else {
+                        let moved = register()
+                        group.append(.rotate(source: inner, steps: [normalized(giant)], targets: [moved]))
+                        parts.append(moved)
+                    }
+                }
+                let target = register()
+                group.append(.add(sources: parts, target: target))
+                groups.append(group)
+                outputs.append(target)
+            }
+            stages.append(ProgramStage(phase: phase, name: "products and giant steps", groups: groups))
+        }
+        return (outputs, strategy)
+    }
+
+    /// Global sum and the dense layer into one ciphertext: class r in block r, slot 512·r.
+    ///
+    /// V = Σ_d ρ(Σ_x Q_{x,d} ⊙ z_x, 512·d), where Q_{x,d} holds at block b the weight of class
+    /// (b − d) mod B for channel B·x + b at every valid position; then a rotate-and-add over the
+    /// valid positions of each block sums them into the block's first slot.
+    mutating func dense(_ sources: [Int], layout: PackedLayout, network: FoldedCNN, depth: Int) -> (Int, [Int]) {
+        let classes = network.classCount
+        let channels = layout.channels
+        let s = layout.stride
+        let set = positionSet(positions(height: layout.height, width: layout.width, stride: s))
+        var group: [SlotInstruction] = []
+        var parts: [Int] = []
+        for d in 0..<blocks {
+            var terms: [SlotInstruction.Term] = []
+            for x in sources.indices {
+                var values = [Double](repeating: 0, count: blocks)
+                var any = false
+                for b in 0..<blocks {
+                    let r = ((b - d) % blocks + blocks) % blocks, c = x * blocks + b
+                    guard r < classes, c < channels else { continue }
+                    values[b] = network.linearWeight[r * channels + c]
+                    if values[b] != 0 { any = true }
+                }
+                guard any else { continue }
+                terms.append(.init(register: sources[x],
+                                   pattern: pattern(.blockwise(values: values, offsets: [0], positions: set, shift: 0), depth: depth)))
+            }
+            guard !terms.isEmpty else { continue }
+            let inner = register()
+            group.append(.multiplyAccumulate(terms: terms, target: inner))
+            if d == 0 {
+                parts.append(inner)
+            } else {
+                let moved = register()
+                group.append(.rotate(source: inner, steps: [normalized(512 * d)], targets: [moved]))
+                parts.append(moved)
+            }
+        }
+        let gathered = register()
+        group.append(.add(sources: parts, target: gathered))
+        // Sum each block's valid positions into its first slot.
+        var steps: [Int] = []
+        var c = 1
+        while c < layout.width { steps.append(s * c); c *= 2 }
+        if geometry.dimension == .two {
+            var r = 1
+            while r < layout.height { steps.append(s * r * geometry.rowWidth); r *= 2 }
+        }
+        let summed = rotateAndAdd(gathered, steps: steps, builder: &self, into: &group)
+        let slots = (0..<classes).map { $0 * 512 }
+        let bias = pattern(.listed(slots: slots, values: network.linearBias), depth: depth + 1)
+        let result = register()
+        group.append(.addPattern(source: summed, pattern: bias, target: result))
+        stages.append(ProgramStage(phase: "dense", name: "global sum and dense layer", groups: [group]))
+        return (result, slots)
+    }
+}

@@ -1,0 +1,166 @@
+/// A folded CNN as the packed evaluation sees it: per block one convolution (weights W̃, bias
+/// map B̃), one squaring, and a sum pooling (none after the last block, which is followed by the
+/// global sum inside the dense layer), then the dense layer L̃·x + b̃. The application layer
+/// builds it from its trained models (`Docs/Networks.md` §4 derives the folding).
+public struct FoldedCNN: Sendable {
+    public struct Block: Sendable {
+        /// W̃ flattened [out, in, kh, kw].
+        public var weight: [Double]
+        public var outputChannels: Int
+        public var inputChannels: Int
+        public var kernelHeight: Int
+        public var kernelWidth: Int
+        /// B̃ flattened [out, height, width].
+        public var biasMap: [Double]
+        /// The block's input (and output) map size.
+        public var height: Int
+        public var width: Int
+
+        public init(weight: [Double], outputChannels: Int, inputChannels: Int, kernelHeight: Int, kernelWidth: Int,
+                    biasMap: [Double], height: Int, width: Int) {
+            precondition(weight.count == outputChannels * inputChannels * kernelHeight * kernelWidth)
+            precondition(biasMap.count == outputChannels * height * width)
+            self.weight = weight
+            self.outputChannels = outputChannels
+            self.inputChannels = inputChannels
+            self.kernelHeight = kernelHeight
+            self.kernelWidth = kernelWidth
+            self.biasMap = biasMap
+            self.height = height
+            self.width = width
+        }
+
+        func w(_ o: Int, _ c: Int, _ a: Int, _ b: Int) -> Double {
+            weight[((o * inputChannels + c) * kernelHeight + a) * kernelWidth + b]
+        }
+    }
+
+    public var dimension: SlotGeometry.Dimension
+    public var blocks: [Block]
+    /// L̃ flattened [classes, channels of the last block].
+    public var linearWeight: [Double]
+    public var linearBias: [Double]
+    /// Input channels the ciphertext carries: 2 (x and y). The network's third input channel
+    /// (the detector scores) is zero after preprocessing, so its weights multiply zeros and the
+    /// client does not send it.
+    public var encryptedInputChannels: Int
+
+    public init(dimension: SlotGeometry.Dimension, blocks: [Block], linearWeight: [Double], linearBias: [Double],
+                encryptedInputChannels: Int = 2) {
+        precondition(!blocks.isEmpty && linearWeight.count == linearBias.count * blocks.last!.outputChannels)
+        self.dimension = dimension
+        self.blocks = blocks
+        self.linearWeight = linearWeight
+        self.linearBias = linearBias
+        self.encryptedInputChannels = encryptedInputChannels
+    }
+
+    public var classCount: Int { linearBias.count }
+}
+
+/// A constant slot vector of the program: a weight, mask or bias plaintext.
+///
+/// Most are *blockwise*: one value per (block k, sub-position m), repeated at a set of in-block
+/// positions, the whole vector rotated right by `shift` (a pre-rotated plaintext of a baby-step /
+/// giant-step sum): slot (512·k + p + offset[m] + shift) mod n holds values[k·M + m] for every p
+/// in the position set. The others list their nonzero slots.
+public struct SlotPattern: Sendable {
+    public enum Form: Sendable {
+        case blockwise(values: [Double], offsets: [Int], positions: Int, shift: Int)
+        case listed(slots: [Int], values: [Double])
+    }
+
+    public var form: Form
+    /// The multiplicative depth already consumed where the pattern is used (for level-aware
+    /// encoding: a backend encodes it at level L − depth).
+    public var depth: Int
+
+    /// The full slot vector.
+    public func materialize(slotCount n: Int, positionSets: [[Int]]) -> [Double] {
+        var vector = [Double](repeating: 0, count: n)
+        switch form {
+        case let .blockwise(values, offsets, positions, shift):
+            let m = offsets.count
+            for index in values.indices where values[index] != 0 {
+                let base = (index / m) * 512 + offsets[index % m] + shift
+                for p in positionSets[positions] { vector[(base + p) % n] = values[index] }
+            }
+        case let .listed(slots, values):
+            for (s, v) in zip(slots, values) { vector[s] = v }
+        }
+        return vector
+    }
+}
+
+/// One operation on slot vectors. Registers hold ciphertexts (or clear vectors in the simulator).
+/// Rotation ρ(x, r)[i] = x[(i + r) mod n] (to the left).
+public enum SlotInstruction: Sendable {
+    /// ρ(source, r) for every r in `steps` into `targets`; hoisted (one decomposition) when there
+    /// are several.
+    case rotate(source: Int, steps: [Int], targets: [Int])
+    /// Σ pattern ⊙ register, then one rescale (one level).
+    case multiplyAccumulate(terms: [Term], target: Int)
+    case add(sources: [Int], target: Int)
+    /// source + pattern, at the source's scale (no level).
+    case addPattern(source: Int, pattern: Int, target: Int)
+    /// source², relinearized and rescaled (one level).
+    case square(source: Int, target: Int)
+
+    public struct Term: Sendable {
+        public var register: Int
+        public var pattern: Int
+    }
+}
+
+/// Operation counts of a part of the program.
+public struct OperationCounts: Sendable, Equatable, CustomStringConvertible {
+    /// Key switches of rotations (hoisted ones included).
+    public var rotations = 0
+    /// Of those, rotations that share a decomposition with others (hoisted).
+    public var hoistedRotations = 0
+    public var plaintextProducts = 0
+    public var squarings = 0
+    public var rescales = 0
+    public var additions = 0
+
+    public static func + (a: OperationCounts, b: OperationCounts) -> OperationCounts {
+        OperationCounts(rotations: a.rotations + b.rotations, hoistedRotations: a.hoistedRotations + b.hoistedRotations,
+                        plaintextProducts: a.plaintextProducts + b.plaintextProducts, squarings: a.squarings + b.squarings,
+                        rescales: a.rescales + b.rescales, additions: a.additions + b.additions)
+    }
+
+    public var description: String {
+        "\(rotations) rotations (\(hoistedRotations) hoisted), \(plaintextProducts) plaintext products, \(squarings) squarings, \(rescales) rescales"
+    }
+}
+
+/// A stage: groups of instructions that are independent of each other (each writes only its own
+/// registers and reads registers of earlier stages), so a backend may run the groups in parallel.
+public struct ProgramStage: Sendable {
+    /// The phase it belongs to: "block1", "block2", "block3", "dense".
+    public var phase: String
+    public var name: String
+    public var groups: [[SlotInstruction]]
+
+    public var counts: OperationCounts {
+        var c = OperationCounts()
+        for instruction in groups.joined() {
+            switch instruction {
+            case let .rotate(_, steps, _):
+                let nonzero = steps.filter { $0 != 0 }.count
+                c.rotations += nonzero
+                if nonzero > 1 { c.hoistedRotations += nonzero }
+            case let .multiplyAccumulate(terms, _):
+                c.plaintextProducts += terms.count
+                c.rescales += 1
+                c.additions += max(0, terms.count - 1)
+            case let .add(sources, _): c.additions += sources.count - 1
+            case .addPattern: c.additions += 1
+            case .square:
+                c.squarings += 1
+                c.rescales += 1
+            }
+        }
+        return c
+    }
+}

@@ -55,27 +55,40 @@ public enum ClearSlotSimulator {
         case let .rotate(source, steps, targets):
             let x = registers[source]!
             for (step, target) in zip(steps, targets) {
-                registers[target] = Array(x[step...] + x[..<step])
+                registers[target] = [Double](unsafeUninitializedCapacity: n) { buffer, count in
+                    x.withUnsafeBufferPointer { source in
+                        (buffer.baseAddress!).initialize(from: source.baseAddress! + step, count: n - step)
+                        (buffer.baseAddress! + (n - step)).initialize(from: source.baseAddress!, count: step)
+                    }
+                    count = n
+                }
             }
         case let .multiplyAccumulate(terms, target):
             var sum = [Double](repeating: 0, count: n)
-            for term in terms {
-                let x = registers[term.register]!
-                switch program.patterns[term.pattern].form {
-                case let .blockwise(values, offsets, positions, shift):
-                    let m = offsets.count
-                    let set = program.positionSets[positions]
-                    for index in values.indices where values[index] != 0 {
-                        let w = values[index]
-                        let base = (index / m) * 512 + offsets[index % m] + shift
-                        for p in set {
-                            var slot = base + p
-                            if slot >= n { slot -= n }
-                            sum[slot] += w * x[slot]
+            sum.withUnsafeMutableBufferPointer { acc in
+                for term in terms {
+                    registers[term.register]!.withUnsafeBufferPointer { x in
+                        switch program.patterns[term.pattern].form {
+                        case let .blockwise(values, offsets, positions, shift):
+                            let m = offsets.count
+                            program.positionSets[positions].withUnsafeBufferPointer { set in
+                                for index in values.indices where values[index] != 0 {
+                                    let w = values[index]
+                                    let base = ((index / m) * 512 + offsets[index % m] + shift) % n
+                                    if base + 512 <= n {  // the block does not wrap around
+                                        for p in set { acc[base + p] += w * x[base + p] }
+                                    } else {
+                                        for p in set {
+                                            let slot = (base + p) % n
+                                            acc[slot] += w * x[slot]
+                                        }
+                                    }
+                                }
+                            }
+                        case let .listed(slots, values):
+                            for (slot, v) in zip(slots, values) { acc[slot] += v * x[slot] }
                         }
                     }
-                case let .listed(slots, values):
-                    for (slot, v) in zip(slots, values) { sum[slot] += v * x[slot] }
                 }
             }
             registers[target] = sum

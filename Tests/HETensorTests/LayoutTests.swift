@@ -1,0 +1,93 @@
+import Testing
+import HETensor
+
+@Suite("packed layouts and programs")
+struct LayoutTests {
+    let two = SlotGeometry(slotCount: 8192, dimension: .two)
+    let one = SlotGeometry(slotCount: 8192, dimension: .one)
+
+    @Test("slot positions of sparse and merged layouts")
+    func locations() {
+        // 2D, after one pooling: channel 37 = ciphertext 2, block 5; entry (3, 4) at row 6, column 8.
+        let sparse = PackedLayout(geometry: two, kind: .sparse, channels: 128, height: 16, width: 7, stride: 2)
+        #expect(sparse.location(channel: 37, row: 3, column: 4) == (2, 5 * 512 + 6 * 16 + 8))
+        #expect(sparse.ciphertextCount == 8)
+        // Merged by 4: sparse ciphertext 2 is sub-position 2 of merged ciphertext 0, offset (1, 0).
+        let merged = PackedLayout(geometry: two, kind: .merged(load: 4), channels: 128, height: 16, width: 7, stride: 2)
+        #expect(merged.ciphertextCount == 2)
+        #expect(merged.location(channel: 37, row: 3, column: 4) == (0, 5 * 512 + 6 * 16 + 8 + 16))
+        #expect(merged.channel(ciphertext: 1, block: 3, subposition: 1) == 5 * 16 + 3)
+        // 1D after two poolings, merged by 4: offset m.
+        let merged1 = PackedLayout(geometry: one, kind: .merged(load: 4), channels: 256, height: 1, width: 120, stride: 4)
+        #expect(merged1.location(channel: 16 * 7 + 2, row: 0, column: 10) == (1, 2 * 512 + 40 + 3))
+        // Every (channel, entry) of a merged layout has its own slot.
+        var seen = Set<Int>()
+        for c in 0..<128 {
+            for i in 0..<16 {
+                for j in 0..<7 {
+                    let (x, slot) = merged.location(channel: c, row: i, column: j)
+                    #expect(seen.insert(x * 8192 + slot).inserted)
+                    #expect(merged.channel(ciphertext: x, block: slot / 512, subposition: c / 16 % 4) == c)
+                }
+            }
+        }
+    }
+
+    @Test("the picture shows which channel entry each slot holds")
+    func picture() {
+        let merged = PackedLayout(geometry: two, kind: .merged(load: 4), channels: 64, height: 16, width: 7, stride: 2)
+        let lines = merged.picture(rows: 2, columns: 4).split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        #expect(lines[0] == ["c0:0,0", "c16:0,0", "c0:0,1", "c16:0,1"])
+        #expect(lines[1] == ["c32:0,0", "c48:0,0", "c32:0,1", "c48:0,1"])
+    }
+
+    /// A one-block-per-layer network with small made-up weights (2 → 16 → 16 → 16 channels).
+    func tinyNetwork(_ dimension: SlotGeometry.Dimension) -> FoldedCNN {
+        let (kh, h, w) = dimension == .two ? (3, 32, 15) : (1, 1, 480)
+        var blocks: [FoldedCNN.Block] = []
+        var size = (h, w)
+        for (t, cin) in [3, 16, 16].enumerated() {
+            let count = 16 * cin * kh * 3
+            let weight = (0..<count).map { Double(($0 * 7 + t) % 11) / 10 - 0.5 }
+            let bias = (0..<(16 * size.0 * size.1)).map { Double($0 % 5) / 20 }
+            blocks.append(FoldedCNN.Block(weight: weight, outputChannels: 16, inputChannels: cin, kernelHeight: kh, kernelWidth: 3,
+                                          biasMap: bias, height: size.0, width: size.1))
+            size = dimension == .two ? (size.0 / 2, size.1 / 2) : (1, size.1 / 2)
+        }
+        return FoldedCNN(dimension: dimension, blocks: blocks, linearWeight: (0..<160).map { Double($0 % 7) / 7 - 0.4 },
+                         linearBias: (0..<10).map(Double.init))
+    }
+
+    @Test("programs: depth, rotation steps normalized, materialized patterns")
+    func programShape() {
+        for dimension in [SlotGeometry.Dimension.one, .two] {
+            let hear = PackedProgram.compile(tinyNetwork(dimension), slotCount: 8192, method: .hear)
+            let fast = PackedProgram.compile(tinyNetwork(dimension), slotCount: 8192, method: .fastHEAR)
+            // conv + square per block and the dense layer; nothing to merge with one ciphertext per layer.
+            #expect(hear.depth == 7 && fast.depth == 7)
+            #expect(hear.rotationSteps.allSatisfy { $0 > 0 && $0 < 8192 })
+            #expect(hear.outputSlots == (0..<10).map { $0 * 512 })
+            #expect(hear.counts.squarings == 3)
+            // A materialized blockwise pattern has its values exactly at its positions.
+            if case let .blockwise(values, offsets, positions, shift) = hear.patterns[0].form {
+                let vector = hear.patterns[0].materialize(slotCount: 8192, positionSets: hear.positionSets)
+                let nonzero = values.filter { $0 != 0 }.count * hear.positionSets[positions].count
+                #expect(vector.filter { $0 != 0 }.count == nonzero)
+                #expect(offsets == [0] && shift >= 0)
+            } else {
+                Issue.record("the first pattern is a convolution weight")
+            }
+        }
+    }
+
+    @Test("the simulator's input vector holds x and y replicated in alternate blocks")
+    func inputSlots() {
+        let program = PackedProgram.compile(tinyNetwork(.two), slotCount: 8192, method: .hear)
+        let input = (0..<(3 * 32 * 15)).map { Double($0) }
+        let slots = program.inputSlots(input)
+        #expect(slots[0] == 0 && slots[16 + 1] == 16)                  // x(1, 1) in block 0
+        #expect(slots[512 + 2 * 16 + 3] == Double(480 + 2 * 15 + 3))   // y(2, 3) in block 1
+        #expect(slots[14 * 512 + 5 * 16 + 7] == Double(5 * 15 + 7))    // x again in block 14
+        #expect(slots[15] == 0)                                         // the 16th column is zero
+    }
+}

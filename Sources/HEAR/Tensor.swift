@@ -45,12 +45,4 @@ public struct Tensor: Equatable, Sendable {
         }
         return flat
     }
-
-    /// The largest absolute difference between two tensors of the same shape.
-    public func maximumAbsoluteDifference(from other: Tensor) -> Double {
-        precondition(shape == other.shape, "shapes \(shape) and \(other.shape) differ")
-        var worst = 0.0
-        for (a, b) in zip(values, other.values) { worst = max(worst, abs(a - b)) }
-        return worst
-    }
 }

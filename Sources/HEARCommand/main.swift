@@ -304,22 +304,16 @@ func plan(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     }
     print("depth     \(program.depth) levels")
     print("")
-    print("phase     rotations  hoisted  pt-products  squarings  rescales")
-    for (phase, c) in program.countsByPhase {
-        print(phase.padding(toLength: 9, withPad: " ", startingAt: 0)
-              + String(c.rotations).leftAligned(11) + String(c.hoistedRotations).leftAligned(9)
-              + String(c.plaintextProducts).leftAligned(13) + String(c.squarings).leftAligned(11) + String(c.rescales).leftAligned(9))
+    func row(_ label: String, _ c: OperationCounts) -> String {
+        label.padding(toLength: 9, withPad: " ", startingAt: 0)
+            + String(format: "%11d%9d%13d%11d%9d", c.rotations, c.hoistedRotations, c.plaintextProducts, c.squarings, c.rescales)
     }
-    let total = program.counts
-    print("total    " + String(total.rotations).leftAligned(11) + String(total.hoistedRotations).leftAligned(9)
-          + String(total.plaintextProducts).leftAligned(13) + String(total.squarings).leftAligned(11) + String(total.rescales).leftAligned(9))
+    print("phase     rotations  hoisted  pt-products  squarings  rescales")
+    for (phase, counts) in program.countsByPhase { print(row(phase, counts)) }
+    print(row("total", program.counts))
     print("")
     print("rotation steps (\(program.rotationSteps.count) Galois keys): \(program.rotationSteps.map(String.init).joined(separator: " "))")
     print("weight, mask and bias plaintexts: \(program.patterns.count)")
-}
-
-extension String {
-    func leftAligned(_ width: Int) -> String { count >= width ? self + " " : String(repeating: " ", count: width - count) + self }
 }
 
 func run(_ arguments: [String]) throws(CommandFailure) {

@@ -141,13 +141,22 @@ struct ProgramBuilder {
         return result
     }
 
+    /// ρ(source, step) appended to `group`, or `source` itself when the step is a multiple of n.
+    mutating func rotated(_ source: Int, by step: Int, into group: inout [SlotInstruction]) -> Int {
+        let step = normalized(step)
+        guard step != 0 else { return source }
+        let target = register()
+        group.append(.rotate(source: source, steps: [step], targets: [target]))
+        return target
+    }
+
     /// Rotate-and-add: x + ρ(x, step) for each step in turn (sums over a box of offsets).
-    func rotateAndAdd(_ source: Int, steps: [Int], builder: inout ProgramBuilder, into group: inout [SlotInstruction]) -> Int {
+    mutating func rotateAndAdd(_ source: Int, steps: [Int], into group: inout [SlotInstruction]) -> Int {
         var current = source
         for step in steps {
-            let rotated = builder.register(), sum = builder.register()
-            group.append(.rotate(source: current, steps: [builder.normalized(step)], targets: [rotated]))
-            group.append(.add(sources: [current, rotated], target: sum))
+            let moved = rotated(current, by: step, into: &group)
+            let sum = register()
+            group.append(.add(sources: [current, moved], target: sum))
             current = sum
         }
         return current
@@ -216,7 +225,7 @@ struct ProgramBuilder {
                 var pooled: [Int] = [], groups: [[SlotInstruction]] = []
                 for squared in current {
                     var g: [SlotInstruction] = []
-                    pooled.append(rotateAndAdd(squared, steps: steps, builder: &self, into: &g))
+                    pooled.append(rotateAndAdd(squared, steps: steps, into: &g))
                     groups.append(g)
                 }
                 stages.append(ProgramStage(phase: phase, name: "pooling", groups: groups))
@@ -247,13 +256,7 @@ struct ProgramBuilder {
             for m in 0..<min(load, sources.count - g * load) {
                 let masked = register()
                 group.append(.multiplyAccumulate(terms: [.init(register: sources[g * load + m], pattern: mask)], target: masked))
-                if m == 0 {
-                    parts.append(masked)
-                } else {
-                    let moved = register()
-                    group.append(.rotate(source: masked, steps: [normalized(-geometry.subpositionOffset(m, stride: s))], targets: [moved]))
-                    parts.append(moved)
-                }
+                parts.append(rotated(masked, by: -geometry.subpositionOffset(m, stride: s), into: &group))
             }
             let target = register()
             group.append(.add(sources: parts, target: target))
@@ -282,7 +285,7 @@ struct ProgramBuilder {
         var result: [Int] = [], groups: [[SlotInstruction]] = []
         for output in outputs {
             var g: [SlotInstruction] = []
-            result.append(rotateAndAdd(output, steps: steps, builder: &self, into: &g))
+            result.append(rotateAndAdd(output, steps: steps, into: &g))
             groups.append(g)
         }
         stages.append(ProgramStage(phase: phase, name: "sum sub-positions", groups: groups))
@@ -407,13 +410,7 @@ struct ProgramBuilder {
                     guard !terms.isEmpty else { continue }
                     let inner = register()
                     group.append(.multiplyAccumulate(terms: terms, target: inner))
-                    if normalized(giant) == 0 {
-                        parts.append(inner)
-                    } else {
-                        let moved = register()
-                        group.append(.rotate(source: inner, steps: [normalized(giant)], targets: [moved]))
-                        parts.append(moved)
-                    }
+                    parts.append(self.rotated(inner, by: giant, into: &group))
                 }
                 let target = register()
                 group.append(.add(sources: parts, target: target))
@@ -455,13 +452,7 @@ struct ProgramBuilder {
             guard !terms.isEmpty else { continue }
             let inner = register()
             group.append(.multiplyAccumulate(terms: terms, target: inner))
-            if d == 0 {
-                parts.append(inner)
-            } else {
-                let moved = register()
-                group.append(.rotate(source: inner, steps: [normalized(512 * d)], targets: [moved]))
-                parts.append(moved)
-            }
+            parts.append(rotated(inner, by: 512 * d, into: &group))
         }
         let gathered = register()
         group.append(.add(sources: parts, target: gathered))
@@ -473,7 +464,7 @@ struct ProgramBuilder {
             var r = 1
             while r < layout.height { steps.append(s * r * geometry.rowWidth); r *= 2 }
         }
-        let summed = rotateAndAdd(gathered, steps: steps, builder: &self, into: &group)
+        let summed = rotateAndAdd(gathered, steps: steps, into: &group)
         let slots = (0..<classes).map { $0 * 512 }
         let bias = pattern(.listed(slots: slots, values: network.linearBias), depth: depth + 1)
         let result = register()

@@ -101,8 +101,13 @@ public enum ClearSlotSimulator {
             registers[target] = sum
         case let .addPattern(source, pattern, target):
             var x = registers[source]!
-            let constant = program.patterns[pattern].materialize(slotCount: n, positionSets: program.positionSets)
-            for i in 0..<n { x[i] += constant[i] }
+            switch program.patterns[pattern].form {
+            case let .listed(slots, values):
+                for (slot, v) in zip(slots, values) { x[slot] += v }
+            case .blockwise:
+                let constant = program.patterns[pattern].materialize(slotCount: n, positionSets: program.positionSets)
+                for i in 0..<n { x[i] += constant[i] }
+            }
             registers[target] = x
         case let .square(source, target):
             registers[target] = registers[source]!.map { $0 * $0 }

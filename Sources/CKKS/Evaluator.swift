@@ -188,6 +188,7 @@ public struct Evaluator: Sendable {
             throw .parameterMismatch("the relinearization key belongs to another parameter set")
         }
         guard a.size == 3 else { return a }
+        try checkKeyLevel(key.key, a.level, what: "the relinearization key")
         let (u0, u1) = context.keySwitch(a.parts[2], level: a.level, key: key.key)
         var r0 = a.parts[0], r1 = a.parts[1]
         r0.add(u0)
@@ -257,6 +258,13 @@ public struct Evaluator: Sendable {
         return entry
     }
 
+    /// A key generated for levels up to `key.level` cannot switch a ciphertext above it.
+    func checkKeyLevel(_ key: KeySwitchingKey, _ level: Int, what: String) throws(CKKSError) {
+        guard key.level >= level else {
+            throw .invalidLevel(level: level, reason: "\(what) serves levels up to \(key.level) only; generate it for level \(level)")
+        }
+    }
+
     /// `X → X^g` with the key of `g` (which switches `s → σ⁻¹(s)`): key switching `c₁` gives
     /// `v₀ + v₁·σ⁻¹(s) ≈ c₁·s`, and the result is `(σ(c₀ + v₀), σ(v₁))`.
     public func applyGalois(_ a: Ciphertext, element g: Int, keys: GaloisKeys) throws(CKKSError) -> Ciphertext {
@@ -264,6 +272,7 @@ public struct Evaluator: Sendable {
         guard a.size == 2 else { throw .invalidOperand("relinearize before rotating") }
         if g == 1 { return a }
         let entry = try galoisEntry(keys, element: g, what: "Galois element \(g)")
+        try checkKeyLevel(entry.key, a.level, what: "the key of Galois element \(g)")
         let (v0, v1) = context.keySwitch(a.parts[1], level: a.level, key: entry.key)
         var r0 = a.parts[0]
         r0.add(v0)
@@ -299,7 +308,9 @@ public struct Evaluator: Sendable {
         var entries: [GaloisKeys.Entry?] = []
         for step in steps {
             let g = context.galoisElement(forRotation: step)
-            entries.append(g == 1 ? nil : try galoisEntry(keys, element: g, what: "rotation by \(step)"))
+            let entry = g == 1 ? nil : try galoisEntry(keys, element: g, what: "rotation by \(step)")
+            if let entry { try checkKeyLevel(entry.key, a.level, what: "the key of rotation by \(step)") }
+            entries.append(entry)
         }
         guard entries.contains(where: { $0 != nil }) else { return steps.map { _ in a } }
         let decomposed = context.decompose(a.parts[1], level: a.level)
@@ -338,7 +349,9 @@ public struct Evaluator: Sendable {
                 throw .scaleMismatch(p.scale, first.plaintext.scale)
             }
             let g = context.galoisElement(forRotation: step)
-            entries.append(g == 1 ? nil : try galoisEntry(keys, element: g, what: "rotation by \(step)"))
+            let entry = g == 1 ? nil : try galoisEntry(keys, element: g, what: "rotation by \(step)")
+            if let entry { try checkKeyLevel(entry.key, level, what: "the key of rotation by \(step)") }
+            entries.append(entry)
         }
         let plan = context.keySwitching[level]
         let n = context.degree, qCount = level + 1

@@ -65,10 +65,11 @@ extension CKKSContext {
     /// register accumulators and reduced once (β ≤ 64 keeps the sums below 2¹²⁸).
     public func keyProduct(_ decomposed: DecomposedPolynomial, key: KeySwitchingKey) -> (RNSPolynomial, RNSPolynomial) {
         let level = decomposed.level
-        let plan = keySwitching[level]
         let basis = extendedBases[level]
         let n = degree, limbs = decomposed.limbCount, digits = decomposed.digitCount
-        precondition(digits <= key.digitCount, "the key has fewer digits than the decomposition")
+        precondition(key.level >= level && digits <= key.digitCount, "the key serves levels up to \(key.level), not \(level)")
+        // extended limb t reads key row t (data primes) or t + (key level − ℓ) (special primes)
+        let keyRows = (0..<limbs).map { $0 <= level ? $0 : $0 + (key.level - level) }
         var out0 = RNSPolynomial(zeroIn: basis, form: .ntt)
         var out1 = RNSPolynomial(zeroIn: basis, form: .ntt)
         let keyLimbs = key.limbCount
@@ -81,7 +82,7 @@ extension CKKSContext {
                             let bp = UncheckedSendable(bBuffer.baseAddress!), ap = UncheckedSendable(aBuffer.baseAddress!)
                             let op0 = UncheckedSendable(o0.baseAddress!), op1 = UncheckedSendable(o1.baseAddress!)
                             Parallelism.forEach(limbs) { t in
-                                let row = plan.keyRows[t]
+                                let row = keyRows[t]
                                 let dStride = limbs * n, kStride = keyLimbs * n
                                 keyProductLimb(modulus: basis.moduli[t], digits: digits, n: n,
                                                d: dp.value + t * n, dStride: dStride,

@@ -107,19 +107,21 @@ public struct PublicKey: Sendable, Equatable {
 /// only those limbs carry `s'`. Every `a_j` comes from one seed (domain `j`).
 public struct KeySwitchingKey: Sendable, Equatable {
     public let parametersFingerprint: UInt64
+    /// The highest ciphertext level the key serves: its limbs are those of `Q_level·P`.
+    public let level: Int
     /// `dnum`.
     public let digitCount: Int
-    /// Limbs per polynomial (`L + 1 + K`).
+    /// Limbs per polynomial (`level + 1 + K`).
     public let limbCount: Int
     public let degree: Int
-    /// All `b_j`, NTT form over the key basis `Q_L·P`: digit `j`, limb `r` at `(j·limbCount + r)·N`.
+    /// All `b_j`, NTT form over `Q_level·P`: digit `j`, limb `r` at `(j·limbCount + r)·N`.
     public internal(set) var b: [UInt64]
     /// All `a_j`, same layout.
     public internal(set) var a: [UInt64]
     /// The seed every `a_j` is expanded from.
     public let seed: [UInt8]
 
-    /// Digit `j` as two polynomials of `basis` (the key basis).
+    /// Digit `j` as two polynomials of `basis` (`Q_level·P`).
     public func digit(_ j: Int, basis: RNSBasis) -> (b: RNSPolynomial, a: RNSPolynomial) {
         let size = limbCount * degree
         let range = (j * size)..<((j + 1) * size)
@@ -213,38 +215,54 @@ public struct KeyGenerator {
         return PublicKey(parametersFingerprint: context.parameters.fingerprint, b: b, a: a, seed: seed)
     }
 
-    /// The key-switching key from `source` to `target` (both in NTT form over the key basis):
-    /// `b_j = −a_j·target + e_j + P·[digit j]·source`.
-    mutating func keySwitchingKey(from source: UnsafePointer<UInt64>, to target: UnsafePointer<UInt64>) -> KeySwitchingKey {
-        let basis = context.keyBasis
+    /// The key-switching key from `source` to `target` (both in NTT form over the key basis
+    /// `Q_L·P`, key-row numbering) for ciphertexts up to `level`:
+    /// `b_j = −a_j·target + e_j + P·[digit j]·source` modulo `Q_level·P`, for the digits of
+    /// level `level`. A key for a lower level has fewer digits and limbs (a fraction of the
+    /// memory and generation time) and serves every level up to its own.
+    mutating func keySwitchingKey(from source: UnsafePointer<UInt64>, to target: UnsafePointer<UInt64>,
+                                  level: Int) -> KeySwitchingKey {
+        let basis = context.extendedBases[level]
         let n = context.degree
-        let plan = context.keySwitching[context.maxLevel]
+        let plan = context.keySwitching[level]
         let seed = rng.nextBytes(32)
         let size = basis.count * n
+        // the rows of Q_level·P, contiguous
+        var selected = [UInt64](repeating: 0, count: 2 * size)
+        defer { selected.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) } }
+        selected.withUnsafeMutableBufferPointer { buffer in
+            for (t, row) in plan.keyRows.enumerated() {
+                (buffer.baseAddress! + t * n).update(from: source + row * n, count: n)
+                (buffer.baseAddress! + size + t * n).update(from: target + row * n, count: n)
+            }
+        }
         var bs = [UInt64](repeating: 0, count: plan.digits.count * size)
         var as_ = [UInt64](repeating: 0, count: plan.digits.count * size)
-        for (j, digit) in plan.digits.enumerated() {
-            let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: UInt64(j))
-            var b = error(basis: basis)
-            b.subtractProduct(a, secret: target)
-            b.data.withUnsafeMutableBufferPointer { bb in
-                for i in digit.range {
-                    let m = basis.moduli[i]
-                    let p = plan.pModQ[i], ps = m.shoup(p)
-                    let t = source + i * n
-                    let x = bb.baseAddress! + i * n
-                    for k in 0..<n { x[k] = m.add(x[k], m.multiply(t[k], by: p, shoup: ps)) }
+        selected.withUnsafeBufferPointer { rows in
+            let source = rows.baseAddress!, target = rows.baseAddress! + size
+            for (j, digit) in plan.digits.enumerated() {
+                let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: UInt64(j))
+                var b = error(basis: basis)
+                b.subtractProduct(a, secret: target)
+                b.data.withUnsafeMutableBufferPointer { bb in
+                    for i in digit.range {
+                        let m = basis.moduli[i]
+                        let p = plan.pModQ[i], ps = m.shoup(p)
+                        let t = source + i * n
+                        let x = bb.baseAddress! + i * n
+                        for k in 0..<n { x[k] = m.add(x[k], m.multiply(t[k], by: p, shoup: ps)) }
+                    }
                 }
+                bs.replaceSubrange((j * size)..<((j + 1) * size), with: b.data)
+                as_.replaceSubrange((j * size)..<((j + 1) * size), with: a.data)
             }
-            bs.replaceSubrange((j * size)..<((j + 1) * size), with: b.data)
-            as_.replaceSubrange((j * size)..<((j + 1) * size), with: a.data)
         }
-        return KeySwitchingKey(parametersFingerprint: context.parameters.fingerprint, digitCount: plan.digits.count,
-                               limbCount: basis.count, degree: n, b: bs, a: as_, seed: seed)
+        return KeySwitchingKey(parametersFingerprint: context.parameters.fingerprint, level: level,
+                               digitCount: plan.digits.count, limbCount: basis.count, degree: n, b: bs, a: as_, seed: seed)
     }
 
-    /// The relinearization key (`s² → s`).
-    public mutating func relinearizationKey() -> RelinearizationKey {
+    /// The relinearization key (`s² → s`) for products up to `level` (default: the top level).
+    public mutating func relinearizationKey(level: Int? = nil) -> RelinearizationKey {
         let basis = context.keyBasis
         let n = context.degree
         var square = [UInt64](repeating: 0, count: basis.count * n)
@@ -252,26 +270,50 @@ public struct KeyGenerator {
             let m = basis.moduli[i], s = secretKey.limb(i)
             for k in 0..<n { square[i * n + k] = m.multiply(s[k], s[k]) }
         }
-        let key = square.withUnsafeBufferPointer { keySwitchingKey(from: $0.baseAddress!, to: secretKey.limb(0)) }
+        let key = square.withUnsafeBufferPointer {
+            keySwitchingKey(from: $0.baseAddress!, to: secretKey.limb(0), level: level ?? context.maxLevel)
+        }
         square.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
         return RelinearizationKey(key: key)
     }
 
     /// Galois keys for rotations by each of `steps` (left, negative = right) and, if asked,
-    /// complex conjugation. Steps that are multiples of `N/2` (the identity) are skipped.
-    public mutating func galoisKeys(steps: [Int], conjugation: Bool = false) -> GaloisKeys {
+    /// complex conjugation, for ciphertexts up to `level` (default: the top level). Steps that
+    /// are multiples of `N/2` (the identity) are skipped.
+    public mutating func galoisKeys(steps: [Int], conjugation: Bool = false, level: Int? = nil) -> GaloisKeys {
         var elements = steps.map { context.galoisElement(forRotation: $0) }.filter { $0 != 1 }
         if conjugation { elements.append(context.conjugationElement) }
-        return galoisKeys(elements: elements)
+        return galoisKeys(elements: elements, level: level)
     }
 
-    /// Galois keys for explicit Galois elements (odd, below 2N).
-    public mutating func galoisKeys(elements: [Int]) -> GaloisKeys {
+    /// Galois keys for rotations, each for ciphertexts up to its own level (`levels[step]`): a
+    /// program that rotates by a step only after some rescalings needs the key only up to
+    /// that level, with fewer digits and limbs.
+    public mutating func galoisKeys(rotationLevels levels: [Int: Int]) -> GaloisKeys {
+        var byElement: [Int: Int] = [:]
+        for (step, level) in levels {
+            let g = context.galoisElement(forRotation: step)
+            if g != 1 { byElement[g] = max(byElement[g] ?? 0, level) }
+        }
+        return galoisKeys(elementLevels: byElement)
+    }
+
+    /// Galois keys for explicit Galois elements (odd, below 2N), up to `level` (default: top).
+    public mutating func galoisKeys(elements: [Int], level: Int? = nil) -> GaloisKeys {
+        var byElement: [Int: Int] = [:]
+        for g in elements where byElement[g] == nil { byElement[g] = level ?? context.maxLevel }
+        return galoisKeys(elementLevels: byElement, order: elements)
+    }
+
+    /// Galois keys for elements with their levels, generated in `order` (then ascending).
+    mutating func galoisKeys(elementLevels: [Int: Int], order: [Int] = []) -> GaloisKeys {
         let basis = context.keyBasis
         let n = context.degree
         var entries: [Int: GaloisKeys.Entry] = [:]
         var seen = Set<Int>()
-        for g in elements where seen.insert(g).inserted {
+        let sequence = order + elementLevels.keys.sorted()
+        for g in sequence where seen.insert(g).inserted {
+            let level = elementLevels[g]!
             let permutation = RNSPolynomial.automorphismPermutation(degree: n, galoisElement: g)
             // σ⁻¹(s) in NTT form: σ(x)[k] = x[π[k]], so σ⁻¹(s)[π[k]] = s[k]
             var inverse = [UInt64](repeating: 0, count: basis.count * n)
@@ -279,7 +321,9 @@ public struct KeyGenerator {
                 let s = secretKey.limb(i)
                 for k in 0..<n { inverse[i * n + Int(permutation[k])] = s[k] }
             }
-            let key = inverse.withUnsafeBufferPointer { keySwitchingKey(from: secretKey.limb(0), to: $0.baseAddress!) }
+            let key = inverse.withUnsafeBufferPointer {
+                keySwitchingKey(from: secretKey.limb(0), to: $0.baseAddress!, level: level)
+            }
             inverse.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
             entries[g] = .init(galoisElement: g, key: key, permutation: permutation)
         }

@@ -43,7 +43,7 @@ public enum SerializationError: Error, Equatable, CustomStringConvertible {
 /// Format constants.
 public enum Serialization {
     public static let magic: [UInt8] = Array("HEAR".utf8)
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
 
     /// Object kinds.
     enum Kind: UInt8 {
@@ -390,26 +390,30 @@ extension PublicKey {
 }
 
 extension KeySwitchingKey {
+    /// `level u8 · digits u8 · seed · packed b` (the `a_j` follow from the seed).
     func write(to w: inout ByteWriter, context: CKKSContext) {
+        w.append(UInt8(level))
         w.append(UInt8(digitCount))
         w.append(raw: seed)
         w.appendPacked(b[...], n: context.degree,
-                       widths: Array(repeating: polynomialWidths(context.keyBasis), count: digitCount).flatMap { $0 })
+                       widths: Array(repeating: polynomialWidths(context.extendedBases[level]), count: digitCount).flatMap { $0 })
     }
 
     static func read(from r: inout ByteReader, context: CKKSContext) throws(SerializationError) -> KeySwitchingKey {
+        let level = Int(try r.read() as UInt8)
+        guard level <= context.maxLevel else { throw .invalidValue("key level \(level) above the top level \(context.maxLevel)") }
         let digits = Int(try r.read() as UInt8)
-        let expected = context.keySwitching[context.maxLevel].digits.count
-        guard digits == expected else { throw .invalidValue("\(digits) key-switching digits, expected \(expected)") }
+        let expected = context.keySwitching[level].digits.count
+        guard digits == expected else { throw .invalidValue("\(digits) key-switching digits at level \(level), expected \(expected)") }
         let seed = try r.readRaw(32)
-        let basis = context.keyBasis
+        let basis = context.extendedBases[level]
         let b = try r.readPacked(n: context.degree, moduli: Array(repeating: basis.moduli, count: digits).flatMap { $0 })
         var a: [UInt64] = []
         a.reserveCapacity(b.count)
         for j in 0..<digits {
             a += Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: UInt64(j)).data
         }
-        return KeySwitchingKey(parametersFingerprint: context.parameters.fingerprint, digitCount: digits,
+        return KeySwitchingKey(parametersFingerprint: context.parameters.fingerprint, level: level, digitCount: digits,
                                limbCount: basis.count, degree: context.degree, b: b, a: a, seed: seed)
     }
 }

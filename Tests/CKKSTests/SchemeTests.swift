@@ -242,6 +242,45 @@ struct SchemeTests {
         #expect(precisionBits(expected: rotatedLeft(z, by: 3), actual: rotatedLow) > 22)
     }
 
+    @Test("keys generated for a lower level: smaller, correct up to their level, refused above it, serializable")
+    func levelLimitedKeys() throws {
+        var generator = try KeyGenerator(context: s.context, secretKey: s.generator.secretKey,
+                                         deterministicSeed: [UInt8](repeating: 9, count: 32))
+        let keys = generator.galoisKeys(rotationLevels: [3: 1, 7: 2, -5: 1, 100: 0])
+        let relin = generator.relinearizationKey(level: 1)
+        let full = s.galoisKeys.entries[s.context.galoisElement(forRotation: 3)]!.key
+        let low = keys.entries[s.context.galoisElement(forRotation: 3)]!.key
+        // level 1 of N = 2^11, dnum 2 (two primes per digit): one digit over q0, q1, p0, p1
+        #expect(low.level == 1 && low.digitCount == 1 && low.limbCount == 4)
+        #expect(full.level == 3 && full.digitCount == 2 && full.limbCount == 6)
+        #expect(low.b.count * 3 == full.b.count)
+        let z = s.complexValues(0.8)
+        var encryptor = s.encryptor()
+        let ct = try encryptor.encrypt(s.context.encode(z))
+        let e = s.evaluator, d = s.decryptor
+        for level in 0...1 {
+            let x = try e.dropLevel(ct, to: level)
+            let rotated = s.context.decode(try d.decrypt(e.rotate(x, by: 3, keys: keys)))
+            #expect(precisionBits(expected: rotatedLeft(z, by: 3), actual: rotated) > 22, "level \(level)")
+            let hoisted = try e.rotations(x, by: [3, -5], keys: keys)
+            #expect(precisionBits(expected: rotatedLeft(z, by: -5), actual: s.context.decode(try d.decrypt(hoisted[1]))) > 22)
+        }
+        let x1 = try e.dropLevel(ct, to: 1)
+        let squared = s.context.decode(try d.decrypt(e.rescale(e.square(x1, relinearizationKey: relin))))
+        #expect(precisionBits(expected: z.map { $0 * $0 }, actual: squared) > 22)
+        #expect(throws: CKKSError.self) { try e.rotate(x1, by: 100, keys: keys) }
+        // above the key's level: a clear error, not a wrong result
+        #expect(throws: CKKSError.self) { try e.rotate(e.dropLevel(ct, to: 2), by: 3, keys: keys) }
+        #expect(throws: CKKSError.self) { try e.rotations(ct, by: [7], keys: keys) }
+        #expect(throws: CKKSError.self) { try e.square(e.dropLevel(ct, to: 2), relinearizationKey: relin) }
+        let rotated = try e.rotate(e.dropLevel(ct, to: 2), by: 7, keys: keys)
+        #expect(precisionBits(expected: rotatedLeft(z, by: 7), actual: s.context.decode(try d.decrypt(rotated))) > 22)
+        // the level travels with the key
+        let c = s.context
+        #expect(try GaloisKeys(deserializing: keys.serialized(context: c), context: c) == keys)
+        #expect(try RelinearizationKey(deserializing: relin.serialized(context: c), context: c) == relin)
+    }
+
     @Test("hoisted rotations equal the plain rotations")
     func hoistedRotations() throws {
         var encryptor = s.encryptor()

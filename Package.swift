@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "HEARTests", dependencies: ["HEAR", "HERing", "HEARCommand"], swiftSettings: optimized),
         // The `hear` command-line tool (product name `hear`; the module has another name so that
         // it cannot collide with `HEAR` on case-insensitive file systems).
-        .executableTarget(name: "HEARCommand", dependencies: ["HEAR"], swiftSettings: optimized),
+        .executableTarget(name: "HEARCommand", dependencies: ["HEAR", "HETensor", "CKKS", "HERing"], swiftSettings: optimized),
         .executableTarget(
             name: "HEARBenchmarks",
             dependencies: ["HERing", "CKKS"],

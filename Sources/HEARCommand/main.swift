@@ -6,6 +6,7 @@ import Foundation
 import HEAR
 import HERing
 import HETensor
+import CKKS
 
 enum ExitCode: Int32 {
     case success = 0
@@ -37,7 +38,9 @@ let mainHelp = """
     """
 
 let evaluateHelp = """
-    usage: hear evaluate --model <name|dir> [--data <dir>] [--logits <out.csv>] [--plan reference|folded] [--threads <n>]
+    usage: hear evaluate --model <name|dir> [--data <dir>] [--samples <list>] [--logits <out.csv>] [--plan reference|folded] [--threads <n>]
+           hear evaluate --model <name|dir> --encrypted [--method fast-hear|hear] [--preset <name>]
+                         [--strategy auto|full|giant|baby[,…]] [--samples <list>] [--threads <n>] [--logits <out.csv>]
 
       --model    a model name under <data>/models (cnn2d-64, cnn1d-64, cnn1d-128) or a model directory
       --data     the test-set directory with test_inputs.csv and test_labels.csv
@@ -46,6 +49,17 @@ let evaluateHelp = """
       --plan     reference: layer-by-layer inference as PyTorch computes it (default);
                  folded: the folded plan the encrypted path evaluates (one square per block)
       --threads  threads (default: $HEAR_THREADS, else the number of cores)
+      --samples  which test samples, in this order: indices and inclusive ranges, e.g. 0..607 or 3,17,42
+                 (default: all); --logits rows follow this order
+
+    Encrypted (--encrypted): generates the keys, encodes the weights, then for each sample encrypts,
+    evaluates on the ciphertext with the evaluation keys only, and decrypts. Prints the time of each
+    step, the peak resident memory, the operation counts, the key and ciphertext sizes, the metrics
+    and the agreement with the plaintext (folded) network.
+      --method    fast-hear (default) or hear (convolutions on the sparse ciphertexts)
+      --preset    CKKS parameters: default (N = 2^14, 128-bit, log2 QP = 430), hear, fast-hear
+                  (the paper's chains; see Docs/CKKS.md)
+      --strategy  convolution strategy, one for all blocks or one per block (default auto)
     """
 
 let classifyHelp = """
@@ -69,15 +83,23 @@ let modelInitHelp = """
 struct Options {
     var values: [String: String] = [:]
 
-    init(_ arguments: ArraySlice<String>, allowed: Set<String>) throws(CommandFailure) {
+    var flags: Set<String> = []
+
+    /// `allowed` options take a value; `flags` take none.
+    init(_ arguments: ArraySlice<String>, allowed: Set<String>, flags allowedFlags: Set<String> = []) throws(CommandFailure) {
         var rest = arguments
         while let argument = rest.popFirst() {
             guard argument.hasPrefix("--"), argument.count > 2 else {
                 throw CommandFailure(code: .usage, message: "unexpected argument \"\(argument)\" (options start with --)")
             }
             let name = String(argument.dropFirst(2))
+            if allowedFlags.contains(name) {
+                guard flags.insert(name).inserted else { throw CommandFailure(code: .usage, message: "option --\(name) given twice") }
+                continue
+            }
             guard allowed.contains(name) else {
-                throw CommandFailure(code: .usage, message: "unknown option --\(name) (allowed: \(allowed.sorted().map { "--" + $0 }.joined(separator: ", ")))")
+                let all = allowed.union(allowedFlags).sorted().map { "--" + $0 }.joined(separator: ", ")
+                throw CommandFailure(code: .usage, message: "unknown option --\(name) (allowed: \(all))")
             }
             guard let value = rest.popFirst(), !value.hasPrefix("--") else {
                 throw CommandFailure(code: .usage, message: "option --\(name) needs a value")
@@ -164,13 +186,22 @@ func checkWritable(_ url: URL) throws(CommandFailure) {
 }
 
 func evaluate(_ arguments: ArraySlice<String>) throws(CommandFailure) {
-    let options = try Options(arguments, allowed: ["model", "data", "logits", "plan", "threads"])
+    let options = try Options(arguments, allowed: ["model", "data", "logits", "plan", "threads", "samples", "method", "preset", "strategy"],
+                              flags: ["encrypted"])
     let modelReference = try options.required("model")
+    let encrypted = options.flags.contains("encrypted")
+    if !encrypted, let name = ["method", "preset", "strategy"].first(where: { options.values[$0] != nil }) {
+        throw CommandFailure(code: .usage, message: "--\(name) applies to the encrypted evaluation: add --encrypted")
+    }
+    if encrypted, options.values["plan"] != nil {
+        throw CommandFailure(code: .usage, message: "--plan applies to the evaluation in the clear (the encrypted one always runs the folded plan)")
+    }
     let plan = options.values["plan"] ?? "reference"
     guard plan == "reference" || plan == "folded" else {
         throw CommandFailure(code: .usage, message: "--plan must be reference or folded, got \"\(plan)\"")
     }
     try setThreads(options)
+    let encryptedSettings = encrypted ? try EncryptedSettings(options) : nil
     let logitsURL = options.values["logits"].map { URL(fileURLWithPath: $0) }
     if let logitsURL { try checkWritable(logitsURL) }
     let data = dataDirectory(options)
@@ -185,7 +216,15 @@ func evaluate(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         throw problem
     }
     let (model, modelURL) = try loadModel(modelReference, data: data)
-    let inputs = testSet.sequences.map { Preprocessing.normalize($0) }
+    let samples = try parseSamples(options.values["samples"], count: testSet.count)
+    let inputs = samples.map { Preprocessing.normalize(testSet.sequences[$0]) }
+    let labels = samples.map { testSet.labels[$0] }
+    if let encryptedSettings {
+        let logits = try evaluateEncrypted(model: model, modelURL: modelURL, inputs: inputs, labels: labels, samples: samples,
+                                           dataPath: data.path, settings: encryptedSettings)
+        if let logitsURL { try writeLogits(logits, to: logitsURL) }
+        return
+    }
 
     let start = Date()
     let logits: [[Double]]
@@ -197,24 +236,45 @@ func evaluate(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         logits = model.referenceLogits(inputs)
     }
     let seconds = Date().timeIntervalSince(start)
-    let metrics = ClassificationMetrics(predictions: logits.map(predictedClass), labels: testSet.labels,
-                                        classNames: model.classNames)
+    let metrics = ClassificationMetrics(predictions: logits.map(predictedClass), labels: labels, classNames: model.classNames)
     print("model     \(model.name) (\(model.architecture.convolution.rawValue.uppercased()) CNN, f = \(model.architecture.filters)) from \(modelURL.path)")
-    print("data      \(testSet.count) samples from \(data.path)")
+    print("data      \(samples.count) of \(testSet.count) samples from \(data.path)")
     print("plan      \(plan == "folded" ? "folded (one square per block, constants in the weights)" : "reference (layer by layer)"), Double precision")
     print(String(format: "time      %.3f s on %d thread(s)", seconds, Parallelism.threadCount))
     print("")
     print(metrics.report())
-    if let logitsURL {
-        let text = logits.map { row in row.map { "\($0)" }.joined(separator: ",") }.joined(separator: "\n") + "\n"
-        do {
-            try Data(text.utf8).write(to: logitsURL, options: .atomic)
-        } catch {
-            throw CommandFailure(code: .cannotCreate, message: "cannot write \(logitsURL.path): \(error.localizedDescription)")
-        }
-        print("")
-        print("logits    \(logits.count) rows written to \(logitsURL.path)")
+    if let logitsURL { try writeLogits(logits, to: logitsURL) }
+}
+
+/// Writes one row of logits per sample at full precision (atomically).
+func writeLogits(_ logits: [[Double]], to url: URL) throws(CommandFailure) {
+    let text = logits.map { row in row.map { "\($0)" }.joined(separator: ",") }.joined(separator: "\n") + "\n"
+    do {
+        try Data(text.utf8).write(to: url, options: .atomic)
+    } catch {
+        throw CommandFailure(code: .cannotCreate, message: "cannot write \(url.path): \(error.localizedDescription)")
     }
+    print("")
+    print("logits    \(logits.count) rows written to \(url.path)")
+}
+
+/// `--samples`: ranges `a..b` (inclusive) and single indices, comma-separated, in the order given.
+func parseSamples(_ text: String?, count: Int) throws(CommandFailure) -> [Int] {
+    guard let text else { return Array(0..<count) }
+    var result: [Int] = []
+    for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+        let bounds = part.components(separatedBy: "..")
+        let numbers = bounds.map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard (1...2).contains(numbers.count), numbers.allSatisfy({ $0 != nil }) else {
+            throw CommandFailure(code: .usage, message: "--samples takes indices and ranges like 0..607 or 3,17,42, got \"\(part)\"")
+        }
+        let low = numbers[0]!, high = numbers.last!!
+        guard low >= 0, high < count, low <= high else {
+            throw CommandFailure(code: .usage, message: "--samples: \"\(part)\" is outside 0…\(count - 1) or empty")
+        }
+        result += Array(low...high)
+    }
+    return result
 }
 
 func classify(_ arguments: ArraySlice<String>) throws(CommandFailure) {
@@ -256,11 +316,13 @@ func modelInit(_ arguments: ArraySlice<String>) throws(CommandFailure) {
 }
 
 let planHelp = """
-    usage: hear plan --model <name|dir> [--data <dir>] [--method fast-hear|hear] [--strategy auto|full|giant|baby[,…]] [--slots 8192]
+    usage: hear plan --model <name|dir> [--data <dir>] [--method fast-hear|hear] [--strategy auto|full|giant|baby[,…]]
+                     [--slots 8192] [--preset default|hear|fast-hear]
 
       Compiles the model into the packed slot program the encrypted evaluation runs and prints
       the layouts, the convolution strategy of each block, the operation counts per phase, the
-      multiplicative depth and the rotation steps (the Galois keys needed).
+      multiplicative depth, the rotation steps (the Galois keys needed) and, for the preset, the
+      memory of the encoded plaintexts and of the keys.
       --strategy  one value for every block, or one per block separated by commas (default auto)
     """
 
@@ -288,7 +350,7 @@ func parseMethod(_ text: String?) throws(CommandFailure) -> HEMethod {
 }
 
 func plan(_ arguments: ArraySlice<String>) throws(CommandFailure) {
-    let options = try Options(arguments, allowed: ["model", "data", "method", "strategy", "slots"])
+    let options = try Options(arguments, allowed: ["model", "data", "method", "strategy", "slots", "preset"])
     let method = try parseMethod(options.values["method"])
     let strategies = try parseStrategies(options.values["strategy"])
     let slots = try options.integer("slots", range: 5120...65536) ?? 8192
@@ -314,6 +376,22 @@ func plan(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     print("")
     print("rotation steps (\(program.rotationSteps.count) Galois keys): \(program.rotationSteps.map(String.init).joined(separator: " "))")
     print("weight, mask and bias plaintexts: \(program.patterns.count)")
+    let parameters: CKKSParameters
+    do { parameters = try CKKSParameters.preset(named: options.values["preset"] ?? "default") } catch {
+        throw CommandFailure(code: .usage, message: "--preset: \(error.description)")
+    }
+    guard parameters.slotCount == slots else { return }
+    do {
+        let levels = try LevelPlan(program: program, parameters: parameters)
+        let keys = levels.keyBytes(parameters: parameters)
+        print("")
+        print("at preset \(parameters.name): input at level \(levels.startLevel) of \(parameters.maxLevel); encoded plaintexts "
+              + "\(megabytes(levels.patternBytes(degree: parameters.degree))), Galois keys \(megabytes(keys.galois)), "
+              + "relinearization key \(megabytes(keys.relinearization)) (level \(levels.relinearizationLevel))")
+    } catch {
+        print("")
+        print("at preset \(parameters.name): \(error.description)")
+    }
 }
 
 func run(_ arguments: [String]) throws(CommandFailure) {

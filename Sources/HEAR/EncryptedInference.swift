@@ -1,0 +1,126 @@
+import CKKS
+import Dispatch
+import Foundation
+import HERing
+import HETensor
+
+/// Encrypted inference of a folded network, with the three parties' steps kept apart:
+///
+/// - the **key owner** (client camera / nursing station) generates the secret key and the
+///   evaluation keys: the public key, the relinearization key and Galois keys for exactly the
+///   program's rotation steps, each only up to the level where the program uses it;
+/// - the **server** compiles the network into a packed program, encodes every weight, mask and
+///   bias at the level and scale where it is used, and evaluates ciphertexts with the public
+///   evaluation keys only (`CKKSBackend` holds no secret);
+/// - per sample the client encodes and encrypts the input slots, the server runs the program,
+///   the nursing station decrypts and reads the class scores.
+///
+/// In one process (the evaluation command, benchmarks, tests) the secret key lives in this
+/// object; it is never printed.
+public final class EncryptedInference: @unchecked Sendable {
+    public let program: PackedProgram
+    public let context: CKKSContext
+    public let plan: LevelPlan
+    /// The server's side: encoded patterns and evaluation keys.
+    public let backend: CKKSBackend
+    public let publicKey: PublicKey
+    let secretKey: SecretKey
+    /// Wall seconds of key generation (public, relinearization and Galois keys).
+    public let keyGenerationSeconds: Double
+    /// Wall seconds of encoding the patterns.
+    public let weightEncodingSeconds: Double
+    let seed: [UInt8]?
+    let lock = NSLock()
+    var encryptions = 0
+
+    /// Compiles `network` for `parameters`, generates the keys and encodes the weights.
+    /// `deterministicSeed` makes keys and encryptions reproducible (tests and benchmarks only;
+    /// real keys come from system entropy).
+    public init(network: FoldedNetwork, method: HEMethod, strategies: [ConvolutionStrategy?] = [],
+                parameters: CKKSParameters, deterministicSeed: [UInt8]? = nil) throws(CKKSError) {
+        program = PackedProgram.compile(network.packed, slotCount: parameters.slotCount, method: method, strategies: strategies)
+        context = CKKSContext(parameters)
+        plan = try LevelPlan(program: program, parameters: parameters)
+        seed = deterministicSeed
+        var start = DispatchTime.now().uptimeNanoseconds
+        var generator: KeyGenerator
+        if let deterministicSeed {
+            generator = KeyGenerator(context: context, deterministicSeed: deterministicSeed)
+        } else {
+            generator = try KeyGenerator(context: context)
+        }
+        publicKey = generator.publicKey()
+        let relinearizationKey = generator.relinearizationKey(level: plan.relinearizationLevel)
+        let galoisKeys = generator.galoisKeys(rotationLevels: plan.rotationLevels)
+        secretKey = generator.secretKey
+        keyGenerationSeconds = Self.seconds(since: start)
+        start = DispatchTime.now().uptimeNanoseconds
+        let patterns = try EncodedPatterns(program: program, plan: plan, context: context)
+        weightEncodingSeconds = Self.seconds(since: start)
+        backend = CKKSBackend(context: context, plan: plan, patterns: patterns, galoisKeys: galoisKeys,
+                              relinearizationKey: relinearizationKey)
+    }
+
+    static func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+
+    /// One encrypted prediction.
+    public struct Prediction: Sendable {
+        /// The decrypted class scores (logits).
+        public var scores: [Double]
+        /// Wall seconds per step: "encrypt", "block1" … "dense", "decrypt".
+        public var seconds: [(phase: String, seconds: Double)]
+        /// Serialized sizes of the input and the result ciphertext.
+        public var inputBytes: Int
+        public var resultBytes: Int
+        /// Seconds of the server's evaluation (every block and the dense layer).
+        public var evaluationSeconds: Double {
+            seconds.filter { $0.phase != "encrypt" && $0.phase != "decrypt" }.reduce(0) { $0 + $1.seconds }
+        }
+    }
+
+    /// Encrypts `input` (client), evaluates (server), decrypts (nursing station).
+    public func predict(_ input: ActionInput) throws(CKKSError) -> Prediction {
+        var start = DispatchTime.now().uptimeNanoseconds
+        var encryptor: Encryptor
+        if let seed {
+            lock.lock()
+            encryptions += 1
+            let counter = encryptions
+            lock.unlock()
+            var sampleSeed = seed
+            withUnsafeBytes(of: UInt64(counter).littleEndian) { for (i, b) in $0.enumerated() { sampleSeed[i] ^= b } }
+            encryptor = try Encryptor(context: context, publicKey: publicKey, deterministicSeed: sampleSeed)
+        } else {
+            encryptor = try Encryptor(context: context, publicKey: publicKey)
+        }
+        let ciphertext = try encryptor.encrypt(program.encodeInput(input.tensor.values, plan: plan, context: context))
+        var seconds: [(phase: String, seconds: Double)] = [("encrypt", Self.seconds(since: start))]
+        let inputBytes = try ciphertext.serialized(context: context).count
+        let run = try program.run(on: backend, input: ciphertext)
+        seconds += run.phaseSeconds
+        start = DispatchTime.now().uptimeNanoseconds
+        let decryptor = try Decryptor(context: context, secretKey: secretKey)
+        let slots = try decryptor.decryptReal(run.result)
+        let scores = program.scores(ofDecryptedSlots: slots)
+        seconds.append(("decrypt", Self.seconds(since: start)))
+        return Prediction(scores: scores, seconds: seconds, inputBytes: inputBytes,
+                          resultBytes: try run.result.serialized(context: context).count)
+    }
+
+    /// Bytes of the evaluation keys held by the server (Galois and relinearization keys).
+    public var evaluationKeyBytes: Int {
+        let galois = backend.galoisKeys.entries.values.reduce(0) { $0 + ($1.key.b.count + $1.key.a.count) * 8 }
+        let relinearization = (backend.relinearizationKey.key.b.count + backend.relinearizationKey.key.a.count) * 8
+        return galois + relinearization
+    }
+}
+
+/// The process's peak resident memory (Linux `VmHWM`), or nil where it cannot be read.
+public func peakResidentBytes() -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        if fields.count >= 2, let kilobytes = Int(fields[1]) { return kilobytes * 1024 }
+    }
+    return nil
+}

@@ -1,0 +1,115 @@
+// `hear evaluate --encrypted`: the networks on ciphertexts, with the time of every step.
+import CKKS
+import Foundation
+import HEAR
+import HERing
+import HETensor
+
+/// The encrypted evaluation's options.
+struct EncryptedSettings {
+    var method: HEMethod
+    var parameters: CKKSParameters
+    var strategies: [ConvolutionStrategy?]
+
+    init(_ options: Options) throws(CommandFailure) {
+        method = try parseMethod(options.values["method"])
+        strategies = try parseStrategies(options.values["strategy"])
+        do {
+            parameters = try CKKSParameters.preset(named: options.values["preset"] ?? "default")
+        } catch {
+            throw CommandFailure(code: .usage, message: "--preset: \(error.description)")
+        }
+    }
+}
+
+/// Median and minimum.
+func medianAndMinimum(_ values: [Double]) -> (median: Double, minimum: Double) {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return (0, 0) }
+    let middle = sorted.count / 2
+    let median = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    return (median, sorted[0])
+}
+
+func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
+
+/// Runs the encrypted evaluation and prints its report; returns the decrypted logits.
+func evaluateEncrypted(model: HEARModel, modelURL: URL, inputs: [ActionInput], labels: [Int], samples: [Int],
+                       dataPath: String, settings: EncryptedSettings) throws(CommandFailure) -> [[Double]] {
+    let folded: FoldedNetwork
+    do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
+    let parameters = settings.parameters
+    print("model     \(model.name) (\(model.architecture.convolution.rawValue.uppercased()) CNN, f = \(model.architecture.filters)) from \(modelURL.path)")
+    print("data      \(samples.count) samples from \(dataPath)")
+    print("method    \(settings.method.rawValue), preset \(parameters.name): N = \(parameters.degree), "
+          + "log2 QP = \(parameters.totalModulusBits), scale 2^\(parameters.log2Scale), \(parameters.security.rawValue), "
+          + "\(Parallelism.threadCount) thread(s)")
+    let inference: EncryptedInference
+    do {
+        inference = try EncryptedInference(network: folded, method: settings.method, strategies: settings.strategies,
+                                           parameters: parameters)
+    } catch {
+        throw CommandFailure(code: .usage, message: "cannot run \(model.name) with preset \(parameters.name): \(error.description)")
+    }
+    let program = inference.program, plan = inference.plan
+    print("program   depth \(program.depth) (input at level \(plan.startLevel) of \(parameters.maxLevel)), strategies "
+          + program.strategies.map(\.rawValue).joined(separator: ", "))
+    print(String(format: "keys      %.2f s: %d Galois keys (levels %d…%d) + relinearization (level %d), %@ held by the server",
+                 inference.keyGenerationSeconds, inference.backend.galoisKeys.entries.count,
+                 plan.rotationLevels.values.min() ?? 0, plan.rotationLevels.values.max() ?? 0, plan.relinearizationLevel,
+                 megabytes(inference.evaluationKeyBytes)))
+    print(String(format: "weights   %.2f s: %d plaintexts encoded at their levels, %@",
+                 inference.weightEncodingSeconds, program.patterns.count, megabytes(inference.backend.patterns.byteCount)))
+
+    let plainLogits = folded.logits(inputs)
+    var logits: [[Double]] = []
+    var phaseTimes: [String: [Double]] = [:]
+    var phaseOrder: [String] = []
+    var sizes = (input: 0, result: 0)
+    for (index, input) in inputs.enumerated() {
+        let prediction: EncryptedInference.Prediction
+        do { prediction = try inference.predict(input) } catch {
+            throw CommandFailure(code: .dataError, message: "sample \(samples[index]): \(error.description)")
+        }
+        logits.append(prediction.scores)
+        for (phase, seconds) in prediction.seconds {
+            if phaseTimes[phase] == nil { phaseOrder.append(phase) }
+            phaseTimes[phase, default: []].append(seconds)
+        }
+        let total = prediction.seconds.reduce(0) { $0 + $1.seconds }
+        phaseTimes["inference", default: []].append(total)
+        sizes = (prediction.inputBytes, prediction.resultBytes)
+        if inputs.count > 1, ProcessInfo.processInfo.environment["HEAR_PROGRESS"] == "1" {
+            FileHandle.standardError.write(Data(String(format: "sample %d: %.3f s\n", samples[index], total).utf8))
+        }
+    }
+    print("ciphertexts  input \(megabytes(sizes.input)) (level \(plan.startLevel)), result \(megabytes(sizes.result)) (level 0)")
+    print("")
+    print("step          median s     min s   (\(inputs.count) sample(s))")
+    for phase in phaseOrder + ["inference"] {
+        let (median, minimum) = medianAndMinimum(phaseTimes[phase] ?? [])
+        print(phase.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%10.4f%10.4f", median, minimum))
+    }
+    print("")
+    print("phase     rotations  hoisted  pt-products  squarings  rescales")
+    func row(_ label: String, _ c: OperationCounts) -> String {
+        label.padding(toLength: 9, withPad: " ", startingAt: 0)
+            + String(format: "%11d%9d%13d%11d%9d", c.rotations, c.hoistedRotations, c.plaintextProducts, c.squarings, c.rescales)
+    }
+    for (phase, counts) in program.countsByPhase { print(row(phase, counts)) }
+    print(row("total", program.counts))
+    print("")
+    let metrics = ClassificationMetrics(predictions: logits.map(predictedClass), labels: labels, classNames: model.classNames)
+    print(metrics.report())
+    print("")
+    let agreement = zip(logits, plainLogits).filter { predictedClass($0.0) == predictedClass($0.1) }.count
+    var largest = 0.0, worst = 0
+    for (i, (a, b)) in zip(logits, plainLogits).enumerated() {
+        let d = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        if d > largest { largest = d; worst = samples[i] }
+    }
+    print("agreement with the plaintext network: argmax \(agreement) / \(inputs.count), "
+          + String(format: "max |logit difference| %.3e (sample %d)", largest, worst))
+    if let peak = peakResidentBytes() { print("peak memory (VmHWM) \(megabytes(peak))") }
+    return logits
+}

@@ -1,0 +1,129 @@
+import Dispatch
+import Foundation
+import HERing
+
+/// The slot operations a packed program is made of. A program is written once (by the
+/// compiler, as `SlotInstruction`s) and runs on any backend: the CKKS evaluator on ciphertexts
+/// (`CKKSBackend`) or the clear-slot simulator on `[Double]` (`ClearSlotBackend`), which performs
+/// the very same rotations, products, additions and squares.
+///
+/// Rotations are to the left: ρ(x, r)[i] = x[(i + r) mod n], with 0 < r < n. Patterns are the
+/// program's constant vectors (`PackedProgram.patterns`), which a backend prepares beforehand (the
+/// CKKS backend encodes each at the level and scale where it is used).
+public protocol SlotBackend: Sendable {
+    associatedtype Value: Sendable
+    associatedtype Failure: Error
+
+    /// ρ(x, r) for every r of `steps`, in order; with several steps, hoisted (one decomposition
+    /// of x shared by all of them).
+    func rotations(_ x: Value, by steps: [Int]) throws(Failure) -> [Value]
+    /// Σᵢ patternᵢ ⊙ xᵢ, then one rescale (one level).
+    func multiplyAccumulate(_ terms: [(value: Value, pattern: Int)]) throws(Failure) -> Value
+    /// Σ values (same level and scale).
+    func add(_ values: [Value]) throws(Failure) -> Value
+    /// x + pattern, at x's level and scale.
+    func addPattern(_ x: Value, pattern: Int) throws(Failure) -> Value
+    /// x², relinearized and rescaled (one level).
+    func square(_ x: Value) throws(Failure) -> Value
+}
+
+/// The result of running a program, with the wall time of each phase.
+public struct ProgramRun<Value> {
+    public var result: Value
+    /// Seconds per phase ("block1", …, "dense"), in program order.
+    public var phaseSeconds: [(phase: String, seconds: Double)]
+}
+
+extension PackedProgram {
+    /// For each register, the index of the last stage that reads it (the output: past the end), so
+    /// that a run can free registers as soon as they are dead.
+    var lastUse: [Int] {
+        var last = [Int](repeating: -1, count: registerCount)
+        for (index, stage) in stages.enumerated() {
+            for instruction in stage.groups.joined() {
+                for r in instruction.reads { last[r] = index }
+            }
+        }
+        last[outputRegister] = stages.count
+        return last
+    }
+
+    /// Runs the program on `backend` from the input value (the encrypted or clear input slots).
+    ///
+    /// Stages run in order; the groups of a stage are independent and run in parallel
+    /// (`Parallelism.forEach`), each group's instructions in order. Registers are freed after their
+    /// last reading stage. The result is the same for any thread count: every value is computed by
+    /// one group in a fixed order. The first failure (in group order) is thrown.
+    public func run<Backend: SlotBackend>(on backend: Backend, input: Backend.Value) throws(Backend.Failure) -> ProgramRun<Backend.Value> {
+        let lastUse = self.lastUse
+        var registers = [Backend.Value?](repeating: nil, count: registerCount)
+        registers[inputRegister] = input
+        var phases: [(phase: String, seconds: Double)] = []
+        for (index, stage) in stages.enumerated() {
+            let start = DispatchTime.now().uptimeNanoseconds
+            var failures = [Backend.Failure?](repeating: nil, count: stage.groups.count)
+            registers.withUnsafeMutableBufferPointer { buffer in
+                failures.withUnsafeMutableBufferPointer { failureBuffer in
+                    let store = UncheckedSendable(buffer), failed = UncheckedSendable(failureBuffer)
+                    Parallelism.forEach(stage.groups.count) { g in
+                        do throws(Backend.Failure) {
+                            for instruction in stage.groups[g] {
+                                try Self.execute(instruction, on: backend, registers: store.value)
+                            }
+                        } catch {
+                            failed.value[g] = error
+                        }
+                    }
+                }
+            }
+            if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+            for r in registers.indices where registers[r] != nil && lastUse[r] == index { registers[r] = nil }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if let last = phases.last, last.phase == stage.phase {
+                phases[phases.count - 1].seconds += seconds
+            } else {
+                phases.append((stage.phase, seconds))
+            }
+        }
+        return ProgramRun(result: registers[outputRegister]!, phaseSeconds: phases)
+    }
+
+    static func execute<Backend: SlotBackend>(_ instruction: SlotInstruction, on backend: Backend,
+                                              registers: UnsafeMutableBufferPointer<Backend.Value?>) throws(Backend.Failure) {
+        switch instruction {
+        case let .rotate(source, steps, targets):
+            let rotated = try backend.rotations(registers[source]!, by: steps)
+            for (target, value) in zip(targets, rotated) { registers[target] = value }
+        case let .multiplyAccumulate(terms, target):
+            registers[target] = try backend.multiplyAccumulate(terms.map { (registers[$0.register]!, $0.pattern) })
+        case let .add(sources, target):
+            registers[target] = try backend.add(sources.map { registers[$0]! })
+        case let .addPattern(source, pattern, target):
+            registers[target] = try backend.addPattern(registers[source]!, pattern: pattern)
+        case let .square(source, target):
+            registers[target] = try backend.square(registers[source]!)
+        }
+    }
+}
+
+extension SlotInstruction {
+    /// The registers the instruction reads.
+    var reads: [Int] {
+        switch self {
+        case let .rotate(source, _, _): return [source]
+        case let .multiplyAccumulate(terms, _): return terms.map(\.register)
+        case let .add(sources, _): return sources
+        case let .addPattern(source, _, _): return [source]
+        case let .square(source, _): return [source]
+        }
+    }
+
+    /// The registers the instruction writes.
+    var writes: [Int] {
+        switch self {
+        case let .rotate(_, _, targets): return targets
+        case let .multiplyAccumulate(_, target), let .add(_, target), let .addPattern(_, _, target), let .square(_, target):
+            return [target]
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import CKKS
+import Foundation
+import HERing
+
+/// The levels and scales of a packed program on a CKKS chain, fixed before any ciphertext
+/// exists, so that every constant is encoded once at the level and scale where it is used
+/// (level-aware encoding) and every key is generated only up to the level where it is used.
+///
+/// The input is encrypted at level `startLevel` = the program's depth (no limb is carried that
+/// the program would not use) and scale `inputScale`. Then:
+/// - a product Σ p ⊙ x at level ℓ uses patterns encoded at scale `q_ℓ`, the prime the following
+///   rescale divides by, so the scale is unchanged: Δ·q_ℓ/q_ℓ = Δ;
+/// - a square at level ℓ turns Δ into Δ²/q_ℓ (the primes are close to Δ, so the scale drifts by
+///   parts per million, tracked exactly);
+/// - a bias addition at level ℓ uses a pattern encoded at the register's own scale.
+/// Scales are computed with the evaluator's own floating-point operations, so they match it.
+public struct LevelPlan: Sendable {
+    public let startLevel: Int
+    public let inputScale: Double
+    /// Level and scale of each register.
+    public let registerLevels: [Int]
+    public let registerScales: [Double]
+    /// Level and scale each pattern is encoded at.
+    public let patternLevels: [Int]
+    public let patternScales: [Double]
+    /// Each rotation step with the highest level it is applied at (its Galois key's level).
+    public let rotationLevels: [Int: Int]
+    /// The highest level of a square (the relinearization key's level).
+    public let relinearizationLevel: Int
+
+    public init(program: PackedProgram, parameters: CKKSParameters, inputScale: Double? = nil) throws(CKKSError) {
+        guard program.geometry.slotCount == parameters.slotCount else {
+            throw .invalidParameters("the program is compiled for \(program.geometry.slotCount) slots, the parameters have \(parameters.slotCount)")
+        }
+        guard program.depth <= parameters.maxLevel else {
+            throw .invalidParameters("the program needs \(program.depth) levels, parameter set '\(parameters.name)' has \(parameters.maxLevel)")
+        }
+        let start = program.depth
+        let scale = inputScale ?? parameters.scale
+        let primes = parameters.dataPrimes.map { Double($0) }  // (not map(Double.init): that is init(bitPattern:))
+        var levels = [Int](repeating: -1, count: program.registerCount)
+        var scales = [Double](repeating: 0, count: program.registerCount)
+        var patternLevels = [Int](repeating: -1, count: program.patterns.count)
+        var patternScales = [Double](repeating: 0, count: program.patterns.count)
+        var rotations: [Int: Int] = [:]
+        var relinearization = 0
+        levels[program.inputRegister] = start
+        scales[program.inputRegister] = scale
+
+        func fixPattern(_ p: Int, level: Int, scale: Double) throws(CKKSError) {
+            if patternLevels[p] < 0 {
+                patternLevels[p] = level
+                patternScales[p] = scale
+            } else if patternLevels[p] != level || patternScales[p] != scale {
+                throw .invalidOperand("pattern \(p) is used at two levels or scales")
+            }
+        }
+        func operand(_ r: Int) throws(CKKSError) -> (Int, Double) {
+            guard levels[r] >= 0 else { throw .invalidOperand("register \(r) is read before it is written") }
+            return (levels[r], scales[r])
+        }
+        func same(_ registers: [Int]) throws(CKKSError) -> (Int, Double) {
+            let (level, scale) = try operand(registers[0])
+            for r in registers.dropFirst() {
+                let (l, s) = try operand(r)
+                guard l == level else { throw .levelMismatch(l, level) }
+                guard abs(s - scale) <= 1e-9 * scale else { throw .scaleMismatch(s, scale) }
+            }
+            return (level, scale)
+        }
+        for stage in program.stages {
+            for instruction in stage.groups.joined() {
+                switch instruction {
+                case let .rotate(source, steps, targets):
+                    let (level, scale) = try operand(source)
+                    for (step, target) in zip(steps, targets) {
+                        rotations[step] = max(rotations[step] ?? 0, level)
+                        (levels[target], scales[target]) = (level, scale)
+                    }
+                case let .multiplyAccumulate(terms, target):
+                    let (level, scale) = try same(terms.map(\.register))
+                    guard level > 0 else { throw .invalidLevel(level: 0, reason: "a product needs a level to rescale") }
+                    for term in terms { try fixPattern(term.pattern, level: level, scale: primes[level]) }
+                    (levels[target], scales[target]) = (level - 1, scale * primes[level] / primes[level])
+                case let .add(sources, target):
+                    (levels[target], scales[target]) = try same(sources)
+                case let .addPattern(source, pattern, target):
+                    let (level, scale) = try operand(source)
+                    try fixPattern(pattern, level: level, scale: scale)
+                    (levels[target], scales[target]) = (level, scale)
+                case let .square(source, target):
+                    let (level, scale) = try operand(source)
+                    guard level > 0 else { throw .invalidLevel(level: 0, reason: "a square needs a level to rescale") }
+                    relinearization = max(relinearization, level)
+                    (levels[target], scales[target]) = (level - 1, scale * scale / primes[level])
+                }
+            }
+        }
+        startLevel = start
+        self.inputScale = scale
+        registerLevels = levels
+        registerScales = scales
+        self.patternLevels = patternLevels
+        self.patternScales = patternScales
+        rotationLevels = rotations
+        relinearizationLevel = relinearization
+    }
+
+    /// Bytes of the encoded patterns: (level + 1) limbs of N words each.
+    public func patternBytes(degree: Int) -> Int {
+        patternLevels.reduce(0) { $0 + ($1 + 1) * degree * 8 }
+    }
+
+    /// Bytes of the Galois keys (two polynomials per digit over `Q_ℓ·P`) and the relinearization key.
+    public func keyBytes(parameters: CKKSParameters) -> (galois: Int, relinearization: Int) {
+        let k = parameters.specialPrimes.count, alpha = parameters.primesPerDigit, n = parameters.degree
+        func bytes(_ level: Int) -> Int { 2 * ((level + alpha) / alpha) * (level + 1 + k) * n * 8 }
+        return (rotationLevels.values.reduce(0) { $0 + bytes($1) }, bytes(relinearizationLevel))
+    }
+}
+
+/// The patterns of a program encoded as CKKS plaintexts, each at its level and scale.
+public struct EncodedPatterns: Sendable {
+    public let plaintexts: [Plaintext]
+
+    /// Encodes every pattern (in parallel over patterns).
+    public init(program: PackedProgram, plan: LevelPlan, context: CKKSContext) throws(CKKSError) {
+        let count = program.patterns.count
+        var results = [Plaintext?](repeating: nil, count: count)
+        var failures = [CKKSError?](repeating: nil, count: count)
+        results.withUnsafeMutableBufferPointer { out in
+            failures.withUnsafeMutableBufferPointer { failed in
+                let out = UncheckedSendable(out), failed = UncheckedSendable(failed)
+                Parallelism.forEach(count) { p in
+                    let values = program.patterns[p].materialize(slotCount: program.geometry.slotCount,
+                                                                 positionSets: program.positionSets)
+                    do throws(CKKSError) {
+                        out.value[p] = try context.encode(values, level: plan.patternLevels[p], scale: plan.patternScales[p])
+                    } catch {
+                        failed.value[p] = error
+                    }
+                }
+            }
+        }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+        plaintexts = results.map { $0! }
+    }
+
+    /// Bytes held by the plaintexts.
+    public var byteCount: Int { plaintexts.reduce(0) { $0 + $1.polynomial.data.count * 8 } }
+}
+
+/// The CKKS backend: runs a program's slot operations on ciphertexts with the evaluation keys
+/// (Galois keys for the program's rotation steps, the relinearization key) and the encoded
+/// patterns. Holds no secret: this is what the cloud server has.
+public struct CKKSBackend: SlotBackend {
+    public let context: CKKSContext
+    public let plan: LevelPlan
+    public let patterns: EncodedPatterns
+    public let galoisKeys: GaloisKeys
+    public let relinearizationKey: RelinearizationKey
+    let evaluator: Evaluator
+
+    public init(context: CKKSContext, plan: LevelPlan, patterns: EncodedPatterns, galoisKeys: GaloisKeys,
+                relinearizationKey: RelinearizationKey) {
+        self.context = context
+        self.plan = plan
+        self.patterns = patterns
+        self.galoisKeys = galoisKeys
+        self.relinearizationKey = relinearizationKey
+        evaluator = Evaluator(context: context)
+    }
+
+    public func rotations(_ x: Ciphertext, by steps: [Int]) throws(CKKSError) -> [Ciphertext] {
+        if steps.count == 1 { return [try evaluator.rotate(x, by: steps[0], keys: galoisKeys)] }
+        return try evaluator.rotations(x, by: steps, keys: galoisKeys)
+    }
+
+    public func multiplyAccumulate(_ terms: [(value: Ciphertext, pattern: Int)]) throws(CKKSError) -> Ciphertext {
+        try evaluator.rescale(evaluator.multiplyAccumulate(terms.map { ($0.value, patterns.plaintexts[$0.pattern]) }))
+    }
+
+    public func add(_ values: [Ciphertext]) throws(CKKSError) -> Ciphertext {
+        var sum = values[0]
+        for x in values.dropFirst() { sum = try evaluator.add(sum, x) }
+        return sum
+    }
+
+    public func addPattern(_ x: Ciphertext, pattern: Int) throws(CKKSError) -> Ciphertext {
+        try evaluator.add(x, patterns.plaintexts[pattern])
+    }
+
+    public func square(_ x: Ciphertext) throws(CKKSError) -> Ciphertext {
+        try evaluator.rescale(evaluator.square(x, relinearizationKey: relinearizationKey))
+    }
+}
+
+extension PackedProgram {
+    /// The client's side: the input tensor as a plaintext at the plan's start level and scale.
+    public func encodeInput(_ input: [Double], plan: LevelPlan, context: CKKSContext) throws(CKKSError) -> Plaintext {
+        try context.encode(inputSlots(input), level: plan.startLevel, scale: plan.inputScale)
+    }
+
+    /// The nursing station's side: the class scores from the decrypted result's slots.
+    public func scores(ofDecryptedSlots slots: [Double]) -> [Double] { outputSlots.map { slots[$0] } }
+}

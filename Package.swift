@@ -70,7 +70,7 @@ let package = Package(
         // reference and folded inference, metrics). Imports the layers below.
         .target(name: "HEAR", dependencies: ["HETensor", "CKKS", "HERing"], swiftSettings: optimized),
         // The tests also run the `hear` executable (exit codes, messages, files written).
-        .testTarget(name: "HEARTests", dependencies: ["HEAR", "HERing", "HEARCommand"], swiftSettings: optimized),
+        .testTarget(name: "HEARTests", dependencies: ["HEAR", "HETensor", "CKKS", "HERing", "HEARCommand"], swiftSettings: optimized),
         // The `hear` command-line tool (product name `hear`; the module has another name so that
         // it cannot collide with `HEAR` on case-insensitive file systems).
         .executableTarget(name: "HEARCommand", dependencies: ["HEAR", "HETensor", "CKKS", "HERing"], swiftSettings: optimized),

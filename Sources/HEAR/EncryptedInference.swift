@@ -34,10 +34,12 @@ public final class EncryptedInference: @unchecked Sendable {
     var encryptions = 0
 
     /// Compiles `network` for `parameters`, generates the keys and encodes the weights.
+    /// `weightBudget`: the most bytes of resident weight plaintexts (nil: all resident); the
+    /// largest stages beyond it are encoded during the evaluation (`PatternStore`).
     /// `deterministicSeed` makes keys and encryptions reproducible (tests and benchmarks only;
     /// real keys come from system entropy).
     public init(network: FoldedNetwork, method: HEMethod, strategies: [ConvolutionStrategy?] = [],
-                parameters: CKKSParameters, deterministicSeed: [UInt8]? = nil) throws(CKKSError) {
+                parameters: CKKSParameters, weightBudget: Int? = nil, deterministicSeed: [UInt8]? = nil) throws(CKKSError) {
         program = PackedProgram.compile(network.packed, slotCount: parameters.slotCount, method: method, strategies: strategies)
         context = CKKSContext(parameters)
         plan = try LevelPlan(program: program, parameters: parameters)
@@ -55,7 +57,7 @@ public final class EncryptedInference: @unchecked Sendable {
         secretKey = generator.secretKey
         keyGenerationSeconds = Self.seconds(since: start)
         start = DispatchTime.now().uptimeNanoseconds
-        let patterns = try EncodedPatterns(program: program, plan: plan, context: context)
+        let patterns = try PatternStore(program: program, plan: plan, context: context, budget: weightBudget)
         weightEncodingSeconds = Self.seconds(since: start)
         backend = CKKSBackend(context: context, plan: plan, patterns: patterns, galoisKeys: galoisKeys,
                               relinearizationKey: relinearizationKey)
@@ -67,6 +69,8 @@ public final class EncryptedInference: @unchecked Sendable {
     public struct Prediction: Sendable {
         /// The decrypted class scores (logits).
         public var scores: [Double]
+        /// Every decrypted slot of the result (the scores sit at `program.outputSlots`).
+        public var resultSlots: [Double]
         /// Wall seconds per step: "encrypt", "block1" … "dense", "decrypt".
         public var seconds: [(phase: String, seconds: Double)]
         /// Serialized sizes of the input and the result ciphertext.
@@ -103,7 +107,7 @@ public final class EncryptedInference: @unchecked Sendable {
         let slots = try decryptor.decryptReal(run.result)
         let scores = program.scores(ofDecryptedSlots: slots)
         seconds.append(("decrypt", Self.seconds(since: start)))
-        return Prediction(scores: scores, seconds: seconds, inputBytes: inputBytes,
+        return Prediction(scores: scores, resultSlots: slots, seconds: seconds, inputBytes: inputBytes,
                           resultBytes: try run.result.serialized(context: context).count)
     }
 

@@ -10,8 +10,22 @@ struct EncryptedSettings {
     var method: HEMethod
     var parameters: CKKSParameters
     var strategies: [ConvolutionStrategy?]
+    /// Bytes of resident weight plaintexts (nil: all).
+    var weightBudget: Int?
+
+    /// The default budget of resident weight plaintexts.
+    static let defaultWeightMegabytes = 3000
 
     init(_ options: Options) throws(CommandFailure) {
+        switch options.values["weights-memory"] {
+        case "all": weightBudget = nil
+        case nil: weightBudget = Self.defaultWeightMegabytes * 1_000_000
+        case let text?:
+            guard let megabytes = Int(text), megabytes >= 0 else {
+                throw CommandFailure(code: .usage, message: "--weights-memory takes megabytes (an integer ≥ 0) or all, got \"\(text)\"")
+            }
+            weightBudget = megabytes * 1_000_000
+        }
         method = try parseMethod(options.values["method"])
         strategies = try parseStrategies(options.values["strategy"])
         do {
@@ -47,7 +61,7 @@ func evaluateEncrypted(model: HEARModel, modelURL: URL, inputs: [ActionInput], l
     let inference: EncryptedInference
     do {
         inference = try EncryptedInference(network: folded, method: settings.method, strategies: settings.strategies,
-                                           parameters: parameters)
+                                           parameters: parameters, weightBudget: settings.weightBudget)
     } catch {
         throw CommandFailure(code: .usage, message: "cannot run \(model.name) with preset \(parameters.name): \(error.description)")
     }
@@ -58,8 +72,11 @@ func evaluateEncrypted(model: HEARModel, modelURL: URL, inputs: [ActionInput], l
                  inference.keyGenerationSeconds, inference.backend.galoisKeys.entries.count,
                  plan.rotationLevels.values.min() ?? 0, plan.rotationLevels.values.max() ?? 0, plan.relinearizationLevel,
                  megabytes(inference.evaluationKeyBytes)))
-    print(String(format: "weights   %.2f s: %d plaintexts encoded at their levels, %@",
-                 inference.weightEncodingSeconds, program.patterns.count, megabytes(inference.backend.patterns.byteCount)))
+    let store = inference.backend.patterns
+    print(String(format: "weights   %.2f s: %d of %d plaintexts encoded at their levels and resident, %@",
+                 inference.weightEncodingSeconds, store.residentCount, program.patterns.count, megabytes(store.residentBytes))
+          + (store.streamedStages.isEmpty ? "" : "; encoded during the evaluation (over the --weights-memory budget): "
+             + store.streamedStages.map { "\(program.stages[$0].phase) \(program.stages[$0].name)" }.joined(separator: ", ")))
 
     let plainLogits = folded.logits(inputs)
     var logits: [[Double]] = []

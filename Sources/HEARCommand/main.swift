@@ -40,7 +40,8 @@ let mainHelp = """
 let evaluateHelp = """
     usage: hear evaluate --model <name|dir> [--data <dir>] [--samples <list>] [--logits <out.csv>] [--plan reference|folded] [--threads <n>]
            hear evaluate --model <name|dir> --encrypted [--method fast-hear|hear] [--preset <name>]
-                         [--strategy auto|full|giant|baby[,…]] [--samples <list>] [--threads <n>] [--logits <out.csv>]
+                         [--strategy auto|full|giant|baby[,…]] [--weights-memory <MB>|all] [--samples <list>]
+                         [--threads <n>] [--logits <out.csv>]
 
       --model    a model name under <data>/models (cnn2d-64, cnn1d-64, cnn1d-128) or a model directory
       --data     the test-set directory with test_inputs.csv and test_labels.csv
@@ -60,6 +61,9 @@ let evaluateHelp = """
       --preset    CKKS parameters: default (N = 2^14, 128-bit, log2 QP = 430), hear, fast-hear
                   (the paper's chains; see Docs/CKKS.md)
       --strategy  convolution strategy, one for all blocks or one per block (default auto)
+      --weights-memory  the most megabytes of weight plaintexts kept encoded (default 3000); the
+                  largest stages beyond it are encoded during the evaluation (slower, bounded memory);
+                  all: keep every plaintext
     """
 
 let classifyHelp = """
@@ -186,11 +190,12 @@ func checkWritable(_ url: URL) throws(CommandFailure) {
 }
 
 func evaluate(_ arguments: ArraySlice<String>) throws(CommandFailure) {
-    let options = try Options(arguments, allowed: ["model", "data", "logits", "plan", "threads", "samples", "method", "preset", "strategy"],
+    let options = try Options(arguments, allowed: ["model", "data", "logits", "plan", "threads", "samples", "method", "preset",
+                                                   "strategy", "weights-memory"],
                               flags: ["encrypted"])
     let modelReference = try options.required("model")
     let encrypted = options.flags.contains("encrypted")
-    if !encrypted, let name = ["method", "preset", "strategy"].first(where: { options.values[$0] != nil }) {
+    if !encrypted, let name = ["method", "preset", "strategy", "weights-memory"].first(where: { options.values[$0] != nil }) {
         throw CommandFailure(code: .usage, message: "--\(name) applies to the encrypted evaluation: add --encrypted")
     }
     if encrypted, options.values["plan"] != nil {

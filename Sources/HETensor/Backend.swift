@@ -118,6 +118,15 @@ extension SlotInstruction {
         }
     }
 
+    /// The patterns the instruction uses.
+    var patterns: [Int] {
+        switch self {
+        case let .multiplyAccumulate(terms, _): return terms.map(\.pattern)
+        case let .addPattern(_, pattern, _): return [pattern]
+        default: return []
+        }
+    }
+
     /// The registers the instruction writes.
     var writes: [Int] {
         switch self {

@@ -119,35 +119,80 @@ public struct LevelPlan: Sendable {
     }
 }
 
-/// The patterns of a program encoded as CKKS plaintexts, each at its level and scale.
-public struct EncodedPatterns: Sendable {
-    public let plaintexts: [Plaintext]
+/// The patterns of a program as CKKS plaintexts, each encoded at its level and scale.
+///
+/// Resident patterns are encoded once, up front. When they would exceed a memory budget, the
+/// stages with the largest plaintexts are *streamed* instead: their patterns are encoded when a
+/// product needs them and dropped right after, so memory stays bounded (a few plaintexts per
+/// thread) at the price of encoding during the evaluation.
+public final class PatternStore: @unchecked Sendable {
+    // Written only during init; read concurrently afterwards.
+    let resident: [Plaintext?]
+    let program: PackedProgram
+    let plan: LevelPlan
+    let context: CKKSContext
+    /// The stages whose patterns are encoded on use.
+    public let streamedStages: [Int]
 
-    /// Encodes every pattern (in parallel over patterns).
-    public init(program: PackedProgram, plan: LevelPlan, context: CKKSContext) throws(CKKSError) {
-        let count = program.patterns.count
-        var results = [Plaintext?](repeating: nil, count: count)
-        var failures = [CKKSError?](repeating: nil, count: count)
+    /// Encodes the resident patterns (in parallel). `budget`: the most bytes of resident
+    /// plaintexts (nil: all resident).
+    public init(program: PackedProgram, plan: LevelPlan, context: CKKSContext, budget: Int? = nil) throws(CKKSError) {
+        self.program = program
+        self.plan = plan
+        self.context = context
+        // the stage of each pattern and the bytes of each stage
+        var stageOf = [Int](repeating: -1, count: program.patterns.count)
+        for (index, stage) in program.stages.enumerated() {
+            for instruction in stage.groups.joined() {
+                for p in instruction.patterns where stageOf[p] < 0 { stageOf[p] = index }
+            }
+        }
+        let n = context.degree
+        var stageBytes = [Int](repeating: 0, count: program.stages.count)
+        for (p, stage) in stageOf.enumerated() where stage >= 0 { stageBytes[stage] += (plan.patternLevels[p] + 1) * n * 8 }
+        var streamed = Set<Int>()
+        if let budget {
+            var total = stageBytes.reduce(0, +)
+            for stage in stageBytes.indices.sorted(by: { stageBytes[$0] > stageBytes[$1] }) where total > budget {
+                streamed.insert(stage)
+                total -= stageBytes[stage]
+            }
+        }
+        streamedStages = streamed.sorted()
+        let keep = (0..<program.patterns.count).filter { stageOf[$0] >= 0 && !streamed.contains(stageOf[$0]) }
+        var results = [Plaintext?](repeating: nil, count: program.patterns.count)
+        var failures = [CKKSError?](repeating: nil, count: keep.count)
         results.withUnsafeMutableBufferPointer { out in
             failures.withUnsafeMutableBufferPointer { failed in
                 let out = UncheckedSendable(out), failed = UncheckedSendable(failed)
-                Parallelism.forEach(count) { p in
-                    let values = program.patterns[p].materialize(slotCount: program.geometry.slotCount,
-                                                                 positionSets: program.positionSets)
+                Parallelism.forEach(keep.count) { i in
+                    let p = keep[i]
                     do throws(CKKSError) {
-                        out.value[p] = try context.encode(values, level: plan.patternLevels[p], scale: plan.patternScales[p])
+                        out.value[p] = try Self.encode(p, program: program, plan: plan, context: context)
                     } catch {
-                        failed.value[p] = error
+                        failed.value[i] = error
                     }
                 }
             }
         }
         if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
-        plaintexts = results.map { $0! }
+        resident = results
     }
 
-    /// Bytes held by the plaintexts.
-    public var byteCount: Int { plaintexts.reduce(0) { $0 + $1.polynomial.data.count * 8 } }
+    static func encode(_ p: Int, program: PackedProgram, plan: LevelPlan, context: CKKSContext) throws(CKKSError) -> Plaintext {
+        let values = program.patterns[p].materialize(slotCount: program.geometry.slotCount, positionSets: program.positionSets)
+        return try context.encode(values, level: plan.patternLevels[p], scale: plan.patternScales[p])
+    }
+
+    /// Pattern `p`: the resident plaintext, or a fresh encoding.
+    public func plaintext(_ p: Int) throws(CKKSError) -> Plaintext {
+        if let plaintext = resident[p] { return plaintext }
+        return try Self.encode(p, program: program, plan: plan, context: context)
+    }
+
+    /// Bytes held by the resident plaintexts.
+    public var residentBytes: Int { resident.reduce(0) { $0 + ($1?.polynomial.data.count ?? 0) * 8 } }
+    public var residentCount: Int { resident.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 }
 
 /// The CKKS backend: runs a program's slot operations on ciphertexts with the evaluation keys
@@ -156,12 +201,12 @@ public struct EncodedPatterns: Sendable {
 public struct CKKSBackend: SlotBackend {
     public let context: CKKSContext
     public let plan: LevelPlan
-    public let patterns: EncodedPatterns
+    public let patterns: PatternStore
     public let galoisKeys: GaloisKeys
     public let relinearizationKey: RelinearizationKey
     let evaluator: Evaluator
 
-    public init(context: CKKSContext, plan: LevelPlan, patterns: EncodedPatterns, galoisKeys: GaloisKeys,
+    public init(context: CKKSContext, plan: LevelPlan, patterns: PatternStore, galoisKeys: GaloisKeys,
                 relinearizationKey: RelinearizationKey) {
         self.context = context
         self.plan = plan
@@ -177,7 +222,10 @@ public struct CKKSBackend: SlotBackend {
     }
 
     public func multiplyAccumulate(_ terms: [(value: Ciphertext, pattern: Int)]) throws(CKKSError) -> Ciphertext {
-        try evaluator.rescale(evaluator.multiplyAccumulate(terms.map { ($0.value, patterns.plaintexts[$0.pattern]) }))
+        var pairs: [(Ciphertext, Plaintext)] = []
+        pairs.reserveCapacity(terms.count)
+        for term in terms { pairs.append((term.value, try patterns.plaintext(term.pattern))) }
+        return try evaluator.rescale(evaluator.multiplyAccumulate(pairs))
     }
 
     public func add(_ values: [Ciphertext]) throws(CKKSError) -> Ciphertext {
@@ -187,7 +235,7 @@ public struct CKKSBackend: SlotBackend {
     }
 
     public func addPattern(_ x: Ciphertext, pattern: Int) throws(CKKSError) -> Ciphertext {
-        try evaluator.add(x, patterns.plaintexts[pattern])
+        try evaluator.add(x, patterns.plaintext(pattern))
     }
 
     public func square(_ x: Ciphertext) throws(CKKSError) -> Ciphertext {

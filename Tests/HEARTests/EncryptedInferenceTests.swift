@@ -1,0 +1,119 @@
+import CKKS
+import Foundation
+import Testing
+import HEAR
+import HETensor
+import HERing
+
+/// Whether the encrypted suites run: they work at N = 2^14 (the packed layout needs 8192 slots),
+/// so they run in release builds (CI runs `swift test -c release`) and in debug builds only with
+/// `HEAR_SLOW_TESTS=1`.
+let encryptedTests: Bool = {
+    #if DEBUG
+    return ProcessInfo.processInfo.environment["HEAR_SLOW_TESTS"] == "1"
+    #else
+    return true
+    #endif
+}()
+
+/// A short insecure chain at N = 2^14 for the small-parameter runs: ten data primes (q0 45 bits,
+/// nine of 32 bits, scale 2^32) and one 50-bit special prime, dnum 2.
+func smallChain() throws -> CKKSParameters {
+    try CKKSParameters.insecureTesting(degree: 1 << 14, dataPrimeBits: [45] + Array(repeating: 32, count: 9),
+                                       specialPrimeBits: [50, 50], log2Scale: 32, digitCount: 5)
+}
+
+let seed = [UInt8](repeating: 42, count: 32)
+
+@Suite("level plans of packed programs")
+struct LevelPlanTests {
+    @Test("levels, scales and key levels follow the program (cnn1d-64, Fast-HEAR, default preset)")
+    func knownAnswers() throws {
+        let folded = try FoldedNetwork(folding: HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: "cnn1d-64")!, seed: 2))
+        let program = PackedProgram.compile(folded.packed, slotCount: 8192, method: .fastHEAR)
+        let parameters = CKKSParameters.standard()
+        let plan = try LevelPlan(program: program, parameters: parameters)
+        #expect(program.depth == 9 && plan.startLevel == 9)
+        // the output is at level 0, at a scale within 1 % of the input scale (each square turns
+        // Δ into Δ²/q, and the primes are within 2^-10 of 2^34: the drift doubles per square)
+        #expect(plan.registerLevels[program.outputRegister] == 0)
+        #expect(abs(plan.registerScales[program.outputRegister] / plan.inputScale - 1) < 1e-2)
+        // the first square follows the first convolution: level 8; keys never above the start
+        #expect(plan.relinearizationLevel == 8)
+        #expect(Set(plan.rotationLevels.keys) == Set(program.rotationSteps))
+        #expect(plan.rotationLevels.values.allSatisfy { (0...9).contains($0) })
+        // every product pattern at the scale of the prime its rescale removes
+        for case let .multiplyAccumulate(terms, _) in program.stages.flatMap({ $0.groups.joined() }) {
+            for term in terms {
+                let level = plan.patternLevels[term.pattern]
+                #expect(plan.patternScales[term.pattern] == Double(parameters.dataPrimes[level]))
+                #expect(plan.registerLevels[term.register] == level)
+            }
+        }
+        // memory: level-aware encoding is below encoding everything at the top level
+        let topLevelBytes = program.patterns.count * 10 * 16384 * 8
+        #expect(plan.patternBytes(degree: 16384) < topLevelBytes / 2)
+        // a chain with too few levels is refused with a clear error
+        let short = try CKKSParameters.insecureTesting(degree: 1 << 14, dataPrimeBits: [50, 40, 40, 40])
+        #expect(throws: CKKSError.self) { try LevelPlan(program: program, parameters: short) }
+    }
+}
+
+@Suite("encrypted inference", .enabled(if: encryptedTests, "N = 2^14: release builds, or HEAR_SLOW_TESTS=1"), .serialized)
+struct EncryptedInferenceTests {
+    /// A random input in the network's range.
+    func input() -> ActionInput { NetworkTests().syntheticInputs(1, seed: 11)[0] }
+
+    @Test("ciphertext result = clear-slot simulator on every slot, both methods (small insecure chain, cnn1d-64)",
+          arguments: HEMethod.allCases)
+    func smallChainEveryMethod(method: HEMethod) throws {
+        let folded = try FoldedNetwork(folding: HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: "cnn1d-64")!, seed: 5))
+        // HEAR's 7960 plaintexts are encoded on use (budget 0): bounded memory in the test
+        let inference = try EncryptedInference(network: folded, method: method, parameters: try smallChain(),
+                                               weightBudget: method == .hear ? 0 : nil, deterministicSeed: seed)
+        let x = input()
+        let prediction = try inference.predict(x)
+        let simulated = ClearSlotSimulator.run(inference.program, input: inference.program.inputSlots(x.tensor.values))
+        let slotError = maximumDifference(prediction.resultSlots, simulated)
+        let scale = simulated.map(abs).max()!
+        #expect(slotError < 1e-3 * max(1, scale), "\(method): slot error \(slotError), slot magnitude \(scale)")
+        let logitError = maximumDifference(prediction.scores, folded.logits(x))
+        #expect(logitError < 1e-3, "\(method): logit error \(logitError)")
+        #expect(predictedClass(prediction.scores) == predictedClass(folded.logits(x)))
+        // the phases are reported in order
+        #expect(prediction.seconds.map(\.phase) == ["encrypt", "block1", "block2", "block3", "dense", "decrypt"])
+    }
+
+    @Test("weights encoded on use give bit-identical results to resident ones")
+    func streamedEqualsResident() throws {
+        let folded = try FoldedNetwork(folding: HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: "cnn1d-64")!, seed: 6))
+        let resident = try EncryptedInference(network: folded, method: .fastHEAR, parameters: try smallChain(), deterministicSeed: seed)
+        let streamed = try EncryptedInference(network: folded, method: .fastHEAR, parameters: try smallChain(),
+                                              weightBudget: 100_000_000, deterministicSeed: seed)
+        #expect(!streamed.backend.patterns.streamedStages.isEmpty)
+        #expect(streamed.backend.patterns.residentBytes <= 100_000_000)
+        #expect(resident.backend.patterns.residentCount == resident.program.patterns.count)
+        let x = input()
+        #expect(try resident.predict(x).resultSlots == streamed.predict(x).resultSlots)
+    }
+
+    @Test("the paper's cnn2d-64 at the default (128-bit) preset: scores within 3.5e-3 of the plaintext network",
+          .enabled(if: sharedDataPresent, sharedDataMessage))
+    func productionSlice() throws {
+        let testSet = try #require(paperTestSet)
+        let folded = try FoldedNetwork(folding: paperModel("cnn2d-64"))
+        let inference = try EncryptedInference(network: folded, method: .fastHEAR, parameters: .standard(), deterministicSeed: seed)
+        // the evaluation keys: exactly the program's steps, each at the level it is used at
+        #expect(inference.backend.galoisKeys.entries.count == inference.program.rotationSteps.count)
+        for (step, level) in inference.plan.rotationLevels {
+            #expect(inference.backend.galoisKeys.entries[inference.context.galoisElement(forRotation: step)]?.key.level == level)
+        }
+        for index in [0, 101, 377] {
+            let x = Preprocessing.normalize(testSet.sequences[index])
+            let prediction = try inference.predict(x)
+            let expected = folded.logits(x)
+            #expect(maximumDifference(prediction.scores, expected) < 3.5e-3, "sample \(index)")
+            #expect(predictedClass(prediction.scores) == predictedClass(expected), "sample \(index)")
+        }
+    }
+}

@@ -76,7 +76,7 @@ let package = Package(
         .executableTarget(name: "HEARCommand", dependencies: ["HEAR", "HETensor", "CKKS", "HERing"], swiftSettings: optimized),
         .executableTarget(
             name: "HEARBenchmarks",
-            dependencies: ["HERing", "CKKS"],
+            dependencies: ["HERing", "CKKS", "HETensor", "HEAR"],
             path: "Benchmarks/HEARBenchmarks",
             swiftSettings: optimized
         ),

@@ -5,7 +5,11 @@
 //                                                and the parallel NTT of a 12-limb polynomial
 //   swift run -c release HEARBenchmarks ckks [--preset fast-hear|hear|default] [--threads N]
 //                                                the CKKS operations at a preset (peer op names)
-//   swift run -c release HEARBenchmarks all      everything but ckks
+//   swift run -c release HEARBenchmarks inference [--model M] [--method fast-hear|hear] [--threads N] [--samples K]
+//                                                the encrypted network on the first K test samples: one line
+//                                                per phase (keygen, encode_weights, encrypt, block1-3, dense,
+//                                                decrypt, inference; wall time), then peak_rss_mb and the counts
+//   swift run -c release HEARBenchmarks all      everything but ckks and inference
 //
 // Single-thread timings use thread CPU time (CLOCK_THREAD_CPUTIME_ID), so that other load on a
 // shared machine does not count; multi-thread timings use wall time. Medians and minima over
@@ -49,7 +53,7 @@ func emit(_ fields: [(String, Any)]) {
     let body = fields.map { key, value -> String in
         switch value {
         case let s as String: return "\"\(key)\":\"\(s)\""
-        case let d as Double: return "\"\(key)\":\(String(format: "%.2f", d))"
+        case let d as Double: return "\"\(key)\":\(String(format: key.hasSuffix("_s") ? "%.4f" : "%.2f", d))"
         default: return "\"\(key)\":\(value)"
         }
     }
@@ -170,12 +174,21 @@ case "ckks":
         FileHandle.standardError.write("HEARBenchmarks ckks: \(error)\n".data(using: .utf8)!)
         exit(2)
     }
+case "inference":
+    do {
+        try benchmarkInference(InferenceBenchmarkOptions(Array(arguments.dropFirst())))
+    } catch {
+        FileHandle.standardError.write("HEARBenchmarks inference: \(error)\n".data(using: .utf8)!)
+        exit(2)
+    }
 case "--help", "-h", "help":
     print("""
         usage: HEARBenchmarks [ntt | poly | all]                       (one JSON object per line)
                HEARBenchmarks ckks [--preset hear|fast-hear|default] [--threads N]
+               HEARBenchmarks inference [--model <name|dir>] [--method fast-hear|hear] [--threads N] [--samples K]
+                                        [--preset default|hear|fast-hear] [--data <dir>] [--weights-memory <MB>|all]
         """)
 default:
-    FileHandle.standardError.write("unknown benchmark suite '\(suite)'; use ntt or all\n".data(using: .utf8)!)
+    FileHandle.standardError.write("unknown benchmark suite '\(suite)'; use ntt, poly, all, ckks or inference\n".data(using: .utf8)!)
     exit(2)
 }

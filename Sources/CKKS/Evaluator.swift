@@ -145,12 +145,49 @@ public struct Evaluator: Sendable {
             try checkSameLevelAndScale(c, level, scale / p.scale)
         }
         let basis = context.dataBases[level]
-        var accumulators = [LazyProductAccumulator(basis: basis), LazyProductAccumulator(basis: basis)]
-        for (c, p) in terms {
-            accumulators[0].add(c.parts[0], times: p.polynomial)
-            accumulators[1].add(c.parts[1], times: p.polynomial)
+        guard basis.moduli.allSatisfy(\.supportsFloatingProduct) else {
+            var accumulators = [LazyProductAccumulator(basis: basis), LazyProductAccumulator(basis: basis)]
+            for (c, p) in terms {
+                accumulators[0].add(c.parts[0], times: p.polynomial)
+                accumulators[1].add(c.parts[1], times: p.polynomial)
+            }
+            return Ciphertext(parts: accumulators.map { $0.result() }, scale: scale, level: level)
         }
-        return Ciphertext(parts: accumulators.map { $0.result() }, scale: scale, level: level)
+        // Limb by limb (in parallel), term by term: the two accumulators of one limb (2·N words)
+        // stay in cache while each term's limb streams through once; every product is reduced
+        // by the vectorized floating-quotient method and added modulo q.
+        let n = context.degree
+        var out0 = RNSPolynomial(zeroIn: basis, form: .ntt), out1 = RNSPolynomial(zeroIn: basis, form: .ntt)
+        out0.data.withUnsafeMutableBufferPointer { o0 in
+            out1.data.withUnsafeMutableBufferPointer { o1 in
+                let r0 = UncheckedSendable(o0.baseAddress!), r1 = UncheckedSendable(o1.baseAddress!)
+                Parallelism.forEach(level + 1) { i in
+                    let m = basis.moduli[i]
+                    let acc0 = r0.value + i * n, acc1 = r1.value + i * n
+                    for (t, (c, p)) in terms.enumerated() {
+                        c.parts[0].data.withUnsafeBufferPointer { x0b in
+                            c.parts[1].data.withUnsafeBufferPointer { x1b in
+                                p.polynomial.data.withUnsafeBufferPointer { yb in
+                                    let x0 = x0b.baseAddress! + i * n, x1 = x1b.baseAddress! + i * n, y = yb.baseAddress! + i * n
+                                    if t == 0 {
+                                        for k in 0..<n {
+                                            acc0[k] = m.multiplyFloating(x0[k], y[k])
+                                            acc1[k] = m.multiplyFloating(x1[k], y[k])
+                                        }
+                                    } else {
+                                        for k in 0..<n {
+                                            acc0[k] = m.add(acc0[k], m.multiplyFloating(x0[k], y[k]))
+                                            acc1[k] = m.add(acc1[k], m.multiplyFloating(x1[k], y[k]))
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Ciphertext(parts: [out0, out1], scale: scale, level: level)
     }
 
     // MARK: Ciphertext products

@@ -1,0 +1,100 @@
+// `HEARBenchmarks inference`: the encrypted networks, one JSON line per phase.
+import CKKS
+import Foundation
+import HEAR
+import HERing
+import HETensor
+
+/// Options of `HEARBenchmarks inference`.
+struct InferenceBenchmarkOptions {
+    var model = "cnn2d-64"
+    var method = HEMethod.fastHEAR
+    var preset = "default"
+    var threads = 2
+    var samples = 5
+    var data: String?
+    var weightBudget: Int? = 3000 * 1_000_000
+
+    init(_ arguments: [String]) throws {
+        var i = 0
+        while i < arguments.count {
+            let flag = arguments[i]
+            guard i + 1 < arguments.count else { throw BenchmarkError.usage("\(flag) needs a value") }
+            let value = arguments[i + 1]
+            switch flag {
+            case "--model": model = value
+            case "--method":
+                guard let m = HEMethod(rawValue: value) else { throw BenchmarkError.usage("--method takes fast-hear or hear") }
+                method = m
+            case "--preset": preset = value
+            case "--data": data = value
+            case "--threads":
+                guard let t = Int(value), t >= 1 else { throw BenchmarkError.usage("--threads needs a positive integer") }
+                threads = t
+            case "--samples":
+                guard let k = Int(value), k >= 1 else { throw BenchmarkError.usage("--samples needs a positive integer") }
+                samples = k
+            case "--weights-memory":
+                if value == "all" { weightBudget = nil } else {
+                    guard let mb = Int(value), mb >= 0 else { throw BenchmarkError.usage("--weights-memory takes megabytes or all") }
+                    weightBudget = mb * 1_000_000
+                }
+            default: throw BenchmarkError.usage("unknown option \(flag)")
+            }
+            i += 2
+        }
+    }
+}
+
+func benchmarkInference(_ options: InferenceBenchmarkOptions) throws {
+    Parallelism.threadCount = options.threads
+    let dataPath = options.data ?? ProcessInfo.processInfo.environment["HEAR_DATA"].flatMap { $0.isEmpty ? nil : $0 }
+        ?? "../shared/data/hear-paper"
+    let data = URL(fileURLWithPath: dataPath)
+    var isDirectory: ObjCBool = false
+    let direct = URL(fileURLWithPath: options.model)
+    let modelURL = FileManager.default.fileExists(atPath: direct.path, isDirectory: &isDirectory) && isDirectory.boolValue
+        ? direct : data.appendingPathComponent("models").appendingPathComponent(options.model)
+    guard FileManager.default.fileExists(atPath: modelURL.path) else {
+        throw BenchmarkError.usage("no model at \(modelURL.path) (for cnn2d-128: `hear model init --architecture cnn2d-128 --seed 1 --out <dir>`)")
+    }
+    let model = try HEARModel(contentsOf: modelURL)
+    let testSet = try HEARTestSet.load(directory: data)
+    let folded = try FoldedNetwork(folding: model)
+    let parameters = try CKKSParameters.preset(named: options.preset)
+    let inference = try EncryptedInference(network: folded, method: options.method, parameters: parameters,
+                                           weightBudget: options.weightBudget)
+    let common: [(String, Any)] = [("model", model.name), ("method", options.method.rawValue), ("preset", parameters.name),
+                                   ("threads", options.threads)]
+    emit(common + [("phase", "keygen"), ("median_s", inference.keyGenerationSeconds), ("min_s", inference.keyGenerationSeconds)])
+    emit(common + [("phase", "encode_weights"), ("median_s", inference.weightEncodingSeconds),
+                   ("min_s", inference.weightEncodingSeconds)])
+    var times: [String: [Double]] = [:]
+    var order: [String] = []
+    var worst = 0.0, agree = 0
+    for index in 0..<min(options.samples, testSet.count) {
+        let input = Preprocessing.normalize(testSet.sequences[index])
+        let prediction = try inference.predict(input)
+        for (phase, seconds) in prediction.seconds {
+            if times[phase] == nil { order.append(phase) }
+            times[phase, default: []].append(seconds)
+        }
+        times["inference", default: []].append(prediction.seconds.reduce(0) { $0 + $1.seconds })
+        let expected = folded.logits(input)
+        worst = max(worst, zip(prediction.scores, expected).map { abs($0 - $1) }.max() ?? 0)
+        if predictedClass(prediction.scores) == predictedClass(expected) { agree += 1 }
+    }
+    for phase in order + ["inference"] {
+        let sorted = (times[phase] ?? []).sorted()
+        guard !sorted.isEmpty else { continue }
+        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        emit(common + [("phase", phase), ("median_s", median), ("min_s", sorted[0]), ("samples", sorted.count)])
+    }
+    let c = inference.program.counts
+    let peak = Double(peakResidentBytes() ?? 0) / 1e6
+    emit(common + [("peak_rss_mb", peak), ("rotations", c.rotations), ("hoisted_rotations", c.hoistedRotations),
+                   ("plaintext_products", c.plaintextProducts), ("squarings", c.squarings), ("rescales", c.rescales),
+                   ("galois_keys", inference.backend.galoisKeys.entries.count),
+                   ("resident_weights_mb", Double(inference.backend.patterns.residentBytes) / 1e6),
+                   ("argmax_agreement", agree), ("max_logit_error", String(format: "%.3e", worst))])
+}

@@ -91,13 +91,58 @@ public final class CKKSEncoder: Sendable {
         var slots = values
         slots.append(contentsOf: repeatElement(Complex(0), count: slotCount - values.count))
         let coefficients = embedding.coefficients(ofSlots: slots)
-        var polynomial = RNSPolynomial(zeroIn: basis, form: .coefficient)
+        if let rounded = try Self.roundedCoefficients(coefficients, scale: scale) {
+            return polynomial(fromRounded: rounded, basis: basis)
+        }
+        // a coefficient beyond 2^63: the exact path for any finite double
+        var result = RNSPolynomial(zeroIn: basis, form: .coefficient)
         let n = degree
         for (k, c) in coefficients.enumerated() {
             let scaled = c * scale
-            guard scaled.isFinite else { throw .notFinite(index: k) }
             for (i, m) in basis.moduli.enumerated() {
-                polynomial.data[i * n + k] = Self.residue(ofRounded: scaled, modulus: m)
+                result.data[i * n + k] = Self.residue(ofRounded: scaled, modulus: m)
+            }
+        }
+        result.forwardNTT()
+        return result
+    }
+
+    /// `⌊Δ·c⌉` for the coefficients `c = σ⁻¹(z)`, or nil when one is beyond 2⁶³.
+    static func roundedCoefficients(_ coefficients: [Double], scale: Double) throws(CKKSError) -> [Int64]? {
+        var rounded = [Int64](repeating: 0, count: coefficients.count)
+        for (k, c) in coefficients.enumerated() {
+            let scaled = c * scale
+            guard scaled.isFinite else { throw .notFinite(index: k) }
+            let r = scaled.rounded()
+            guard abs(r) < 9.2e18 else { return nil }
+            rounded[k] = Int64(r)
+        }
+        return rounded
+    }
+
+    /// The integer polynomial `m = ⌊Δ·σ⁻¹(z)⌉` of real slot values, independent of any modulus:
+    /// a compact form of a plaintext (one word per coefficient whatever the level), turned into
+    /// an NTT-form plaintext of any basis by `polynomial(fromRounded:basis:)`. Nil when a
+    /// coefficient does not fit in 63 bits.
+    public func roundedCoefficients(_ values: [Double], scale: Double) throws(CKKSError) -> [Int64]? {
+        guard values.count <= slotCount else { throw .tooManySlots(given: values.count, available: slotCount) }
+        var slots = values.map { Complex($0) }
+        slots.append(contentsOf: repeatElement(Complex(0), count: slotCount - values.count))
+        return try Self.roundedCoefficients(embedding.coefficients(ofSlots: slots), scale: scale)
+    }
+
+    /// The NTT-form polynomial of `basis` with the given integer coefficients: each reduced
+    /// modulo every prime, then one forward NTT per limb.
+    public func polynomial(fromRounded rounded: [Int64], basis: RNSBasis) -> RNSPolynomial {
+        precondition(rounded.count == degree && basis.degree == degree, "one integer per coefficient expected")
+        var polynomial = RNSPolynomial(zeroIn: basis, form: .coefficient)
+        let n = degree
+        polynomial.data.withUnsafeMutableBufferPointer { data in
+            rounded.withUnsafeBufferPointer { r in
+                for (i, m) in basis.moduli.enumerated() {
+                    let limb = data.baseAddress! + i * n
+                    for k in 0..<n { limb[k] = m.reduce(signed: r[k]) }
+                }
             }
         }
         polynomial.forwardNTT()

@@ -141,6 +141,15 @@ public final class CKKSContext: Sendable {
         return Plaintext(polynomial: polynomial, scale: scale, level: level, isExtended: false)
     }
 
+    /// The plaintext at `level` and `scale` of an integer polynomial from
+    /// `CKKSEncoder.roundedCoefficients` (reduced modulo `q₀ … q_ℓ`, then NTT).
+    public func plaintext(fromRounded rounded: [Int64], level: Int, scale: Double) throws(CKKSError) -> Plaintext {
+        try checkLevel(level)
+        guard rounded.count == degree else { throw .degreeMismatch(expected: degree, got: rounded.count) }
+        return Plaintext(polynomial: encoder.polynomial(fromRounded: rounded, basis: dataBases[level]), scale: scale,
+                         level: level, isExtended: false)
+    }
+
     /// Encodes values in the extended basis `Q_ℓ·P`, for `Evaluator.hoistedMultiplyAccumulate`
     /// (products taken before ModDown need the plaintext modulo the special primes too).
     public func encodeExtended(_ values: [Complex], level: Int, scale: Double? = nil) throws(CKKSError) -> Plaintext {

@@ -73,10 +73,14 @@ func evaluateEncrypted(model: HEARModel, modelURL: URL, inputs: [ActionInput], l
                  plan.rotationLevels.values.min() ?? 0, plan.rotationLevels.values.max() ?? 0, plan.relinearizationLevel,
                  megabytes(inference.evaluationKeyBytes)))
     let store = inference.backend.patterns
-    print(String(format: "weights   %.2f s: %d of %d plaintexts encoded at their levels and resident, %@",
-                 inference.weightEncodingSeconds, store.residentCount, program.patterns.count, megabytes(store.residentBytes))
-          + (store.streamedStages.isEmpty ? "" : "; encoded during the evaluation (over the --weights-memory budget): "
-             + store.streamedStages.map { "\(program.stages[$0].phase) \(program.stages[$0].name)" }.joined(separator: ", ")))
+    print(String(format: "weights   %.2f s: %d plaintexts at their levels: %d in NTT form, %d compact; %@ kept",
+                 inference.weightEncodingSeconds, program.patterns.count, store.residentCount, store.compactCount,
+                 megabytes(store.residentBytes)))
+    if !store.nonResidentStages.isEmpty {
+        print("          over the --weights-memory budget: "
+              + store.nonResidentStages.map { "\(program.stages[$0.stage].phase) \(program.stages[$0.stage].name): \($0.form.rawValue)" }
+                .joined(separator: "; "))
+    }
 
     let plainLogits = folded.logits(inputs)
     var logits: [[Double]] = []

@@ -119,28 +119,36 @@ public struct LevelPlan: Sendable {
     }
 }
 
-/// The patterns of a program as CKKS plaintexts, each encoded at its level and scale.
+/// The patterns of a program as CKKS plaintexts, each encoded at its level and scale, kept in
+/// one of three forms chosen per stage under a memory budget:
 ///
-/// Resident patterns are encoded once, up front. When they would exceed a memory budget, the
-/// stages with the largest plaintexts are *streamed* instead: their patterns are encoded when a
-/// product needs them and dropped right after, so memory stays bounded (a few plaintexts per
-/// thread) at the price of encoding during the evaluation.
+/// - **NTT form** (resident): ready to multiply; `(ℓ + 1)·N` words each;
+/// - **compact**: the integer polynomial `⌊Δ·σ⁻¹(z)⌉`, `N` words whatever the level, turned into
+///   NTT form on use (`ℓ + 1` reductions and NTTs: a fraction of a product's cost per limb);
+/// - **streamed**: nothing kept; encoded from the slot values on use (also an FFT).
+///
+/// When all NTT forms exceed the budget, the stages with the most bytes are made compact first;
+/// if the compact forms still exceed it, the largest are streamed. Memory stays bounded, at the
+/// price of work during the evaluation. Any form gives bit-identical products.
 public final class PatternStore: @unchecked Sendable {
+    public enum Form: String, Sendable { case ntt, compact, streamed }
+
     // Written only during init; read concurrently afterwards.
     let resident: [Plaintext?]
+    let compact: [[Int64]?]
     let program: PackedProgram
     let plan: LevelPlan
     let context: CKKSContext
-    /// The stages whose patterns are encoded on use.
-    public let streamedStages: [Int]
+    /// The form of each stage's patterns.
+    public let stageForms: [Form]
 
-    /// Encodes the resident patterns (in parallel). `budget`: the most bytes of resident
-    /// plaintexts (nil: all resident).
+    /// Encodes the kept patterns (in parallel). `budget`: the most bytes of kept plaintexts
+    /// (nil: every pattern in NTT form).
     public init(program: PackedProgram, plan: LevelPlan, context: CKKSContext, budget: Int? = nil) throws(CKKSError) {
         self.program = program
         self.plan = plan
         self.context = context
-        // the stage of each pattern and the bytes of each stage
+        // the stage of each pattern and the bytes of each stage in each form
         var stageOf = [Int](repeating: -1, count: program.patterns.count)
         for (index, stage) in program.stages.enumerated() {
             for instruction in stage.groups.joined() {
@@ -148,35 +156,53 @@ public final class PatternStore: @unchecked Sendable {
             }
         }
         let n = context.degree
-        var stageBytes = [Int](repeating: 0, count: program.stages.count)
-        for (p, stage) in stageOf.enumerated() where stage >= 0 { stageBytes[stage] += (plan.patternLevels[p] + 1) * n * 8 }
-        var streamed = Set<Int>()
+        var nttBytes = [Int](repeating: 0, count: program.stages.count)
+        var compactBytes = [Int](repeating: 0, count: program.stages.count)
+        for (p, stage) in stageOf.enumerated() where stage >= 0 {
+            nttBytes[stage] += (plan.patternLevels[p] + 1) * n * 8
+            compactBytes[stage] += n * 8
+        }
+        var forms = [Form](repeating: .ntt, count: program.stages.count)
         if let budget {
-            var total = stageBytes.reduce(0, +)
-            for stage in stageBytes.indices.sorted(by: { stageBytes[$0] > stageBytes[$1] }) where total > budget {
-                streamed.insert(stage)
-                total -= stageBytes[stage]
+            var total = nttBytes.reduce(0, +)
+            for stage in nttBytes.indices.sorted(by: { nttBytes[$0] > nttBytes[$1] }) where total > budget {
+                forms[stage] = .compact
+                total -= nttBytes[stage] - compactBytes[stage]
+            }
+            for stage in compactBytes.indices.sorted(by: { compactBytes[$0] > compactBytes[$1] })
+                where total > budget && forms[stage] == .compact {
+                forms[stage] = .streamed
+                total -= compactBytes[stage]
             }
         }
-        streamedStages = streamed.sorted()
-        let keep = (0..<program.patterns.count).filter { stageOf[$0] >= 0 && !streamed.contains(stageOf[$0]) }
-        var results = [Plaintext?](repeating: nil, count: program.patterns.count)
-        var failures = [CKKSError?](repeating: nil, count: keep.count)
-        results.withUnsafeMutableBufferPointer { out in
-            failures.withUnsafeMutableBufferPointer { failed in
-                let out = UncheckedSendable(out), failed = UncheckedSendable(failed)
-                Parallelism.forEach(keep.count) { i in
-                    let p = keep[i]
-                    do throws(CKKSError) {
-                        out.value[p] = try Self.encode(p, program: program, plan: plan, context: context)
-                    } catch {
-                        failed.value[i] = error
+        stageForms = forms
+        let kept = (0..<program.patterns.count).filter { stageOf[$0] >= 0 && forms[stageOf[$0]] != .streamed }
+        var ntt = [Plaintext?](repeating: nil, count: program.patterns.count)
+        var integers = [[Int64]?](repeating: nil, count: program.patterns.count)
+        var failures = [CKKSError?](repeating: nil, count: kept.count)
+        ntt.withUnsafeMutableBufferPointer { nttOut in
+            integers.withUnsafeMutableBufferPointer { integerOut in
+                failures.withUnsafeMutableBufferPointer { failed in
+                    let nttOut = UncheckedSendable(nttOut), integerOut = UncheckedSendable(integerOut)
+                    let failed = UncheckedSendable(failed)
+                    Parallelism.forEach(kept.count) { i in
+                        let p = kept[i]
+                        do throws(CKKSError) {
+                            if forms[stageOf[p]] == .ntt {
+                                nttOut.value[p] = try Self.encode(p, program: program, plan: plan, context: context)
+                            } else {
+                                integerOut.value[p] = try Self.integers(p, program: program, plan: plan, context: context)
+                            }
+                        } catch {
+                            failed.value[i] = error
+                        }
                     }
                 }
             }
         }
         if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
-        resident = results
+        resident = ntt
+        compact = integers
     }
 
     static func encode(_ p: Int, program: PackedProgram, plan: LevelPlan, context: CKKSContext) throws(CKKSError) -> Plaintext {
@@ -184,15 +210,36 @@ public final class PatternStore: @unchecked Sendable {
         return try context.encode(values, level: plan.patternLevels[p], scale: plan.patternScales[p])
     }
 
-    /// Pattern `p`: the resident plaintext, or a fresh encoding.
+    /// The integer polynomial of pattern `p` (compact form).
+    static func integers(_ p: Int, program: PackedProgram, plan: LevelPlan, context: CKKSContext) throws(CKKSError) -> [Int64] {
+        let values = program.patterns[p].materialize(slotCount: program.geometry.slotCount, positionSets: program.positionSets)
+        guard let rounded = try context.encoder.roundedCoefficients(values, scale: plan.patternScales[p]) else {
+            throw .invalidOperand("pattern \(p) has a coefficient beyond 2^63 at scale \(plan.patternScales[p])")
+        }
+        return rounded
+    }
+
+    /// Pattern `p` in NTT form: kept, expanded from its compact form, or freshly encoded.
     public func plaintext(_ p: Int) throws(CKKSError) -> Plaintext {
         if let plaintext = resident[p] { return plaintext }
+        if let rounded = compact[p] {
+            return try context.plaintext(fromRounded: rounded, level: plan.patternLevels[p], scale: plan.patternScales[p])
+        }
         return try Self.encode(p, program: program, plan: plan, context: context)
     }
 
-    /// Bytes held by the resident plaintexts.
-    public var residentBytes: Int { resident.reduce(0) { $0 + ($1?.polynomial.data.count ?? 0) * 8 } }
+    /// The stages whose patterns are not kept in NTT form, with their form.
+    public var nonResidentStages: [(stage: Int, form: Form)] {
+        stageForms.enumerated().filter { $0.element != .ntt }.map { ($0.offset, $0.element) }
+    }
+
+    /// Bytes held by the kept plaintexts (NTT and compact forms).
+    public var residentBytes: Int {
+        resident.reduce(0) { $0 + ($1?.polynomial.data.count ?? 0) * 8 } + compact.reduce(0) { $0 + ($1?.count ?? 0) * 8 }
+    }
+    /// Patterns kept in NTT form and in compact form.
     public var residentCount: Int { resident.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+    public var compactCount: Int { compact.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 }
 
 /// The CKKS backend: runs a program's slot operations on ciphertexts with the evaluation keys

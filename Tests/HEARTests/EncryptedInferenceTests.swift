@@ -90,7 +90,7 @@ struct EncryptedInferenceTests {
         let resident = try EncryptedInference(network: folded, method: .fastHEAR, parameters: try smallChain(), deterministicSeed: seed)
         let streamed = try EncryptedInference(network: folded, method: .fastHEAR, parameters: try smallChain(),
                                               weightBudget: 100_000_000, deterministicSeed: seed)
-        #expect(!streamed.backend.patterns.streamedStages.isEmpty)
+        #expect(streamed.backend.patterns.stageForms.contains(.compact) && streamed.backend.patterns.stageForms.contains(.streamed))
         #expect(streamed.backend.patterns.residentBytes <= 100_000_000)
         #expect(resident.backend.patterns.residentCount == resident.program.patterns.count)
         let x = input()

@@ -96,6 +96,14 @@ public struct LevelPlan: Sendable {
                 }
             }
         }
+        // The result is decrypted at level 0: its slots (scores and partial sums) times the
+        // scale must stay below q₀/2. Require 2⁷ of headroom (|values| < 64 with margin).
+        let resultScale = scales[program.outputRegister]
+        guard primes[0] / resultScale >= 128 else {
+            throw .invalidParameters("parameter set '\(parameters.name)': q0 (\(parameters.dataPrimeBits[0]) bits) leaves "
+                + String(format: "%.1f", log2(primes[0] / resultScale)) + " bits above the result scale; "
+                + "the network's scores need 7 (use the default preset)")
+        }
         startLevel = start
         self.inputScale = scale
         registerLevels = levels

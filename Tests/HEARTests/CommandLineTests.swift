@@ -70,7 +70,12 @@ struct CommandLineTests {
         for arguments in [["frobnicate"], ["evaluate"], ["evaluate", "--model"], ["evaluate", "--model", "x", "--colour", "red"],
                           ["evaluate", "--model", "a", "--model", "b"], ["evaluate", "--model", "a", "--threads", "0"],
                           ["evaluate", "--model", "a", "--plan", "fast"], ["model", "init", "--architecture", "cnn3d-64", "--seed", "1", "--out", "/tmp/x"],
-                          ["model", "init", "--architecture", "cnn2d-64", "--seed", "-1", "--out", "/tmp/x"], ["model", "delete"]] {
+                          ["model", "init", "--architecture", "cnn2d-64", "--seed", "-1", "--out", "/tmp/x"], ["model", "delete"],
+                          ["evaluate", "--model", "a", "--method", "hear"], ["evaluate", "--model", "a", "--encrypted", "--preset", "tiny"],
+                          ["evaluate", "--model", "a", "--encrypted", "--weights-memory", "lots"],
+                          ["evaluate", "--model", "a", "--encrypted", "--plan", "folded"], ["evaluate", "--model", "a", "--encrypted", "--encrypted"],
+                          ["evaluate", "--model", "a", "--encrypted", "--method", "fastest"],
+                          ["evaluate", "--model", "a", "--encrypted", "--strategy", "full,baby"]] {
             let result = try hear(arguments)
             #expect(result.status == 64, "\(arguments)")
             #expect(result.error.hasPrefix("hear: ") && result.error.split(separator: "\n").count == 1, "\(arguments): \(result.error)")
@@ -138,6 +143,32 @@ struct CommandLineTests {
         try "1,2,3\n".write(to: clipURL, atomically: true, encoding: .utf8)
         let malformed = try hear(["classify", "--model", modelDirectory.path, "--keypoints", clipURL.path])
         #expect(malformed.status == 65 && malformed.error.contains("clip.csv, line 1: expected 45 numbers"))
+    }
+
+    @Test("hear evaluate --encrypted: samples in the order asked, logits = plaintext network, bad --samples refused",
+          .enabled(if: encryptedTests, "N = 2^14: release builds, or HEAR_SLOW_TESTS=1"))
+    func encryptedEndToEnd() throws {
+        let data = try tinyTestSet()
+        let modelDirectory = data.appendingPathComponent("models/cnn1d-64")
+        #expect(try hear(["model", "init", "--architecture", "cnn1d-64", "--seed", "3", "--out", modelDirectory.path]).status == 0)
+        for bad in ["0..2", "1..0", "x", "0,,1"] {
+            let run = try hear(["evaluate", "--model", "cnn1d-64", "--data", data.path, "--samples", bad])
+            #expect(run.status == 64, "\(bad): \(run.error)")
+        }
+        let logitsURL = data.appendingPathComponent("encrypted.csv")
+        let run = try hear(["evaluate", "--model", "cnn1d-64", "--data", data.path, "--encrypted", "--samples", "1,0",
+                            "--threads", "2", "--logits", logitsURL.path])
+        #expect(run.status == 0, "\(run.error)")
+        for text in ["keys ", "weights ", "block3", "dense", "decrypt", "inference", "argmax 2 / 2", "peak memory", "rotations"] {
+            #expect(run.output.contains(text), "\(text)")
+        }
+        let written = try String(contentsOf: logitsURL, encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: ",").map { Double($0)! } }
+        let set = try HEARTestSet.load(directory: data)
+        let folded = try FoldedNetwork(folding: HEARModel(contentsOf: modelDirectory))
+        let expected = [1, 0].map { folded.logits(Preprocessing.normalize(set.sequences[$0])) }
+        #expect(written.count == 2)
+        #expect(zip(written, expected).map { maximumDifference($0, $1) }.max()! < 1e-3)
     }
 
     @Test("hear evaluate --model cnn2d-64 prints the paper's figures",

@@ -56,6 +56,8 @@ struct LevelPlanTests {
         // a chain with too few levels is refused with a clear error
         let short = try CKKSParameters.insecureTesting(degree: 1 << 14, dataPrimeBits: [50, 40, 40, 40])
         #expect(throws: CKKSError.self) { try LevelPlan(program: program, parameters: short) }
+        // the paper's chain: q0 of 33 bits leaves too little room above the result's scale
+        #expect(throws: CKKSError.self) { try LevelPlan(program: program, parameters: .hear()) }
     }
 }
 

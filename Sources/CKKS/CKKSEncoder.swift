@@ -139,9 +139,20 @@ public final class CKKSEncoder: Sendable {
         let n = degree
         polynomial.data.withUnsafeMutableBufferPointer { data in
             rounded.withUnsafeBufferPointer { r in
+                // |r| < 2^50 (the usual case): the vectorizable floating-quotient reduction
+                var largest: UInt64 = 0
+                for k in 0..<n { largest = max(largest, r[k].magnitude) }
                 for (i, m) in basis.moduli.enumerated() {
                     let limb = data.baseAddress! + i * n
-                    for k in 0..<n { limb[k] = m.reduce(signed: r[k]) }
+                    if largest < (1 << 50) && m.supportsFloatingProduct {
+                        for k in 0..<n {
+                            let v = m.multiplyFloating(r[k].magnitude, 1)
+                            let negative = UInt64(bitPattern: r[k] >> 63)
+                            limb[k] = v ^ ((v ^ m.negate(v)) & negative)
+                        }
+                    } else {
+                        for k in 0..<n { limb[k] = m.reduce(signed: r[k]) }
+                    }
                 }
             }
         }

@@ -6,15 +6,9 @@ import HETensor
 import HERing
 
 /// Whether the encrypted suites run: they work at N = 2^14 (the packed layout needs 8192 slots),
-/// so they run in release builds (CI runs `swift test -c release`) and in debug builds only with
-/// `HEAR_SLOW_TESTS=1`.
-let encryptedTests: Bool = {
-    #if DEBUG
-    return ProcessInfo.processInfo.environment["HEAR_SLOW_TESTS"] == "1"
-    #else
-    return true
-    #endif
-}()
+/// so like the full-data suites they run in release builds (CI runs `swift test -c release`) and
+/// in debug builds only with `HEAR_SLOW_TESTS=1`.
+let encryptedTests = fullDataTests
 
 /// A short insecure chain at N = 2^14 for the small-parameter runs: ten data primes (q0 45 bits,
 /// nine of 32 bits, scale 2^32) and one 50-bit special prime, dnum 2.

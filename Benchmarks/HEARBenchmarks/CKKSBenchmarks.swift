@@ -9,21 +9,25 @@ struct CKKSBenchmarkOptions {
     var threads = 1
 
     init(_ arguments: [String]) throws {
-        var i = 0
-        while i < arguments.count {
-            let flag = arguments[i]
-            guard i + 1 < arguments.count else { throw BenchmarkError.usage("\(flag) needs a value") }
-            let value = arguments[i + 1]
+        for (flag, value) in try optionPairs(arguments) {
             switch flag {
             case "--preset": preset = value
-            case "--threads":
-                guard let t = Int(value), t >= 1 else { throw BenchmarkError.usage("--threads needs a positive integer") }
-                threads = t
+            case "--threads": threads = try positiveInteger(flag, value)
             default: throw BenchmarkError.usage("unknown option \(flag)")
             }
-            i += 2
         }
     }
+}
+
+/// `--flag value` pairs, in order.
+func optionPairs(_ arguments: [String]) throws -> [(String, String)] {
+    guard arguments.count % 2 == 0 else { throw BenchmarkError.usage("\(arguments.last!) needs a value") }
+    return stride(from: 0, to: arguments.count, by: 2).map { (arguments[$0], arguments[$0 + 1]) }
+}
+
+func positiveInteger(_ flag: String, _ value: String) throws -> Int {
+    guard let n = Int(value), n >= 1 else { throw BenchmarkError.usage("\(flag) needs a positive integer") }
+    return n
 }
 
 enum BenchmarkError: Error, CustomStringConvertible {

@@ -16,11 +16,7 @@ struct InferenceBenchmarkOptions {
     var weightBudget: Int? = 3000 * 1_000_000
 
     init(_ arguments: [String]) throws {
-        var i = 0
-        while i < arguments.count {
-            let flag = arguments[i]
-            guard i + 1 < arguments.count else { throw BenchmarkError.usage("\(flag) needs a value") }
-            let value = arguments[i + 1]
+        for (flag, value) in try optionPairs(arguments) {
             switch flag {
             case "--model": model = value
             case "--method":
@@ -28,12 +24,8 @@ struct InferenceBenchmarkOptions {
                 method = m
             case "--preset": preset = value
             case "--data": data = value
-            case "--threads":
-                guard let t = Int(value), t >= 1 else { throw BenchmarkError.usage("--threads needs a positive integer") }
-                threads = t
-            case "--samples":
-                guard let k = Int(value), k >= 1 else { throw BenchmarkError.usage("--samples needs a positive integer") }
-                samples = k
+            case "--threads": threads = try positiveInteger(flag, value)
+            case "--samples": samples = try positiveInteger(flag, value)
             case "--weights-memory":
                 if value == "all" { weightBudget = nil } else {
                     guard let mb = Int(value), mb >= 0 else { throw BenchmarkError.usage("--weights-memory takes megabytes or all") }
@@ -41,7 +33,6 @@ struct InferenceBenchmarkOptions {
                 }
             default: throw BenchmarkError.usage("unknown option \(flag)")
             }
-            i += 2
         }
     }
 }

@@ -126,13 +126,4 @@ extension SlotInstruction {
         default: return []
         }
     }
-
-    /// The registers the instruction writes.
-    var writes: [Int] {
-        switch self {
-        case let .rotate(_, _, targets): return targets
-        case let .multiplyAccumulate(_, target), let .add(_, target), let .addPattern(_, _, target), let .square(_, target):
-            return [target]
-        }
-    }
 }

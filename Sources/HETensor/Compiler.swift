@@ -162,6 +162,18 @@ struct ProgramBuilder {
         return current
     }
 
+    /// A stage with one group per source: its rotate-and-add over `steps`. Returns the sums.
+    mutating func rotateAndAddStage(_ sources: [Int], steps: [Int], phase: String, name: String) -> [Int] {
+        var result: [Int] = [], groups: [[SlotInstruction]] = []
+        for source in sources {
+            var g: [SlotInstruction] = []
+            result.append(rotateAndAdd(source, steps: steps, into: &g))
+            groups.append(g)
+        }
+        stages.append(ProgramStage(phase: phase, name: name, groups: groups))
+        return result
+    }
+
     mutating func compile(_ network: FoldedCNN, method: HEMethod, requested: [ConvolutionStrategy?]) -> PackedProgram {
         let inputLayout = PackedLayout(geometry: geometry, kind: .replicated, channels: network.encryptedInputChannels,
                                        height: geometry.inputHeight, width: geometry.inputWidth, stride: 1)
@@ -222,14 +234,7 @@ struct ProgramBuilder {
             if t < network.blocks.count - 1 {
                 let s = layout.stride
                 let steps = geometry.dimension == .two ? [s, s * geometry.rowWidth] : [s]
-                var pooled: [Int] = [], groups: [[SlotInstruction]] = []
-                for squared in current {
-                    var g: [SlotInstruction] = []
-                    pooled.append(rotateAndAdd(squared, steps: steps, into: &g))
-                    groups.append(g)
-                }
-                stages.append(ProgramStage(phase: phase, name: "pooling", groups: groups))
-                current = pooled
+                current = rotateAndAddStage(current, steps: steps, phase: phase, name: "pooling")
                 outputLayout = PackedLayout(geometry: geometry, kind: .sparse, channels: block.outputChannels,
                                             height: geometry.dimension == .two ? block.height / 2 : 1,
                                             width: block.width / 2, stride: 2 * s)
@@ -282,14 +287,7 @@ struct ProgramBuilder {
             var c = 1
             while c < used { steps.append(c); c *= 2 }
         }
-        var result: [Int] = [], groups: [[SlotInstruction]] = []
-        for output in outputs {
-            var g: [SlotInstruction] = []
-            result.append(rotateAndAdd(output, steps: steps, into: &g))
-            groups.append(g)
-        }
-        stages.append(ProgramStage(phase: phase, name: "sum sub-positions", groups: groups))
-        return result
+        return rotateAndAddStage(outputs, steps: steps, phase: phase, name: "sum sub-positions")
     }
 
     /// The multi-channel convolution (paper eq. 7–10), masks folded into the weight patterns.

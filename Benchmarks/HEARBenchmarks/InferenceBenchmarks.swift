@@ -60,26 +60,19 @@ func benchmarkInference(_ options: InferenceBenchmarkOptions) throws {
     emit(common + [("phase", "keygen"), ("median_s", inference.keyGenerationSeconds), ("min_s", inference.keyGenerationSeconds)])
     emit(common + [("phase", "encode_weights"), ("median_s", inference.weightEncodingSeconds),
                    ("min_s", inference.weightEncodingSeconds)])
-    var times: [String: [Double]] = [:]
-    var order: [String] = []
+    var times = EncryptedInference.StepTimes()
     var worst = 0.0, agree = 0
     for index in 0..<min(options.samples, testSet.count) {
         let input = Preprocessing.normalize(testSet.sequences[index])
         let prediction = try inference.predict(input)
-        for (phase, seconds) in prediction.seconds {
-            if times[phase] == nil { order.append(phase) }
-            times[phase, default: []].append(seconds)
-        }
-        times["inference", default: []].append(prediction.seconds.reduce(0) { $0 + $1.seconds })
+        times.record(prediction)
         let expected = folded.logits(input)
         worst = max(worst, zip(prediction.scores, expected).map { abs($0 - $1) }.max() ?? 0)
         if predictedClass(prediction.scores) == predictedClass(expected) { agree += 1 }
     }
-    for phase in order + ["inference"] {
-        let sorted = (times[phase] ?? []).sorted()
-        guard !sorted.isEmpty else { continue }
-        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        emit(common + [("phase", phase), ("median_s", median), ("min_s", sorted[0]), ("samples", sorted.count)])
+    for step in times.steps {
+        let (median, minimum, count) = times.summary(step)
+        emit(common + [("phase", step), ("median_s", median), ("min_s", minimum), ("samples", count)])
     }
     let c = inference.program.counts
     let peak = Double(peakResidentBytes() ?? 0) / 1e6

@@ -73,12 +73,32 @@ public final class EncryptedInference: @unchecked Sendable {
         public var resultSlots: [Double]
         /// Wall seconds per step: "encrypt", "block1" … "dense", "decrypt".
         public var seconds: [(phase: String, seconds: Double)]
-        /// Serialized sizes of the input and the result ciphertext.
-        public var inputBytes: Int
-        public var resultBytes: Int
-        /// Seconds of the server's evaluation (every block and the dense layer).
-        public var evaluationSeconds: Double {
-            seconds.filter { $0.phase != "encrypt" && $0.phase != "decrypt" }.reduce(0) { $0 + $1.seconds }
+        /// Wall seconds of the whole prediction (encrypt, evaluate, decrypt).
+        public var totalSeconds: Double { seconds.reduce(0) { $0 + $1.seconds } }
+    }
+
+    /// Per-step wall times of a series of predictions, steps in order and "inference" (the
+    /// whole prediction) last.
+    public struct StepTimes: Sendable {
+        public private(set) var steps: [String] = []
+        var samples: [String: [Double]] = [:]
+
+        public init() {}
+
+        public mutating func record(_ prediction: Prediction) {
+            for (step, seconds) in prediction.seconds + [("inference", prediction.totalSeconds)] {
+                if samples[step] == nil { steps.append(step) }
+                samples[step, default: []].append(seconds)
+            }
+        }
+
+        /// Median, minimum and count of one step's times.
+        public func summary(_ step: String) -> (median: Double, minimum: Double, count: Int) {
+            let sorted = (samples[step] ?? []).sorted()
+            guard !sorted.isEmpty else { return (0, 0, 0) }
+            let middle = sorted.count / 2
+            let median = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+            return (median, sorted[0], sorted.count)
         }
     }
 
@@ -99,7 +119,6 @@ public final class EncryptedInference: @unchecked Sendable {
         }
         let ciphertext = try encryptor.encrypt(program.encodeInput(input.tensor.values, plan: plan, context: context))
         var seconds: [(phase: String, seconds: Double)] = [("encrypt", Self.seconds(since: start))]
-        let inputBytes = try ciphertext.serialized(context: context).count
         let run = try program.run(on: backend, input: ciphertext)
         seconds += run.phaseSeconds
         start = DispatchTime.now().uptimeNanoseconds
@@ -107,8 +126,17 @@ public final class EncryptedInference: @unchecked Sendable {
         let slots = try decryptor.decryptReal(run.result)
         let scores = program.scores(ofDecryptedSlots: slots)
         seconds.append(("decrypt", Self.seconds(since: start)))
-        return Prediction(scores: scores, resultSlots: slots, seconds: seconds, inputBytes: inputBytes,
-                          resultBytes: try run.result.serialized(context: context).count)
+        return Prediction(scores: scores, resultSlots: slots, seconds: seconds)
+    }
+
+    /// Serialized sizes of an input ciphertext (level `plan.startLevel`) and of a result (level
+    /// 0): fixed by the level, measured on encryptions of zero.
+    public func ciphertextBytes() throws(CKKSError) -> (input: Int, result: Int) {
+        var encryptor = try Encryptor(context: context, publicKey: publicKey)
+        let zeros = [Double](repeating: 0, count: context.slotCount)
+        let input = try encryptor.encrypt(context.encode(zeros, level: plan.startLevel, scale: plan.inputScale))
+        let result = try encryptor.encrypt(context.encode(zeros, level: 0, scale: plan.inputScale))
+        return (try input.serialized(context: context).count, try result.serialized(context: context).count)
     }
 
     /// Bytes of the evaluation keys held by the server (Galois and relinearization keys).

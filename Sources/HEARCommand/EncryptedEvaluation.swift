@@ -36,15 +36,6 @@ struct EncryptedSettings {
     }
 }
 
-/// Median and minimum.
-func medianAndMinimum(_ values: [Double]) -> (median: Double, minimum: Double) {
-    let sorted = values.sorted()
-    guard !sorted.isEmpty else { return (0, 0) }
-    let middle = sorted.count / 2
-    let median = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-    return (median, sorted[0])
-}
-
 func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
 
 /// Runs the encrypted evaluation and prints its report; returns the decrypted logits.
@@ -84,32 +75,26 @@ func evaluateEncrypted(model: HEARModel, modelURL: URL, inputs: [ActionInput], l
 
     let plainLogits = folded.logits(inputs)
     var logits: [[Double]] = []
-    var phaseTimes: [String: [Double]] = [:]
-    var phaseOrder: [String] = []
-    var sizes = (input: 0, result: 0)
+    var times = EncryptedInference.StepTimes()
     for (index, input) in inputs.enumerated() {
         let prediction: EncryptedInference.Prediction
         do { prediction = try inference.predict(input) } catch {
             throw CommandFailure(code: .dataError, message: "sample \(samples[index]): \(error.description)")
         }
         logits.append(prediction.scores)
-        for (phase, seconds) in prediction.seconds {
-            if phaseTimes[phase] == nil { phaseOrder.append(phase) }
-            phaseTimes[phase, default: []].append(seconds)
-        }
-        let total = prediction.seconds.reduce(0) { $0 + $1.seconds }
-        phaseTimes["inference", default: []].append(total)
-        sizes = (prediction.inputBytes, prediction.resultBytes)
+        times.record(prediction)
         if inputs.count > 1, ProcessInfo.processInfo.environment["HEAR_PROGRESS"] == "1" {
-            FileHandle.standardError.write(Data(String(format: "sample %d: %.3f s\n", samples[index], total).utf8))
+            FileHandle.standardError.write(Data(String(format: "sample %d: %.3f s\n", samples[index], prediction.totalSeconds).utf8))
         }
     }
+    let sizes: (input: Int, result: Int)
+    do { sizes = try inference.ciphertextBytes() } catch { throw CommandFailure(code: .dataError, message: error.description) }
     print("ciphertexts  input \(megabytes(sizes.input)) (level \(plan.startLevel)), result \(megabytes(sizes.result)) (level 0)")
     print("")
     print("step          median s     min s   (\(inputs.count) sample(s))")
-    for phase in phaseOrder + ["inference"] {
-        let (median, minimum) = medianAndMinimum(phaseTimes[phase] ?? [])
-        print(phase.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%10.4f%10.4f", median, minimum))
+    for step in times.steps {
+        let (median, minimum, _) = times.summary(step)
+        print(step.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%10.4f%10.4f", median, minimum))
     }
     print("")
     print("phase     rotations  hoisted  pt-products  squarings  rescales")

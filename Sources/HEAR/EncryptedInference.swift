@@ -24,7 +24,8 @@ public final class EncryptedInference: @unchecked Sendable {
     /// The server's side: encoded patterns and evaluation keys.
     public let backend: CKKSBackend
     public let publicKey: PublicKey
-    let secretKey: SecretKey
+    /// The nursing station's side: decrypts with the secret key.
+    let decryptor: Decryptor
     /// Wall seconds of key generation (public, relinearization and Galois keys).
     public let keyGenerationSeconds: Double
     /// Wall seconds of encoding the patterns.
@@ -54,7 +55,7 @@ public final class EncryptedInference: @unchecked Sendable {
         publicKey = generator.publicKey()
         let relinearizationKey = generator.relinearizationKey(level: plan.relinearizationLevel)
         let galoisKeys = generator.galoisKeys(rotationLevels: plan.rotationLevels)
-        secretKey = generator.secretKey
+        decryptor = try Decryptor(context: context, secretKey: generator.secretKey)
         keyGenerationSeconds = Self.seconds(since: start)
         start = DispatchTime.now().uptimeNanoseconds
         let patterns = try PatternStore(program: program, plan: plan, context: context, budget: weightBudget)
@@ -122,7 +123,6 @@ public final class EncryptedInference: @unchecked Sendable {
         let run = try program.run(on: backend, input: ciphertext)
         seconds += run.phaseSeconds
         start = DispatchTime.now().uptimeNanoseconds
-        let decryptor = try Decryptor(context: context, secretKey: secretKey)
         let slots = try decryptor.decryptReal(run.result)
         let scores = program.scores(ofDecryptedSlots: slots)
         seconds.append(("decrypt", Self.seconds(since: start)))

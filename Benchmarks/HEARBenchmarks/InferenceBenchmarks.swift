@@ -9,6 +9,7 @@ import HETensor
 struct InferenceBenchmarkOptions {
     var model = "cnn2d-64"
     var method = HEMethod.fastHEAR
+    var packing = ChannelPacking.auto
     var preset = "default"
     var threads = 2
     var samples = 5
@@ -22,6 +23,9 @@ struct InferenceBenchmarkOptions {
             case "--method":
                 guard let m = HEMethod(rawValue: value) else { throw BenchmarkError.usage("--method takes fast-hear or hear") }
                 method = m
+            case "--packing":
+                guard let p = ChannelPacking(rawValue: value) else { throw BenchmarkError.usage("--packing takes auto, real or complex") }
+                packing = p
             case "--preset": preset = value
             case "--data": data = value
             case "--threads": threads = try positiveInteger(flag, value)
@@ -53,9 +57,11 @@ func benchmarkInference(_ options: InferenceBenchmarkOptions) throws {
     let testSet = try HEARTestSet.load(directory: data)
     let folded = try FoldedNetwork(folding: model)
     let parameters = try CKKSParameters.preset(named: options.preset)
-    let inference = try EncryptedInference(network: folded, method: options.method, parameters: parameters,
+    let inference = try EncryptedInference(network: folded, method: options.method, packing: options.packing, parameters: parameters,
                                            weightBudget: options.weightBudget)
-    let common: [(String, Any)] = [("model", model.name), ("method", options.method.rawValue), ("preset", parameters.name),
+    let common: [(String, Any)] = [("model", model.name), ("method", options.method.rawValue),
+                                   ("packing", inference.program.complexPacked.map { $0 ? "complex" : "real" }.joined(separator: ",")),
+                                   ("preset", parameters.name),
                                    ("threads", options.threads)]
     emit(common + [("phase", "keygen"), ("median_s", inference.keyGenerationSeconds), ("min_s", inference.keyGenerationSeconds)])
     emit(common + [("phase", "encode_weights"), ("median_s", inference.weightEncodingSeconds),
@@ -77,6 +83,7 @@ func benchmarkInference(_ options: InferenceBenchmarkOptions) throws {
     let c = inference.program.counts
     let peak = Double(peakResidentBytes() ?? 0) / 1e6
     emit(common + [("peak_rss_mb", peak), ("rotations", c.rotations), ("hoisted_rotations", c.hoistedRotations),
+                   ("conjugations", c.conjugations),
                    ("plaintext_products", c.plaintextProducts), ("squarings", c.squarings), ("rescales", c.rescales),
                    ("galois_keys", inference.backend.galoisKeys.entries.count),
                    ("resident_weights_mb", Double(inference.backend.patterns.residentBytes) / 1e6),

@@ -187,6 +187,7 @@ case "--help", "-h", "help":
                HEARBenchmarks ckks [--preset hear|fast-hear|default] [--threads N]
                HEARBenchmarks inference [--model <name|dir>] [--method fast-hear|hear] [--threads N] [--samples K]
                                         [--preset default|hear|fast-hear] [--data <dir>] [--weights-memory <MB>|all]
+                                        [--packing auto|real|complex]
         """)
 default:
     FileHandle.standardError.write("unknown benchmark suite '\(suite)'; use ntt, poly, all, ckks or inference\n".data(using: .utf8)!)

@@ -125,8 +125,13 @@ public final class CKKSEncoder: Sendable {
     /// an NTT-form plaintext of any basis by `polynomial(fromRounded:basis:)`. Nil when a
     /// coefficient does not fit in 63 bits.
     public func roundedCoefficients(_ values: [Double], scale: Double) throws(CKKSError) -> [Int64]? {
+        try roundedCoefficients(values.map { Complex($0) }, scale: scale)
+    }
+
+    /// `⌊Δ·σ⁻¹(z)⌉` of complex slot values (see the real version).
+    public func roundedCoefficients(_ values: [Complex], scale: Double) throws(CKKSError) -> [Int64]? {
         guard values.count <= slotCount else { throw .tooManySlots(given: values.count, available: slotCount) }
-        var slots = values.map { Complex($0) }
+        var slots = values
         slots.append(contentsOf: repeatElement(Complex(0), count: slotCount - values.count))
         return try Self.roundedCoefficients(embedding.coefficients(ofSlots: slots), scale: scale)
     }

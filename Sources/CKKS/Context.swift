@@ -46,6 +46,10 @@ public final class CKKSContext: Sendable {
     public let keySwitching: [LevelKeySwitching]
     /// Exact conversions `Q_ℓ →` three 61-bit auxiliary primes, for fast decoding.
     let decodingConverters: [BaseConverter]
+    /// `X^{N/2}` in NTT form over `{q₀ … q_L}`: the plaintext of the constant `i` in every slot at
+    /// scale 1 (`σ(X^{N/2})ⱼ = ζ^{5ʲ·N/2} = i^{5ʲ} = i`, as `5ʲ ≡ 1 mod 4`). Multiplying by it is
+    /// exact and keeps the scale.
+    let imaginaryUnit: RNSPolynomial
 
     /// Builds every table. Cost: `L + K` NTT tables and a few hundred small base converters.
     public init(_ parameters: CKKSParameters) {
@@ -90,6 +94,15 @@ public final class CKKSContext: Sendable {
         let used = Set(parameters.dataPrimes + parameters.specialPrimes)
         let auxiliary = try! RNSBasis(degree: n, primes: Primes.nttPrimes(bits: 61, degree: n, count: 3, excluding: used))
         decodingConverters = dataBases.map { try! BaseConverter(from: $0, to: auxiliary) }
+        var unit = RNSPolynomial(zeroIn: dataBases[maxLevel], form: .coefficient)
+        for i in 0...maxLevel { unit.data[i * n + n / 2] = 1 }
+        unit.forwardNTT()
+        imaginaryUnit = unit
+    }
+
+    /// `X^{N/2}` (the constant `i` in every slot, scale 1) in NTT form over `{q₀ … q_ℓ}`.
+    func imaginaryUnit(level: Int) -> RNSPolynomial {
+        try! RNSPolynomial(basis: dataBases[level], form: .ntt, data: Array(imaginaryUnit.data.prefix((level + 1) * degree)))
     }
 
     /// `L`, the top level.

@@ -63,6 +63,17 @@ public struct Evaluator: Sendable {
         return r
     }
 
+    /// `i·a`: every slot multiplied by the imaginary unit, by the ring product with `X^{N/2}`
+    /// (`CKKSContext.imaginaryUnit`). Exact: no noise, no level, the scale is kept.
+    public func multiplyByImaginaryUnit(_ a: Ciphertext) throws(CKKSError) -> Ciphertext {
+        try checkCiphertext(a)
+        let unit = context.imaginaryUnit(level: a.level)
+        var r = a
+        for i in 0..<r.size { r.parts[i].multiply(unit) }
+        r.seed = nil
+        return r
+    }
+
     /// `a + p` (same level and scale).
     public func add(_ a: Ciphertext, _ p: Plaintext) throws(CKKSError) -> Ciphertext {
         try checkCiphertext(a); try checkPlaintext(p, level: a.level)

@@ -289,12 +289,14 @@ public struct KeyGenerator {
     /// Galois keys for rotations, each for ciphertexts up to its own level (`levels[step]`): a
     /// program that rotates by a step only after some rescalings needs the key only up to
     /// that level, with fewer digits and limbs.
-    public mutating func galoisKeys(rotationLevels levels: [Int: Int]) -> GaloisKeys {
+    /// `conjugationLevel`: also the key of complex conjugation, up to that level.
+    public mutating func galoisKeys(rotationLevels levels: [Int: Int], conjugationLevel: Int? = nil) -> GaloisKeys {
         var byElement: [Int: Int] = [:]
         for (step, level) in levels {
             let g = context.galoisElement(forRotation: step)
             if g != 1 { byElement[g] = max(byElement[g] ?? 0, level) }
         }
+        if let conjugationLevel { byElement[context.conjugationElement] = conjugationLevel }
         return galoisKeys(elementLevels: byElement)
     }
 

@@ -40,8 +40,10 @@ public final class EncryptedInference: @unchecked Sendable {
     /// `deterministicSeed` makes keys and encryptions reproducible (tests and benchmarks only;
     /// real keys come from system entropy).
     public init(network: FoldedNetwork, method: HEMethod, strategies: [ConvolutionStrategy?] = [],
-                parameters: CKKSParameters, weightBudget: Int? = nil, deterministicSeed: [UInt8]? = nil) throws(CKKSError) {
-        program = PackedProgram.compile(network.packed, slotCount: parameters.slotCount, method: method, strategies: strategies)
+                packing: ChannelPacking = .auto, parameters: CKKSParameters, weightBudget: Int? = nil,
+                deterministicSeed: [UInt8]? = nil) throws(CKKSError) {
+        program = PackedProgram.compile(network.packed, slotCount: parameters.slotCount, method: method, strategies: strategies,
+                                        packing: packing)
         context = CKKSContext(parameters)
         plan = try LevelPlan(program: program, parameters: parameters)
         seed = deterministicSeed
@@ -54,7 +56,7 @@ public final class EncryptedInference: @unchecked Sendable {
         }
         publicKey = generator.publicKey()
         let relinearizationKey = generator.relinearizationKey(level: plan.relinearizationLevel)
-        let galoisKeys = generator.galoisKeys(rotationLevels: plan.rotationLevels)
+        let galoisKeys = generator.galoisKeys(rotationLevels: plan.rotationLevels, conjugationLevel: plan.conjugationLevel)
         decryptor = try Decryptor(context: context, secretKey: generator.secretKey)
         keyGenerationSeconds = Self.seconds(since: start)
         start = DispatchTime.now().uptimeNanoseconds

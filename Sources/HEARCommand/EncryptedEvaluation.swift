@@ -10,6 +10,7 @@ struct EncryptedSettings {
     var method: HEMethod
     var parameters: CKKSParameters
     var strategies: [ConvolutionStrategy?]
+    var packing: ChannelPacking
     /// Bytes of resident weight plaintexts (nil: all).
     var weightBudget: Int?
 
@@ -28,6 +29,7 @@ struct EncryptedSettings {
         }
         method = try parseMethod(options.values["method"])
         strategies = try parseStrategies(options.values["strategy"])
+        packing = try parsePacking(options.values["packing"])
         do {
             parameters = try CKKSParameters.preset(named: options.values["preset"] ?? "default")
         } catch {
@@ -52,16 +54,18 @@ func evaluateEncrypted(model: HEARModel, modelURL: URL, inputs: [ActionInput], l
     let inference: EncryptedInference
     do {
         inference = try EncryptedInference(network: folded, method: settings.method, strategies: settings.strategies,
-                                           parameters: parameters, weightBudget: settings.weightBudget)
+                                           packing: settings.packing, parameters: parameters, weightBudget: settings.weightBudget)
     } catch {
         throw CommandFailure(code: .usage, message: "cannot run \(model.name) with preset \(parameters.name): \(error.description)")
     }
     let program = inference.program, plan = inference.plan
     print("program   depth \(program.depth) (input at level \(plan.startLevel) of \(parameters.maxLevel)), strategies "
-          + program.strategies.map(\.rawValue).joined(separator: ", "))
-    print(String(format: "keys      %.2f s: %d Galois keys (levels %d…%d) + relinearization (level %d), %@ held by the server",
+          + program.strategies.map(\.rawValue).joined(separator: ", ") + ", packing "
+          + program.complexPacked.map { $0 ? "complex" : "real" }.joined(separator: ", "))
+    print(String(format: "keys      %.2f s: %d Galois keys (levels %d…%d%@) + relinearization (level %d), %@ held by the server",
                  inference.keyGenerationSeconds, inference.backend.galoisKeys.entries.count,
-                 plan.rotationLevels.values.min() ?? 0, plan.rotationLevels.values.max() ?? 0, plan.relinearizationLevel,
+                 plan.rotationLevels.values.min() ?? 0, plan.rotationLevels.values.max() ?? 0,
+                 plan.conjugationLevel.map { ", conjugation at \($0)" } ?? "", plan.relinearizationLevel,
                  megabytes(inference.evaluationKeyBytes)))
     let store = inference.backend.patterns
     print(String(format: "weights   %.2f s: %d plaintexts at their levels: %d in NTT form, %d compact; %@ kept",
@@ -97,13 +101,7 @@ func evaluateEncrypted(model: HEARModel, modelURL: URL, inputs: [ActionInput], l
         print(step.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%10.4f%10.4f", median, minimum))
     }
     print("")
-    print("phase     rotations  hoisted  pt-products  squarings  rescales")
-    func row(_ label: String, _ c: OperationCounts) -> String {
-        label.padding(toLength: 9, withPad: " ", startingAt: 0)
-            + String(format: "%11d%9d%13d%11d%9d", c.rotations, c.hoistedRotations, c.plaintextProducts, c.squarings, c.rescales)
-    }
-    for (phase, counts) in program.countsByPhase { print(row(phase, counts)) }
-    print(row("total", program.counts))
+    printCounts(program)
     print("")
     let metrics = ClassificationMetrics(predictions: logits.map(predictedClass), labels: labels, classNames: model.classNames)
     print(metrics.report())

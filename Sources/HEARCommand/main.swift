@@ -40,8 +40,8 @@ let mainHelp = """
 let evaluateHelp = """
     usage: hear evaluate --model <name|dir> [--data <dir>] [--samples <list>] [--logits <out.csv>] [--plan reference|folded] [--threads <n>]
            hear evaluate --model <name|dir> --encrypted [--method fast-hear|hear] [--preset <name>]
-                         [--strategy auto|full|giant|baby[,…]] [--weights-memory <MB>|all] [--samples <list>]
-                         [--threads <n>] [--logits <out.csv>]
+                         [--strategy auto|full|giant|baby[,…]] [--packing auto|real|complex]
+                         [--weights-memory <MB>|all] [--samples <list>] [--threads <n>] [--logits <out.csv>]
 
       --model    a model name under <data>/models (cnn2d-64, cnn1d-64, cnn1d-128) or a model directory
       --data     the test-set directory with test_inputs.csv and test_labels.csv
@@ -61,6 +61,9 @@ let evaluateHelp = """
       --preset    CKKS parameters: default (N = 2^14, 128-bit, log2 QP = 430), hear, fast-hear
                   (the paper's chains; see Docs/CKKS.md)
       --strategy  convolution strategy, one for all blocks or one per block (default auto)
+      --packing   output packing of the convolutions: real, complex (two output ciphertexts per
+                  product, split by a conjugation: half the weights and products) or auto (per
+                  block, by the cost model; default)
       --weights-memory  the most megabytes of weight plaintexts kept encoded (default 3000); the
                   largest stages beyond it are encoded during the evaluation (slower, bounded memory);
                   all: keep every plaintext
@@ -191,11 +194,11 @@ func checkWritable(_ url: URL) throws(CommandFailure) {
 
 func evaluate(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let options = try Options(arguments, allowed: ["model", "data", "logits", "plan", "threads", "samples", "method", "preset",
-                                                   "strategy", "weights-memory"],
+                                                   "strategy", "packing", "weights-memory"],
                               flags: ["encrypted"])
     let modelReference = try options.required("model")
     let encrypted = options.flags.contains("encrypted")
-    if !encrypted, let name = ["method", "preset", "strategy", "weights-memory"].first(where: { options.values[$0] != nil }) {
+    if !encrypted, let name = ["method", "preset", "strategy", "packing", "weights-memory"].first(where: { options.values[$0] != nil }) {
         throw CommandFailure(code: .usage, message: "--\(name) applies to the encrypted evaluation: add --encrypted")
     }
     if encrypted, options.values["plan"] != nil {
@@ -322,13 +325,15 @@ func modelInit(_ arguments: ArraySlice<String>) throws(CommandFailure) {
 
 let planHelp = """
     usage: hear plan --model <name|dir> [--data <dir>] [--method fast-hear|hear] [--strategy auto|full|giant|baby[,…]]
-                     [--slots 8192] [--preset default|hear|fast-hear]
+                     [--packing auto|real|complex] [--slots 8192] [--preset default|hear|fast-hear]
 
       Compiles the model into the packed slot program the encrypted evaluation runs and prints
-      the layouts, the convolution strategy of each block, the operation counts per phase, the
+      the layouts, the convolution strategy and output packing of each block, the operation
+      counts per phase (rotations, of them hoisted, conjugations, products, …), the
       multiplicative depth, the rotation steps (the Galois keys needed) and, for the preset, the
       memory of the encoded plaintexts and of the keys.
       --strategy  one value for every block, or one per block separated by commas (default auto)
+      --packing   auto (default), real or complex (see `hear evaluate --help`)
     """
 
 func parseStrategies(_ text: String?) throws(CommandFailure) -> [ConvolutionStrategy?] {
@@ -354,30 +359,46 @@ func parseMethod(_ text: String?) throws(CommandFailure) -> HEMethod {
     return method
 }
 
+func parsePacking(_ text: String?) throws(CommandFailure) -> ChannelPacking {
+    guard let text else { return .auto }
+    guard let packing = ChannelPacking(rawValue: text) else {
+        throw CommandFailure(code: .usage, message: "--packing must be auto, real or complex, got \"\(text)\"")
+    }
+    return packing
+}
+
+/// The operation counts per phase and in total, as a table.
+func printCounts(_ program: PackedProgram) {
+    func row(_ label: String, _ c: OperationCounts) -> String {
+        label.padding(toLength: 9, withPad: " ", startingAt: 0)
+            + String(format: "%11d%9d%7d%13d%11d%9d", c.rotations, c.hoistedRotations, c.conjugations, c.plaintextProducts,
+                     c.squarings, c.rescales)
+    }
+    print("phase     rotations  hoisted  conj  pt-products  squarings  rescales")
+    for (phase, counts) in program.countsByPhase { print(row(phase, counts)) }
+    print(row("total", program.counts))
+}
+
 func plan(_ arguments: ArraySlice<String>) throws(CommandFailure) {
-    let options = try Options(arguments, allowed: ["model", "data", "method", "strategy", "slots", "preset"])
+    let options = try Options(arguments, allowed: ["model", "data", "method", "strategy", "packing", "slots", "preset"])
     let method = try parseMethod(options.values["method"])
+    let packing = try parsePacking(options.values["packing"])
     let strategies = try parseStrategies(options.values["strategy"])
     let slots = try options.integer("slots", range: 5120...65536) ?? 8192
     guard slots % 512 == 0 else { throw CommandFailure(code: .usage, message: "--slots must be a multiple of 512") }
     let (model, _) = try loadModel(try options.required("model"), data: dataDirectory(options))
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
-    let program = PackedProgram.compile(folded.packed, slotCount: slots, method: method, strategies: strategies)
+    let program = PackedProgram.compile(folded.packed, slotCount: slots, method: method, strategies: strategies, packing: packing)
     print("model     \(model.name), method \(method.rawValue), \(slots) slots")
     print("input     \(program.inputLayout)")
     for (t, layout) in program.convolutionLayouts.enumerated() {
-        print("block\(t + 1)    conv on \(layout); strategy \(program.strategies[t].rawValue)")
+        print("block\(t + 1)    conv on \(layout); strategy \(program.strategies[t].rawValue), "
+              + (program.complexPacked[t] ? "complex" : "real") + " packing")
     }
     print("depth     \(program.depth) levels")
     print("")
-    func row(_ label: String, _ c: OperationCounts) -> String {
-        label.padding(toLength: 9, withPad: " ", startingAt: 0)
-            + String(format: "%11d%9d%13d%11d%9d", c.rotations, c.hoistedRotations, c.plaintextProducts, c.squarings, c.rescales)
-    }
-    print("phase     rotations  hoisted  pt-products  squarings  rescales")
-    for (phase, counts) in program.countsByPhase { print(row(phase, counts)) }
-    print(row("total", program.counts))
+    printCounts(program)
     print("")
     print("rotation steps (\(program.rotationSteps.count) Galois keys): \(program.rotationSteps.map(String.init).joined(separator: " "))")
     print("weight, mask and bias plaintexts: \(program.patterns.count)")

@@ -25,6 +25,10 @@ public protocol SlotBackend: Sendable {
     func addPattern(_ x: Value, pattern: Int) throws(Failure) -> Value
     /// x², relinearized and rescaled (one level).
     func square(_ x: Value) throws(Failure) -> Value
+    /// x̄, the complex conjugate of every slot.
+    func conjugate(_ x: Value) throws(Failure) -> Value
+    /// (z + z̄, i·(z̄ − z)) from z and its conjugate: twice the real and the imaginary part.
+    func splitComplex(_ z: Value, conjugate: Value) throws(Failure) -> (real: Value, imaginary: Value)
 }
 
 /// The result of running a program, with the wall time of each phase.
@@ -102,6 +106,10 @@ extension PackedProgram {
             registers[target] = try backend.addPattern(registers[source]!, pattern: pattern)
         case let .square(source, target):
             registers[target] = try backend.square(registers[source]!)
+        case let .conjugate(source, target):
+            registers[target] = try backend.conjugate(registers[source]!)
+        case let .splitComplex(source, conjugate, real, imaginary):
+            (registers[real], registers[imaginary]) = try backend.splitComplex(registers[source]!, conjugate: registers[conjugate]!)
         }
     }
 }
@@ -115,6 +123,8 @@ extension SlotInstruction {
         case let .add(sources, _): return sources
         case let .addPattern(source, _, _): return [source]
         case let .square(source, _): return [source]
+        case let .conjugate(source, _): return [source]
+        case let .splitComplex(source, conjugate, _, _): return [source, conjugate]
         }
     }
 

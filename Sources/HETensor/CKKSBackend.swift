@@ -27,6 +27,8 @@ public struct LevelPlan: Sendable {
     public let rotationLevels: [Int: Int]
     /// The highest level of a square (the relinearization key's level).
     public let relinearizationLevel: Int
+    /// The highest level of a conjugation (its key's level), nil when the program has none.
+    public let conjugationLevel: Int?
 
     public init(program: PackedProgram, parameters: CKKSParameters, inputScale: Double? = nil) throws(CKKSError) {
         guard program.geometry.slotCount == parameters.slotCount else {
@@ -44,6 +46,7 @@ public struct LevelPlan: Sendable {
         var patternScales = [Double](repeating: 0, count: program.patterns.count)
         var rotations: [Int: Int] = [:]
         var relinearization = 0
+        var conjugation: Int? = nil
         levels[program.inputRegister] = start
         scales[program.inputRegister] = scale
 
@@ -93,6 +96,14 @@ public struct LevelPlan: Sendable {
                     guard level > 0 else { throw .invalidLevel(level: 0, reason: "a square needs a level to rescale") }
                     relinearization = max(relinearization, level)
                     (levels[target], scales[target]) = (level - 1, scale * scale / primes[level])
+                case let .conjugate(source, target):
+                    let (level, scale) = try operand(source)
+                    conjugation = max(conjugation ?? 0, level)
+                    (levels[target], scales[target]) = (level, scale)
+                case let .splitComplex(source, conjugate, real, imaginary):
+                    let (level, scale) = try same([source, conjugate])
+                    (levels[real], scales[real]) = (level, scale)
+                    (levels[imaginary], scales[imaginary]) = (level, scale)
                 }
             }
         }
@@ -112,6 +123,7 @@ public struct LevelPlan: Sendable {
         self.patternScales = patternScales
         rotationLevels = rotations
         relinearizationLevel = relinearization
+        conjugationLevel = conjugation
     }
 
     /// Bytes of the encoded patterns: (level + 1) limbs of N words each.
@@ -119,11 +131,13 @@ public struct LevelPlan: Sendable {
         patternLevels.reduce(0) { $0 + ($1 + 1) * degree * 8 }
     }
 
-    /// Bytes of the Galois keys (two polynomials per digit over `Q_ℓ·P`) and the relinearization key.
+    /// Bytes of the Galois keys (rotations and conjugation; two polynomials per digit over
+    /// `Q_ℓ·P`) and the relinearization key.
     public func keyBytes(parameters: CKKSParameters) -> (galois: Int, relinearization: Int) {
         let k = parameters.specialPrimes.count, alpha = parameters.primesPerDigit, n = parameters.degree
         func bytes(_ level: Int) -> Int { 2 * ((level + alpha) / alpha) * (level + 1 + k) * n * 8 }
-        return (rotationLevels.values.reduce(0) { $0 + bytes($1) }, bytes(relinearizationLevel))
+        let galois = rotationLevels.values.reduce(0) { $0 + bytes($1) } + (conjugationLevel.map(bytes) ?? 0)
+        return (galois, bytes(relinearizationLevel))
     }
 }
 
@@ -213,15 +227,22 @@ public final class PatternStore: @unchecked Sendable {
         compact = integers
     }
 
+    /// The slot values of pattern `p`, complex ones for a complex pattern.
+    static func slots(_ p: Int, program: PackedProgram) -> [Complex] {
+        let pattern = program.patterns[p], n = program.geometry.slotCount
+        let real = pattern.materialize(slotCount: n, positionSets: program.positionSets)
+        guard pattern.imaginary != nil else { return real.map { Complex($0) } }
+        let imaginary = pattern.materializeImaginary(slotCount: n, positionSets: program.positionSets)
+        return (0..<n).map { Complex(real[$0], imaginary[$0]) }
+    }
+
     static func encode(_ p: Int, program: PackedProgram, plan: LevelPlan, context: CKKSContext) throws(CKKSError) -> Plaintext {
-        let values = program.patterns[p].materialize(slotCount: program.geometry.slotCount, positionSets: program.positionSets)
-        return try context.encode(values, level: plan.patternLevels[p], scale: plan.patternScales[p])
+        try context.encode(slots(p, program: program), level: plan.patternLevels[p], scale: plan.patternScales[p])
     }
 
     /// The integer polynomial of pattern `p` (compact form).
     static func integers(_ p: Int, program: PackedProgram, plan: LevelPlan, context: CKKSContext) throws(CKKSError) -> [Int64] {
-        let values = program.patterns[p].materialize(slotCount: program.geometry.slotCount, positionSets: program.positionSets)
-        guard let rounded = try context.encoder.roundedCoefficients(values, scale: plan.patternScales[p]) else {
+        guard let rounded = try context.encoder.roundedCoefficients(slots(p, program: program), scale: plan.patternScales[p]) else {
             throw .invalidOperand("pattern \(p) has a coefficient beyond 2^63 at scale \(plan.patternScales[p])")
         }
         return rounded
@@ -295,6 +316,14 @@ public struct CKKSBackend: SlotBackend {
 
     public func square(_ x: Ciphertext) throws(CKKSError) -> Ciphertext {
         try evaluator.rescale(evaluator.square(x, relinearizationKey: relinearizationKey))
+    }
+
+    public func conjugate(_ x: Ciphertext) throws(CKKSError) -> Ciphertext {
+        try evaluator.conjugate(x, keys: galoisKeys)
+    }
+
+    public func splitComplex(_ z: Ciphertext, conjugate: Ciphertext) throws(CKKSError) -> (real: Ciphertext, imaginary: Ciphertext) {
+        (try evaluator.add(z, conjugate), try evaluator.multiplyByImaginaryUnit(evaluator.subtract(conjugate, z)))
     }
 }
 

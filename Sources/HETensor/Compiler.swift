@@ -23,12 +23,33 @@ public enum ConvolutionStrategy: String, Sendable, CaseIterable {
     /// Rotation cost with hoisted rotations counted at `hoistedWeight` of a full one.
     static func cost(_ s: ConvolutionStrategy, inputs: Int, outputs: Int, diagonals: Int, taps: Int,
                      hoistedWeight: Double = 0.6) -> Double {
+        rotationCost(s, inputs: inputs, outputs: outputs, diagonals: diagonals, taps: taps, hoistedWeight: hoistedWeight)
+    }
+
+    static func rotationCost(_ s: ConvolutionStrategy, inputs: Int, outputs: Int, diagonals: Int, taps: Int,
+                             hoistedWeight: Double) -> Double {
         switch s {
         case .full: return hoistedWeight * Double(inputs * (diagonals * taps - 1))
         case .giant: return hoistedWeight * Double(inputs * (taps - 1)) + Double(outputs * (diagonals - 1))
         case .baby: return hoistedWeight * Double(inputs * (diagonals - 1)) + Double(outputs * (taps - 1))
         }
     }
+}
+
+/// How a convolution's output channels are packed into the products.
+///
+/// With *complex* packing one plaintext holds the weights of two output ciphertexts o₁, o₂ as
+/// (w₁ + i·w₂)/2: the inputs are real, so one product computes z = (a + i·b)/2 with a, b the two
+/// outputs. The sub-position sums and the bias (b₁ + i·b₂)/2 act on z; one conjugation then
+/// splits it: a = z + z̄, b = i·(z̄ − z). Half the weight plaintexts, half the products and half
+/// the output-side rotations, for one conjugation per pair.
+public enum ChannelPacking: String, Sendable, CaseIterable {
+    /// Complex where the cost model says it saves time (many products per output).
+    case auto
+    /// One real output ciphertext per product sum.
+    case real
+    /// Pair the output ciphertexts of every convolution with two or more.
+    case complex
 }
 
 /// A network compiled to slot operations: the layouts, the constant vectors, the instruction
@@ -38,6 +59,8 @@ public struct PackedProgram: Sendable {
     public var geometry: SlotGeometry
     public var method: HEMethod
     public var strategies: [ConvolutionStrategy]
+    /// Whether each block's convolution pairs its outputs with complex patterns.
+    public var complexPacked: [Bool]
     public var inputLayout: PackedLayout
     /// The layout entering each block's convolution (after any Fast-HEAR merge).
     public var convolutionLayouts: [PackedLayout]
@@ -92,15 +115,21 @@ public struct PackedProgram: Sendable {
     }
 
     /// Compiles a folded network. `strategies[t]` fixes block t's convolution strategy; nil (or a
-    /// missing entry) picks the one with the fewest rotations.
+    /// missing entry) picks the one with the fewest rotations. `packing`: real or complex output
+    /// packing of the convolutions (auto: by the cost model, per block).
     public static func compile(_ network: FoldedCNN, slotCount: Int, method: HEMethod,
-                               strategies requested: [ConvolutionStrategy?] = []) -> PackedProgram {
+                               strategies requested: [ConvolutionStrategy?] = [],
+                               packing: ChannelPacking = .auto) -> PackedProgram {
         var builder = ProgramBuilder(geometry: SlotGeometry(slotCount: slotCount, dimension: network.dimension))
-        return builder.compile(network, method: method, requested: requested)
+        return builder.compile(network, method: method, requested: requested, packing: packing)
     }
 }
 
 struct ProgramBuilder {
+    /// A plaintext product's cost relative to a key switch, for the packing choice (measured at
+    /// N = 2^15: a product-accumulate over ℓ + 1 limbs is about 1/20 of a rotation at that level).
+    static let productCost = 0.05
+
     let geometry: SlotGeometry
     var patterns: [SlotPattern] = []
     var positionSets: [[Int]] = []
@@ -174,7 +203,8 @@ struct ProgramBuilder {
         return result
     }
 
-    mutating func compile(_ network: FoldedCNN, method: HEMethod, requested: [ConvolutionStrategy?]) -> PackedProgram {
+    mutating func compile(_ network: FoldedCNN, method: HEMethod, requested: [ConvolutionStrategy?],
+                          packing: ChannelPacking) -> PackedProgram {
         let inputLayout = PackedLayout(geometry: geometry, kind: .replicated, channels: network.encryptedInputChannels,
                                        height: geometry.inputHeight, width: geometry.inputWidth, stride: 1)
         precondition(blocks % network.encryptedInputChannels == 0, "the input channels must divide the blocks per ciphertext")
@@ -182,6 +212,7 @@ struct ProgramBuilder {
         var current = [0]
         var depth = 0
         var chosen: [ConvolutionStrategy] = []
+        var complexPacked: [Bool] = []
         var convolutionLayouts: [PackedLayout] = []
         for (t, block) in network.blocks.enumerated() {
             let phase = "block\(t + 1)"
@@ -196,36 +227,59 @@ struct ProgramBuilder {
             }
             convolutionLayouts.append(layout)
             let strategy = t < requested.count ? requested[t] : nil
-            let (outputs, used) = convolve(current, layout: layout, block: block, depth: depth, phase: phase, strategy: strategy)
+            var subpositionSteps: [Int] = []
+            if case .merged = layout.kind {
+                subpositionSteps = postProcessSteps(subpositions: layout.subpositionCount(ciphertext: 0), stride: layout.stride)
+            }
+            let (outputs, used, pairs) = convolve(current, layout: layout, block: block, depth: depth, phase: phase,
+                                                  strategy: strategy, packing: packing, outputSideSteps: subpositionSteps.count)
             chosen.append(used)
+            complexPacked.append(pairs.contains { $0.count == 2 })
             depth += 1
             var outputLayout = PackedLayout(geometry: geometry, kind: .sparse, channels: block.outputChannels,
                                             height: block.height, width: block.width, stride: layout.stride)
             // Fast-HEAR: sum the partial results of the sub-positions.
             var summed = outputs
-            if case .merged = layout.kind {
-                let used = layout.subpositionCount(ciphertext: 0)
-                summed = postProcess(outputs, subpositions: used, stride: layout.stride, phase: phase)
+            if !subpositionSteps.isEmpty {
+                summed = rotateAndAddStage(outputs, steps: subpositionSteps, phase: phase, name: "sum sub-positions")
             }
-            // Bias map, then the square.
-            var squares: [Int] = []
-            var group: [[SlotInstruction]] = []
-            for (o, summedRegister) in summed.enumerated() {
+            // Bias map, then the square; complex pairs are split after the bias.
+            func biasMap(_ o: Int, factor: Double) -> SlotPattern.Form {
                 var slots: [Int] = [], values: [Double] = []
                 for k in 0..<blocks where o * blocks + k < block.outputChannels {
                     let c = o * blocks + k
                     for i in 0..<block.height {
                         for j in 0..<block.width {
                             slots.append(k * 512 + geometry.offset(row: i, column: j, stride: layout.stride))
-                            values.append(block.biasMap[(c * block.height + i) * block.width + j])
+                            values.append(factor * block.biasMap[(c * block.height + i) * block.width + j])
                         }
                     }
                 }
-                let bias = pattern(.listed(slots: slots, values: values), depth: depth)
-                let shifted = register(), square = register()
-                group.append([.addPattern(source: summedRegister, pattern: bias, target: shifted),
-                              .square(source: shifted, target: square)])
-                squares.append(square)
+                return .listed(slots: slots, values: values)
+            }
+            var squares: [Int] = []
+            var group: [[SlotInstruction]] = []
+            for (pair, summedRegister) in zip(pairs, summed) {
+                let shifted = register()
+                if pair.count == 1 {
+                    let bias = pattern(biasMap(pair[0], factor: 1), depth: depth)
+                    let square = register()
+                    group.append([.addPattern(source: summedRegister, pattern: bias, target: shifted),
+                                  .square(source: shifted, target: square)])
+                    squares.append(square)
+                } else {
+                    let bias = patterns.count
+                    patterns.append(SlotPattern(form: biasMap(pair[0], factor: 0.5), imaginary: biasMap(pair[1], factor: 0.5),
+                                                depth: depth))
+                    let conjugated = register(), first = register(), second = register()
+                    let firstSquare = register(), secondSquare = register()
+                    group.append([.addPattern(source: summedRegister, pattern: bias, target: shifted),
+                                  .conjugate(source: shifted, target: conjugated),
+                                  .splitComplex(source: shifted, conjugate: conjugated, real: first, imaginary: second),
+                                  .square(source: first, target: firstSquare),
+                                  .square(source: second, target: secondSquare)])
+                    squares += [firstSquare, secondSquare]
+                }
             }
             stages.append(ProgramStage(phase: phase, name: "bias and square", groups: group))
             depth += 1
@@ -243,7 +297,8 @@ struct ProgramBuilder {
         }
         let (result, slots) = dense(current, layout: layout, network: network, depth: depth)
         depth += 1
-        return PackedProgram(geometry: geometry, method: method, strategies: chosen, inputLayout: inputLayout,
+        return PackedProgram(geometry: geometry, method: method, strategies: chosen, complexPacked: complexPacked,
+                             inputLayout: inputLayout,
                              convolutionLayouts: convolutionLayouts, patterns: patterns, positionSets: positionSets,
                              stages: stages, registerCount: nextRegister, outputRegister: result, outputSlots: slots, depth: depth)
     }
@@ -274,8 +329,9 @@ struct ProgramBuilder {
         return (merged, mergedLayout)
     }
 
-    /// Sums the partial results at the sub-positions of each cell into sub-position 0.
-    mutating func postProcess(_ outputs: [Int], subpositions used: Int, stride s: Int, phase: String) -> [Int] {
+    /// The rotate-and-add steps that sum the partial results at the sub-positions of each cell
+    /// into sub-position 0 (Fast-HEAR, after a merged convolution).
+    func postProcessSteps(subpositions used: Int, stride s: Int) -> [Int] {
         var steps: [Int] = []
         if geometry.dimension == .two {
             let columns = min(s, used), rows = (used + s - 1) / s
@@ -287,12 +343,13 @@ struct ProgramBuilder {
             var c = 1
             while c < used { steps.append(c); c *= 2 }
         }
-        return rotateAndAddStage(outputs, steps: steps, phase: phase, name: "sum sub-positions")
+        return steps
     }
 
     /// The multi-channel convolution (paper eq. 7–10), masks folded into the weight patterns.
     mutating func convolve(_ sources: [Int], layout: PackedLayout, block: FoldedCNN.Block, depth: Int, phase: String,
-                           strategy requested: ConvolutionStrategy?) -> ([Int], ConvolutionStrategy) {
+                           strategy requested: ConvolutionStrategy?, packing: ChannelPacking,
+                           outputSideSteps: Int) -> ([Int], ConvolutionStrategy, [[Int]]) {
         let s = layout.stride
         let ph = block.kernelHeight / 2, pw = block.kernelWidth / 2
         let diagonals: [Int] = layout.kind == .replicated ? Array(0..<layout.channels) : Array(0..<blocks)
@@ -309,10 +366,31 @@ struct ProgramBuilder {
             }
         }
         let outputCount = (block.outputChannels + blocks - 1) / blocks
-        let strategy = requested ?? ConvolutionStrategy.allCases.min {
-            ConvolutionStrategy.cost($0, inputs: sources.count, outputs: outputCount, diagonals: diagonals.count, taps: taps.count)
-                < ConvolutionStrategy.cost($1, inputs: sources.count, outputs: outputCount, diagonals: diagonals.count, taps: taps.count)
-        }!
+        // Strategy and packing. Cost in key switches: rotations (hoisted ones at 0.6), products
+        // (ProgramBuilder.productCost each), the output-side sub-position sums and conjugations.
+        let (inputCount, d, t) = (sources.count, diagonals.count, taps.count)
+        func best(groups: Int) -> (ConvolutionStrategy, Double) {
+            let candidates = requested.map { [$0] } ?? ConvolutionStrategy.allCases
+            return candidates.map { ($0, ConvolutionStrategy.cost($0, inputs: inputCount, outputs: groups, diagonals: d, taps: t)) }
+                .min { $0.1 < $1.1 }!
+        }
+        func total(groups: Int, conjugations: Int) -> (ConvolutionStrategy, Double) {
+            let (strategy, rotations) = best(groups: groups)
+            let products = Double(inputCount * d * t * groups) * Self.productCost
+            return (strategy, rotations + products + Double(outputSideSteps * groups + conjugations))
+        }
+        let real = total(groups: outputCount, conjugations: 0)
+        let complex = total(groups: (outputCount + 1) / 2, conjugations: outputCount / 2)
+        let paired: Bool
+        switch packing {
+        case .real: paired = false
+        case .complex: paired = outputCount > 1
+        case .auto: paired = outputCount > 1 && complex.1 < real.1
+        }
+        let strategy = paired ? complex.0 : real.0
+        let pairs: [[Int]] = paired
+            ? stride(from: 0, to: outputCount, by: 2).map { Array($0..<min($0 + 2, outputCount)) }
+            : (0..<outputCount).map { [$0] }
         let subpositions = (0..<sources.count).map { layout.subpositionCount(ciphertext: $0) }
         let offsets = (0..<(subpositions.first ?? 1)).map { geometry.subpositionOffset($0, stride: s) }
 
@@ -320,7 +398,7 @@ struct ProgramBuilder {
         // (block k, sub-position m), or nil when all are zero.
         let blockCount = blocks
         let tapList = taps
-        func weightValues(_ o: Int, _ x: Int, _ d: Int, _ tap: Int) -> [Double]? {
+        func weightValues(_ o: Int, _ x: Int, _ d: Int, _ tap: Int, factor: Double) -> [Double]? {
             let m = subpositions[x]
             var values = [Double](repeating: 0, count: blockCount * m)
             var any = false
@@ -328,17 +406,27 @@ struct ProgramBuilder {
                 for sub in 0..<m {
                     guard let c = layout.channel(ciphertext: x, block: (k + d) % blockCount, subposition: sub) else { continue }
                     let w = block.w(o * blockCount + k, c, tapList[tap].a, tapList[tap].b)
-                    values[k * m + sub] = w
+                    values[k * m + sub] = factor * w
                     if w != 0 { any = true }
                 }
             }
             return any ? values : nil
         }
-        func weights(_ o: Int, _ x: Int, _ d: Int, _ tap: Int, shift: Int, builder: inout ProgramBuilder) -> Int? {
-            guard let values = weightValues(o, x, d, tap) else { return nil }
+        // The pattern of output pair `pair` (one ciphertext: real; two: (w₁ + i·w₂)/2).
+        func weights(_ pair: Int, _ x: Int, _ d: Int, _ tap: Int, shift: Int, builder: inout ProgramBuilder) -> Int? {
+            let outputs = pairs[pair]
+            let factor = outputs.count == 2 ? 0.5 : 1
+            let real = weightValues(outputs[0], x, d, tap, factor: factor)
+            let imaginary = outputs.count == 2 ? weightValues(outputs[1], x, d, tap, factor: factor) : nil
+            guard real != nil || imaginary != nil else { return nil }
             let m = subpositions[x]
-            return builder.pattern(.blockwise(values: values, offsets: Array(offsets.prefix(m)), positions: tapList[tap].positions,
-                                              shift: builder.normalized(shift)), depth: depth)
+            func form(_ values: [Double]) -> SlotPattern.Form {
+                .blockwise(values: values, offsets: Array(offsets.prefix(m)), positions: tapList[tap].positions,
+                           shift: builder.normalized(shift))
+            }
+            builder.patterns.append(SlotPattern(form: form(real ?? [Double](repeating: 0, count: blockCount * m)),
+                                                imaginary: imaginary.map(form), depth: depth))
+            return builder.patterns.count - 1
         }
 
         var outputs: [Int] = []
@@ -361,7 +449,7 @@ struct ProgramBuilder {
             }
             stages.append(ProgramStage(phase: phase, name: "rotations (full-step)", groups: rotationGroups))
             var groups: [[SlotInstruction]] = []
-            for o in 0..<outputCount {
+            for o in pairs.indices {
                 var terms: [SlotInstruction.Term] = []
                 for x in sources.indices {
                     for (di, d) in diagonals.enumerated() {
@@ -392,7 +480,7 @@ struct ProgramBuilder {
             }
             stages.append(ProgramStage(phase: phase, name: "baby-step rotations (\(strategy.rawValue))", groups: rotationGroups))
             var groups: [[SlotInstruction]] = []
-            for o in 0..<outputCount {
+            for o in pairs.indices {
                 var group: [SlotInstruction] = []
                 var parts: [Int] = []
                 for (gi, giant) in giantOffsets.enumerated() {
@@ -417,7 +505,7 @@ struct ProgramBuilder {
             }
             stages.append(ProgramStage(phase: phase, name: "products and giant steps", groups: groups))
         }
-        return (outputs, strategy)
+        return (outputs, strategy, pairs)
     }
 
     /// Global sum and the dense layer into one ciphertext: class r in block r, slot 512·r.

@@ -64,19 +64,42 @@ public struct FoldedCNN: Sendable {
 /// positions, the whole vector rotated right by `shift` (a pre-rotated plaintext of a baby-step /
 /// giant-step sum): slot (512·k + p + offset[m] + shift) mod n holds values[k·M + m] for every p
 /// in the position set. The others list their nonzero slots.
+///
+/// A pattern may be complex (`imaginary` not nil): the weights of two output channels packed as
+/// (w₁ + i·w₂)/2 in one plaintext, so that one product computes both (see
+/// `SlotInstruction.splitComplex`).
 public struct SlotPattern: Sendable {
     public enum Form: Sendable {
         case blockwise(values: [Double], offsets: [Int], positions: Int, shift: Int)
         case listed(slots: [Int], values: [Double])
     }
 
+    /// The real part.
     public var form: Form
+    /// The imaginary part, nil for a real pattern.
+    public var imaginary: Form?
     /// The multiplicative depth already consumed where the pattern is used (for level-aware
     /// encoding: a backend encodes it at level L − depth).
     public var depth: Int
 
-    /// The full slot vector.
+    public init(form: Form, imaginary: Form? = nil, depth: Int) {
+        self.form = form
+        self.imaginary = imaginary
+        self.depth = depth
+    }
+
+    /// The full slot vector of the real part.
     public func materialize(slotCount n: Int, positionSets: [[Int]]) -> [Double] {
+        Self.materialize(form, slotCount: n, positionSets: positionSets)
+    }
+
+    /// The full slot vector of the imaginary part (zeros for a real pattern).
+    public func materializeImaginary(slotCount n: Int, positionSets: [[Int]]) -> [Double] {
+        guard let imaginary else { return [Double](repeating: 0, count: n) }
+        return Self.materialize(imaginary, slotCount: n, positionSets: positionSets)
+    }
+
+    static func materialize(_ form: Form, slotCount n: Int, positionSets: [[Int]]) -> [Double] {
         var vector = [Double](repeating: 0, count: n)
         switch form {
         case let .blockwise(values, offsets, positions, shift):
@@ -105,6 +128,12 @@ public enum SlotInstruction: Sendable {
     case addPattern(source: Int, pattern: Int, target: Int)
     /// source², relinearized and rescaled (one level).
     case square(source: Int, target: Int)
+    /// The complex conjugate of every slot (one key switch, like a rotation).
+    case conjugate(source: Int, target: Int)
+    /// With z = (a + i·b)/2 in `source` and z̄ in `conjugate`: a = z + z̄ into `real` and
+    /// b = i·(z̄ − z) into `imaginary` (additions and a product by the monomial X^{N/2}; no level,
+    /// no noise). This unpacks two output channels computed by complex patterns.
+    case splitComplex(source: Int, conjugate: Int, real: Int, imaginary: Int)
 
     public struct Term: Sendable {
         public var register: Int
@@ -118,6 +147,8 @@ public struct OperationCounts: Sendable, Equatable, CustomStringConvertible {
     public var rotations = 0
     /// Of those, rotations that share a decomposition with others (hoisted).
     public var hoistedRotations = 0
+    /// Complex conjugations (key switches too, not counted in `rotations`).
+    public var conjugations = 0
     public var plaintextProducts = 0
     public var squarings = 0
     public var rescales = 0
@@ -125,12 +156,14 @@ public struct OperationCounts: Sendable, Equatable, CustomStringConvertible {
 
     public static func + (a: OperationCounts, b: OperationCounts) -> OperationCounts {
         OperationCounts(rotations: a.rotations + b.rotations, hoistedRotations: a.hoistedRotations + b.hoistedRotations,
-                        plaintextProducts: a.plaintextProducts + b.plaintextProducts, squarings: a.squarings + b.squarings,
+                        conjugations: a.conjugations + b.conjugations, plaintextProducts: a.plaintextProducts + b.plaintextProducts, squarings: a.squarings + b.squarings,
                         rescales: a.rescales + b.rescales, additions: a.additions + b.additions)
     }
 
     public var description: String {
-        "\(rotations) rotations (\(hoistedRotations) hoisted), \(plaintextProducts) plaintext products, \(squarings) squarings, \(rescales) rescales"
+        "\(rotations) rotations (\(hoistedRotations) hoisted), "
+            + (conjugations > 0 ? "\(conjugations) conjugations, " : "")
+            + "\(plaintextProducts) plaintext products, \(squarings) squarings, \(rescales) rescales"
     }
 }
 
@@ -159,6 +192,8 @@ public struct ProgramStage: Sendable {
             case .square:
                 c.squarings += 1
                 c.rescales += 1
+            case .conjugate: c.conjugations += 1
+            case .splitComplex: c.additions += 2
             }
         }
         return c

@@ -1,9 +1,22 @@
 import HERing
 
-/// The clear-slot backend: the program's slot operations on plain `[Double]` vectors
-/// (rotations, pattern products, additions, squares), so that the packing logic is testable in
+/// Clear slot values: real parts and, once a complex pattern has been applied, imaginary parts.
+public struct ClearSlots: Sendable {
+    public var real: [Double]
+    /// nil: all zero.
+    public var imaginary: [Double]?
+
+    public init(real: [Double], imaginary: [Double]? = nil) {
+        self.real = real
+        self.imaginary = imaginary
+    }
+}
+
+/// The clear-slot backend: the program's slot operations on plain vectors (rotations, pattern
+/// products, additions, squares, conjugations), so that the packing logic is testable in
 /// milliseconds and an encrypted result can be compared with it slot by slot. Rescaling and
-/// relinearization have no clear-slot effect.
+/// relinearization have no clear-slot effect. Imaginary parts are carried only where a complex
+/// pattern made them nonzero.
 public struct ClearSlotBackend: SlotBackend {
     public let program: PackedProgram
 
@@ -11,81 +24,135 @@ public struct ClearSlotBackend: SlotBackend {
 
     var n: Int { program.geometry.slotCount }
 
-    public func rotations(_ x: [Double], by steps: [Int]) -> [[Double]] {
-        steps.map { step in
-            [Double](unsafeUninitializedCapacity: n) { buffer, count in
-                x.withUnsafeBufferPointer { source in
-                    (buffer.baseAddress!).initialize(from: source.baseAddress! + step, count: n - step)
-                    (buffer.baseAddress! + (n - step)).initialize(from: source.baseAddress!, count: step)
-                }
-                count = n
+    func rotated(_ x: [Double], by step: Int) -> [Double] {
+        [Double](unsafeUninitializedCapacity: n) { buffer, count in
+            x.withUnsafeBufferPointer { source in
+                (buffer.baseAddress!).initialize(from: source.baseAddress! + step, count: n - step)
+                (buffer.baseAddress! + (n - step)).initialize(from: source.baseAddress!, count: step)
             }
+            count = n
         }
     }
 
-    /// Σ pattern ⊙ x, visiting only the pattern's nonzero slots.
-    public func multiplyAccumulate(_ terms: [(value: [Double], pattern: Int)]) -> [Double] {
+    public func rotations(_ x: ClearSlots, by steps: [Int]) -> [ClearSlots] {
+        steps.map { step in ClearSlots(real: rotated(x.real, by: step), imaginary: x.imaginary.map { rotated($0, by: step) }) }
+    }
+
+    /// acc[slot] += sign · w[slot] · x[slot] over the nonzero slots of one pattern part.
+    func accumulate(_ form: SlotPattern.Form, sign: Double, _ x: [Double], into acc: UnsafeMutableBufferPointer<Double>) {
         let n = self.n
-        var sum = [Double](repeating: 0, count: n)
-        sum.withUnsafeMutableBufferPointer { acc in
-            for term in terms {
-                term.value.withUnsafeBufferPointer { x in
-                    switch program.patterns[term.pattern].form {
-                    case let .blockwise(values, offsets, positions, shift):
-                        let m = offsets.count
-                        program.positionSets[positions].withUnsafeBufferPointer { set in
-                            for index in values.indices where values[index] != 0 {
-                                let w = values[index]
-                                let base = ((index / m) * 512 + offsets[index % m] + shift) % n
-                                if base + 512 <= n {  // the block does not wrap around
-                                    for p in set { acc[base + p] += w * x[base + p] }
-                                } else {
-                                    for p in set {
-                                        let slot = (base + p) % n
-                                        acc[slot] += w * x[slot]
-                                    }
-                                }
+        x.withUnsafeBufferPointer { x in
+            switch form {
+            case let .blockwise(values, offsets, positions, shift):
+                let m = offsets.count
+                program.positionSets[positions].withUnsafeBufferPointer { set in
+                    for index in values.indices where values[index] != 0 {
+                        let w = sign * values[index]
+                        let base = ((index / m) * 512 + offsets[index % m] + shift) % n
+                        if base + 512 <= n {  // the block does not wrap around
+                            for p in set { acc[base + p] += w * x[base + p] }
+                        } else {
+                            for p in set {
+                                let slot = (base + p) % n
+                                acc[slot] += w * x[slot]
                             }
                         }
-                    case let .listed(slots, values):
-                        for (slot, v) in zip(slots, values) { acc[slot] += v * x[slot] }
                     }
+                }
+            case let .listed(slots, values):
+                for (slot, v) in zip(slots, values) { acc[slot] += sign * v * x[slot] }
+            }
+        }
+    }
+
+    /// Σ pattern ⊙ x (complex products where either side is complex), visiting only the
+    /// patterns' nonzero slots.
+    public func multiplyAccumulate(_ terms: [(value: ClearSlots, pattern: Int)]) -> ClearSlots {
+        let complex = terms.contains { $0.value.imaginary != nil || program.patterns[$0.pattern].imaginary != nil }
+        var real = [Double](repeating: 0, count: n)
+        var imaginary = [Double](repeating: 0, count: complex ? n : 0)
+        real.withUnsafeMutableBufferPointer { re in
+            imaginary.withUnsafeMutableBufferPointer { im in
+                for term in terms {
+                    let pattern = program.patterns[term.pattern]
+                    accumulate(pattern.form, sign: 1, term.value.real, into: re)
+                    if let xIm = term.value.imaginary {
+                        accumulate(pattern.form, sign: 1, xIm, into: im)
+                        if let pIm = pattern.imaginary { accumulate(pIm, sign: -1, xIm, into: re) }
+                    }
+                    if let pIm = pattern.imaginary { accumulate(pIm, sign: 1, term.value.real, into: im) }
                 }
             }
         }
-        return sum
+        return ClearSlots(real: real, imaginary: complex ? imaginary : nil)
     }
 
-    public func add(_ values: [[Double]]) -> [Double] {
+    static func sum(_ a: [Double]?, _ b: [Double]?, count n: Int) -> [Double]? {
+        guard let a else { return b }
+        guard let b else { return a }
+        var s = a
+        for i in 0..<n { s[i] += b[i] }
+        return s
+    }
+
+    public func add(_ values: [ClearSlots]) -> ClearSlots {
         var sum = values[0]
         for x in values.dropFirst() {
-            for i in 0..<n { sum[i] += x[i] }
+            sum.real = Self.sum(sum.real, x.real, count: n)!
+            sum.imaginary = Self.sum(sum.imaginary, x.imaginary, count: n)
         }
         return sum
     }
 
-    public func addPattern(_ x: [Double], pattern: Int) -> [Double] {
+    public func addPattern(_ x: ClearSlots, pattern: Int) -> ClearSlots {
+        let p = program.patterns[pattern]
         var x = x
-        switch program.patterns[pattern].form {
+        switch p.form {
         case let .listed(slots, values):
-            for (slot, v) in zip(slots, values) { x[slot] += v }
+            for (slot, v) in zip(slots, values) { x.real[slot] += v }
         case .blockwise:
-            let constant = program.patterns[pattern].materialize(slotCount: n, positionSets: program.positionSets)
-            for i in 0..<n { x[i] += constant[i] }
+            let constant = p.materialize(slotCount: n, positionSets: program.positionSets)
+            for i in 0..<n { x.real[i] += constant[i] }
+        }
+        if p.imaginary != nil {
+            x.imaginary = Self.sum(x.imaginary, p.materializeImaginary(slotCount: n, positionSets: program.positionSets), count: n)
         }
         return x
     }
 
-    public func square(_ x: [Double]) -> [Double] { x.map { $0 * $0 } }
+    /// x², complex where x is: (a + ib)² = a² − b² + 2iab.
+    public func square(_ x: ClearSlots) -> ClearSlots {
+        guard let im = x.imaginary else { return ClearSlots(real: x.real.map { $0 * $0 }) }
+        return ClearSlots(real: (0..<n).map { x.real[$0] * x.real[$0] - im[$0] * im[$0] },
+                          imaginary: (0..<n).map { 2 * x.real[$0] * im[$0] })
+    }
+
+    public func conjugate(_ x: ClearSlots) -> ClearSlots {
+        ClearSlots(real: x.real, imaginary: x.imaginary.map { $0.map { -$0 } })
+    }
+
+    /// z + z̄ and i·(z̄ − z), computed exactly as complex vectors (with c = z̄ they are 2·Re z and
+    /// 2·Im z, real: their imaginary parts, zero, are dropped).
+    public func splitComplex(_ z: ClearSlots, conjugate c: ClearSlots) -> (real: ClearSlots, imaginary: ClearSlots) {
+        let zero = [Double](repeating: 0, count: n)
+        let zIm = z.imaginary ?? zero, cIm = c.imaginary ?? zero
+        func nonzero(_ v: [Double]) -> [Double]? { v.contains { $0 != 0 } ? v : nil }
+        let sum = ClearSlots(real: (0..<n).map { z.real[$0] + c.real[$0] }, imaginary: nonzero((0..<n).map { zIm[$0] + cIm[$0] }))
+        // i·((c − z)_re + i·(c − z)_im) = (z − c)_im + i·(c − z)_re
+        let rotatedDifference = ClearSlots(real: (0..<n).map { zIm[$0] - cIm[$0] },
+                                           imaginary: nonzero((0..<n).map { c.real[$0] - z.real[$0] }))
+        return (sum, rotatedDifference)
+    }
 }
 
 /// Runs programs on the clear-slot backend.
 public enum ClearSlotSimulator {
-    /// The result slot vector of the program on one input slot vector.
+    /// The result slot vector of the program on one input slot vector (real parts: the result
+    /// of a network is real).
     public static func run(_ program: PackedProgram, input: [Double]) -> [Double] {
         precondition(input.count == program.geometry.slotCount,
                      "the input has \(input.count) slots, the program \(program.geometry.slotCount)")
-        return program.run(on: ClearSlotBackend(program: program), input: input).result
+        return program.run(on: ClearSlotBackend(program: program), input: ClearSlots(real: input)).result.real
     }
 
     /// The class scores: the result's output slots.

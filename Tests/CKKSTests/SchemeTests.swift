@@ -242,12 +242,30 @@ struct SchemeTests {
         #expect(precisionBits(expected: rotatedLeft(z, by: 3), actual: rotatedLow) > 22)
     }
 
+    @Test("multiplying by the monomial X^(N/2) multiplies every slot by i, exactly, at every level")
+    func imaginaryUnit() throws {
+        let z = s.complexValues(0.5)
+        var encryptor = s.encryptor()
+        let ct = try encryptor.encrypt(s.context.encode(z))
+        let e = s.evaluator, d = s.decryptor
+        for level in [3, 1, 0] {
+            let x = try e.dropLevel(ct, to: level)
+            let product = try e.multiplyByImaginaryUnit(x)
+            #expect(product.level == level && product.scale == x.scale)
+            let slots = s.context.decode(try d.decrypt(product))
+            #expect(precisionBits(expected: z.map { Complex(-$0.imaginary, $0.real) }, actual: slots) > 22, "level \(level)")
+            // exact: i·(i·x) = −x, coefficient for coefficient
+            #expect(try e.multiplyByImaginaryUnit(product) == e.negate(x))
+        }
+    }
+
     @Test("keys generated for a lower level: smaller, correct up to their level, refused above it, serializable")
     func levelLimitedKeys() throws {
         var generator = try KeyGenerator(context: s.context, secretKey: s.generator.secretKey,
                                          deterministicSeed: [UInt8](repeating: 9, count: 32))
-        let keys = generator.galoisKeys(rotationLevels: [3: 1, 7: 2, -5: 1, 100: 0])
+        let keys = generator.galoisKeys(rotationLevels: [3: 1, 7: 2, -5: 1, 100: 0], conjugationLevel: 1)
         let relin = generator.relinearizationKey(level: 1)
+        #expect(keys.entries[s.context.conjugationElement]?.key.level == 1)
         let full = s.galoisKeys.entries[s.context.galoisElement(forRotation: 3)]!.key
         let low = keys.entries[s.context.galoisElement(forRotation: 3)]!.key
         // level 1 of N = 2^11, dnum 2 (two primes per digit): one digit over q0, q1, p0, p1
@@ -266,6 +284,9 @@ struct SchemeTests {
             #expect(precisionBits(expected: rotatedLeft(z, by: -5), actual: s.context.decode(try d.decrypt(hoisted[1]))) > 22)
         }
         let x1 = try e.dropLevel(ct, to: 1)
+        let conjugated = s.context.decode(try d.decrypt(e.conjugate(x1, keys: keys)))
+        #expect(precisionBits(expected: z.map(\.conjugate), actual: conjugated) > 22)
+        #expect(throws: CKKSError.self) { try e.conjugate(e.dropLevel(ct, to: 2), keys: keys) }
         let squared = s.context.decode(try d.decrypt(e.rescale(e.square(x1, relinearizationKey: relin))))
         #expect(precisionBits(expected: z.map { $0 * $0 }, actual: squared) > 22)
         #expect(throws: CKKSError.self) { try e.rotate(x1, by: 100, keys: keys) }

@@ -35,6 +35,12 @@ struct LevelPlanTests {
         // the first square follows the first convolution: level 8; keys never above the start
         #expect(plan.relinearizationLevel == 8)
         #expect(Set(plan.rotationLevels.keys) == Set(program.rotationSteps))
+        // the cost model pairs the outputs of blocks 2 and 3 (block 1 has 2 products per output);
+        // the first conjugation splits block 2's convolution: level 9 − 2 (block 1) − 2 (merge,
+        // convolution) = 5
+        #expect(program.complexPacked == [false, true, true] && plan.conjugationLevel == 5)
+        #expect(try LevelPlan(program: PackedProgram.compile(folded.packed, slotCount: 8192, method: .fastHEAR, packing: .real),
+                              parameters: parameters).conjugationLevel == nil)
         #expect(plan.rotationLevels.values.allSatisfy { (0...9).contains($0) })
         // every product pattern at the scale of the prime its rescale removes
         for case let .multiplyAccumulate(terms, _) in program.stages.flatMap({ $0.groups.joined() }) {
@@ -60,21 +66,23 @@ struct EncryptedInferenceTests {
     /// A random input in the network's range.
     func input() -> ActionInput { NetworkTests().syntheticInputs(1, seed: 11)[0] }
 
-    @Test("ciphertext result = clear-slot simulator on every slot, both methods (small insecure chain, cnn1d-64)",
-          arguments: HEMethod.allCases)
-    func smallChainEveryMethod(method: HEMethod) throws {
+    @Test("ciphertext result = clear-slot simulator on every slot, both methods and packings (small insecure chain, cnn1d-64)",
+          arguments: HEMethod.allCases, [ChannelPacking.real, .complex])
+    func smallChainEveryMethod(method: HEMethod, packing: ChannelPacking) throws {
         let folded = try FoldedNetwork(folding: HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: "cnn1d-64")!, seed: 5))
-        // HEAR's 7960 plaintexts are encoded on use (budget 0): bounded memory in the test
-        let inference = try EncryptedInference(network: folded, method: method, parameters: try smallChain(),
+        // HEAR's thousands of plaintexts are encoded on use (budget 0): bounded memory in the test
+        let inference = try EncryptedInference(network: folded, method: method, packing: packing, parameters: try smallChain(),
                                                weightBudget: method == .hear ? 0 : nil, deterministicSeed: seed)
+        #expect(inference.program.complexPacked == [Bool](repeating: packing == .complex, count: 3))
+        #expect((inference.plan.conjugationLevel != nil) == (packing == .complex))
         let x = input()
         let prediction = try inference.predict(x)
         let simulated = ClearSlotSimulator.run(inference.program, input: inference.program.inputSlots(x.tensor.values))
         let slotError = maximumDifference(prediction.resultSlots, simulated)
         let scale = simulated.map(abs).max()!
-        #expect(slotError < 1e-3 * max(1, scale), "\(method): slot error \(slotError), slot magnitude \(scale)")
+        #expect(slotError < 1e-3 * max(1, scale), "\(method) \(packing): slot error \(slotError), slot magnitude \(scale)")
         let logitError = maximumDifference(prediction.scores, folded.logits(x))
-        #expect(logitError < 1e-3, "\(method): logit error \(logitError)")
+        #expect(logitError < 1e-3, "\(method) \(packing): logit error \(logitError)")
         #expect(predictedClass(prediction.scores) == predictedClass(folded.logits(x)))
         // the phases are reported in order
         #expect(prediction.seconds.map(\.phase) == ["encrypt", "block1", "block2", "block3", "dense", "decrypt"])
@@ -100,7 +108,8 @@ struct EncryptedInferenceTests {
         let folded = try FoldedNetwork(folding: paperModel("cnn2d-64"))
         let inference = try EncryptedInference(network: folded, method: .fastHEAR, parameters: .standard(), deterministicSeed: seed)
         // the evaluation keys: exactly the program's steps, each at the level it is used at
-        #expect(inference.backend.galoisKeys.entries.count == inference.program.rotationSteps.count)
+        #expect(inference.backend.galoisKeys.entries.count == inference.program.rotationSteps.count + 1)
+        #expect(inference.backend.galoisKeys.entries[inference.context.conjugationElement]?.key.level == inference.plan.conjugationLevel)
         for (step, level) in inference.plan.rotationLevels {
             #expect(inference.backend.galoisKeys.entries[inference.context.galoisElement(forRotation: step)]?.key.level == level)
         }

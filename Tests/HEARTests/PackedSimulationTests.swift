@@ -16,19 +16,30 @@ struct PackedSimulationTests {
         return HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: name)!, seed: 1)
     }
 
-    @Test("simulated scores equal the folded network (synthetic inputs, every strategy)", arguments: cases)
+    @Test("simulated scores equal the folded network (synthetic inputs, every strategy and packing)", arguments: cases)
     func synthetic(name: String, method: HEMethod) throws {
         let model = try model(name)
         let folded = try FoldedNetwork(folding: model)
         let inputs = NetworkTests().syntheticInputs(1, seed: 3)
         for strategy in [nil] + ConvolutionStrategy.allCases.map(Optional.some) {
-            let program = PackedProgram.compile(folded.packed, slotCount: 8192, method: method,
-                                                strategies: [ConvolutionStrategy?](repeating: strategy, count: 3))
-            for input in inputs {
-                let scores = ClearSlotSimulator.scores(program, input: program.inputSlots(input.tensor.values))
-                let expected = folded.logits(input)
-                #expect(maximumDifference(scores, expected) < 1e-9, "\(name) \(method) \(String(describing: strategy)): \(scores) vs \(expected)")
+            for packing in ChannelPacking.allCases {
+                let program = PackedProgram.compile(folded.packed, slotCount: 8192, method: method,
+                                                    strategies: [ConvolutionStrategy?](repeating: strategy, count: 3), packing: packing)
+                #expect(program.complexPacked == [Bool](repeating: packing == .complex, count: 3) || packing == .auto)
+                for input in inputs {
+                    let scores = ClearSlotSimulator.scores(program, input: program.inputSlots(input.tensor.values))
+                    let expected = folded.logits(input)
+                    #expect(maximumDifference(scores, expected) < 1e-9,
+                            "\(name) \(method) \(String(describing: strategy)) \(packing): \(scores) vs \(expected)")
+                }
             }
+        }
+        // complex packing: half the products of the convolutions, one conjugation per pair
+        let real = PackedProgram.compile(folded.packed, slotCount: 8192, method: method, packing: .real)
+        let complex = PackedProgram.compile(folded.packed, slotCount: 8192, method: method, packing: .complex)
+        for (r, c) in zip(real.countsByPhase.dropLast(), complex.countsByPhase.dropLast()) {
+            #expect(c.counts.plaintextProducts <= r.counts.plaintextProducts / 2 + r.counts.plaintextProducts / 8, "\(r.phase)")
+            #expect(r.counts.conjugations == 0 && c.counts.conjugations > 0)
         }
         // The comparison can fail: one changed weight in the first convolution changes the scores.
         var broken = PackedProgram.compile(folded.packed, slotCount: 8192, method: method)

@@ -14,7 +14,7 @@ struct InferenceBenchmarkOptions {
     var threads = 2
     var samples = 5
     var data: String?
-    var weightBudget: Int? = 3000 * 1_000_000
+    var weightBudget: Int? = EncryptedInference.defaultWeightBudget
 
     init(_ arguments: [String]) throws {
         for (flag, value) in try optionPairs(arguments) {

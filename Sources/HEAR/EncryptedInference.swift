@@ -34,6 +34,10 @@ public final class EncryptedInference: @unchecked Sendable {
     let lock = NSLock()
     var encryptions = 0
 
+    /// The default bytes of kept weight plaintexts (`weightBudget`): with the keys and the
+    /// working ciphertexts, 2D-CNN-128 Fast-HEAR stays under 4 GB.
+    public static let defaultWeightBudget = 2_500_000_000
+
     /// Compiles `network` for `parameters`, generates the keys and encodes the weights.
     /// `weightBudget`: the most bytes of resident weight plaintexts (nil: all resident); the
     /// largest stages beyond it are encoded during the evaluation (`PatternStore`).

@@ -14,13 +14,11 @@ struct EncryptedSettings {
     /// Bytes of resident weight plaintexts (nil: all).
     var weightBudget: Int?
 
-    /// The default budget of resident weight plaintexts.
-    static let defaultWeightMegabytes = 3000
 
     init(_ options: Options) throws(CommandFailure) {
         switch options.values["weights-memory"] {
         case "all": weightBudget = nil
-        case nil: weightBudget = Self.defaultWeightMegabytes * 1_000_000
+        case nil: weightBudget = EncryptedInference.defaultWeightBudget
         case let text?:
             guard let megabytes = Int(text), megabytes >= 0 else {
                 throw CommandFailure(code: .usage, message: "--weights-memory takes megabytes (an integer ≥ 0) or all, got \"\(text)\"")
@@ -72,9 +70,11 @@ func evaluateEncrypted(model: HEARModel, modelURL: URL, inputs: [ActionInput], l
                  inference.weightEncodingSeconds, program.patterns.count, store.residentCount, store.compactCount,
                  megabytes(store.residentBytes)))
     if !store.nonResidentStages.isEmpty {
-        print("          over the --weights-memory budget: "
-              + store.nonResidentStages.map { "\(program.stages[$0.stage].phase) \(program.stages[$0.stage].name): \($0.form.rawValue)" }
-                .joined(separator: "; "))
+        print("          over the --weights-memory budget: " + store.nonResidentStages.map { entry in
+            let stage = program.stages[entry.stage]
+            let parts = [entry.compact > 0 ? "\(entry.compact) compact" : nil, entry.streamed > 0 ? "\(entry.streamed) streamed" : nil]
+            return "\(stage.phase) \(stage.name): " + parts.compactMap { $0 }.joined(separator: ", ") + " of \(entry.patterns)"
+        }.joined(separator: "; "))
     }
 
     let plainLogits = folded.logits(inputs)

@@ -64,9 +64,9 @@ let evaluateHelp = """
       --packing   output packing of the convolutions: real, complex (two output ciphertexts per
                   product, split by a conjugation: half the weights and products) or auto (per
                   block, by the cost model; default)
-      --weights-memory  the most megabytes of weight plaintexts kept encoded (default 3000); the
-                  largest stages beyond it are encoded during the evaluation (slower, bounded memory);
-                  all: keep every plaintext
+      --weights-memory  the most megabytes of weight plaintexts kept encoded (default 2500); beyond
+                  it, the largest stages' plaintexts are kept compact or encoded during the evaluation
+                  (slower, bounded memory); all: keep every plaintext
     """
 
 let classifyHelp = """

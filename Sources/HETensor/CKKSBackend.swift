@@ -142,16 +142,18 @@ public struct LevelPlan: Sendable {
 }
 
 /// The patterns of a program as CKKS plaintexts, each encoded at its level and scale, kept in
-/// one of three forms chosen per stage under a memory budget:
+/// one of three forms chosen per pattern under a memory budget:
 ///
 /// - **NTT form** (resident): ready to multiply; `(ℓ + 1)·N` words each;
 /// - **compact**: the integer polynomial `⌊Δ·σ⁻¹(z)⌉`, `N` words whatever the level, turned into
 ///   NTT form on use (`ℓ + 1` reductions and NTTs: a fraction of a product's cost per limb);
 /// - **streamed**: nothing kept; encoded from the slot values on use (also an FFT).
 ///
-/// When all NTT forms exceed the budget, the stages with the most bytes are made compact first;
-/// if the compact forms still exceed it, the largest are streamed. Memory stays bounded, at the
-/// price of work during the evaluation. Any form gives bit-identical products.
+/// When all NTT forms exceed the budget, patterns are made compact, stage by stage from the
+/// stage with the most bytes, one pattern at a time until the rest fits (so the budget is used
+/// up, at most one stage is split); if every compact form still exceeds it, patterns are
+/// streamed in the same order. Memory stays bounded, at the price of work during the evaluation.
+/// Any form gives bit-identical products.
 public final class PatternStore: @unchecked Sendable {
     public enum Form: String, Sendable { case ntt, compact, streamed }
 
@@ -161,8 +163,10 @@ public final class PatternStore: @unchecked Sendable {
     let program: PackedProgram
     let plan: LevelPlan
     let context: CKKSContext
-    /// The form of each stage's patterns.
-    public let stageForms: [Form]
+    /// The form of each pattern (`.ntt` for the ones no instruction uses).
+    public let forms: [Form]
+    /// The stage of each pattern's first use (−1: unused).
+    let stageOf: [Int]
 
     /// Encodes the kept patterns (in parallel). `budget`: the most bytes of kept plaintexts
     /// (nil: every pattern in NTT form).
@@ -170,35 +174,36 @@ public final class PatternStore: @unchecked Sendable {
         self.program = program
         self.plan = plan
         self.context = context
-        // the stage of each pattern and the bytes of each stage in each form
+        // the stage of each pattern and the bytes of each stage in NTT form
         var stageOf = [Int](repeating: -1, count: program.patterns.count)
+        var patternsOfStage = [[Int]](repeating: [], count: program.stages.count)
         for (index, stage) in program.stages.enumerated() {
             for instruction in stage.groups.joined() {
-                for p in instruction.patterns where stageOf[p] < 0 { stageOf[p] = index }
+                for p in instruction.patterns where stageOf[p] < 0 {
+                    stageOf[p] = index
+                    patternsOfStage[index].append(p)
+                }
             }
         }
         let n = context.degree
-        var nttBytes = [Int](repeating: 0, count: program.stages.count)
-        var compactBytes = [Int](repeating: 0, count: program.stages.count)
-        for (p, stage) in stageOf.enumerated() where stage >= 0 {
-            nttBytes[stage] += (plan.patternLevels[p] + 1) * n * 8
-            compactBytes[stage] += n * 8
-        }
-        var forms = [Form](repeating: .ntt, count: program.stages.count)
+        func nttBytes(_ p: Int) -> Int { (plan.patternLevels[p] + 1) * n * 8 }
+        let stageBytes = patternsOfStage.map { $0.reduce(0) { $0 + nttBytes($1) } }
+        var forms = [Form](repeating: .ntt, count: program.patterns.count)
         if let budget {
-            var total = nttBytes.reduce(0, +)
-            for stage in nttBytes.indices.sorted(by: { nttBytes[$0] > nttBytes[$1] }) where total > budget {
-                forms[stage] = .compact
-                total -= nttBytes[stage] - compactBytes[stage]
+            let order = stageBytes.indices.sorted { stageBytes[$0] > stageBytes[$1] }.flatMap { patternsOfStage[$0] }
+            var total = stageBytes.reduce(0, +)
+            for p in order where total > budget {
+                forms[p] = .compact
+                total -= nttBytes(p) - n * 8
             }
-            for stage in compactBytes.indices.sorted(by: { compactBytes[$0] > compactBytes[$1] })
-                where total > budget && forms[stage] == .compact {
-                forms[stage] = .streamed
-                total -= compactBytes[stage]
+            for p in order where total > budget {
+                forms[p] = .streamed
+                total -= n * 8
             }
         }
-        stageForms = forms
-        let kept = (0..<program.patterns.count).filter { stageOf[$0] >= 0 && forms[stageOf[$0]] != .streamed }
+        self.forms = forms
+        self.stageOf = stageOf
+        let kept = (0..<program.patterns.count).filter { stageOf[$0] >= 0 && forms[$0] != .streamed }
         var ntt = [Plaintext?](repeating: nil, count: program.patterns.count)
         var integers = [[Int64]?](repeating: nil, count: program.patterns.count)
         var failures = [CKKSError?](repeating: nil, count: kept.count)
@@ -210,7 +215,7 @@ public final class PatternStore: @unchecked Sendable {
                     Parallelism.forEach(kept.count) { i in
                         let p = kept[i]
                         do throws(CKKSError) {
-                            if forms[stageOf[p]] == .ntt {
+                            if forms[p] == .ntt {
                                 nttOut.value[p] = try Self.encode(p, program: program, plan: plan, context: context)
                             } else {
                                 integerOut.value[p] = try Self.integers(p, program: program, plan: plan, context: context)
@@ -257,9 +262,16 @@ public final class PatternStore: @unchecked Sendable {
         return try Self.encode(p, program: program, plan: plan, context: context)
     }
 
-    /// The stages whose patterns are not kept in NTT form, with their form.
-    public var nonResidentStages: [(stage: Int, form: Form)] {
-        stageForms.enumerated().filter { $0.element != .ntt }.map { ($0.offset, $0.element) }
+    /// The stages with patterns not kept in NTT form: how many are compact and streamed, of all.
+    public var nonResidentStages: [(stage: Int, compact: Int, streamed: Int, patterns: Int)] {
+        var result: [(stage: Int, compact: Int, streamed: Int, patterns: Int)] = []
+        for stage in program.stages.indices {
+            let patterns = forms.indices.filter { stageOf[$0] == stage }
+            let compact = patterns.filter { forms[$0] == .compact }.count
+            let streamed = patterns.filter { forms[$0] == .streamed }.count
+            if compact + streamed > 0 { result.append((stage, compact, streamed, patterns.count)) }
+        }
+        return result
     }
 
     /// Bytes held by the kept plaintexts (NTT and compact forms).

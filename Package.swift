@@ -51,6 +51,7 @@ let package = Package(
         .library(name: "CKKS", targets: ["CKKS"]),
         .library(name: "HETensor", targets: ["HETensor"]),
         .library(name: "HEAR", targets: ["HEAR"]),
+        .library(name: "HEARTraining", targets: ["HEARTraining"]),
         .executable(name: "hear", targets: ["HEARCommand"]),
     ],
     dependencies: [],
@@ -73,7 +74,9 @@ let package = Package(
         .testTarget(name: "HEARTests", dependencies: ["HEAR", "HETensor", "CKKS", "HERing", "HEARCommand"], swiftSettings: optimized),
         // The `hear` command-line tool (product name `hear`; the module has another name so that
         // it cannot collide with `HEAR` on case-insensitive file systems).
-        .executableTarget(name: "HEARCommand", dependencies: ["HEAR", "HETensor", "CKKS", "HERing"], swiftSettings: optimized),
+        .target(name: "HEARTraining", dependencies: ["HEAR", "HERing"], swiftSettings: optimized),
+        .testTarget(name: "HEARTrainingTests", dependencies: ["HEARTraining", "HEAR", "HERing"], swiftSettings: optimized),
+        .executableTarget(name: "HEARCommand", dependencies: ["HEARTraining", "HEAR", "HETensor", "CKKS", "HERing"], swiftSettings: optimized),
         .executableTarget(
             name: "HEARBenchmarks",
             dependencies: ["HERing", "CKKS", "HETensor", "HEAR"],

@@ -8,16 +8,19 @@ public enum Kernels {
     /// reads outside the map being 0. `weight` has shape [cout, cin, kh, kw].
     ///
     /// The input is copied into a zero-bordered map of width W' = W + kw − 1; then every kernel
-    /// tap is one contiguous multiply-add over the flattened rows (the output is computed on the
-    /// W'-wide grid and its kw − 1 extra columns are dropped), which the compiler vectorizes.
+    /// tap (c, a, b) is the same map shifted by c·plane + a·W' + b, and the output on the W'-wide
+    /// grid (its kw − 1 extra columns dropped at the end) is the matrix product
+    /// out[o, q] = Σ_k w[o, k] · map[q + shift_k] (`shiftedProduct`). Each output sums its taps in
+    /// the order (c, a, b), as a plain loop would.
     public static func convolve(_ input: [Double], channels cin: Int, height: Int, width: Int,
                          weight: [Double], outputChannels cout: Int, kernelHeight kh: Int, kernelWidth kw: Int) -> [Double] {
         precondition(input.count == cin * height * width && weight.count == cout * cin * kh * kw)
         let ph = kh / 2, pw = kw / 2
         let wideWidth = width + kw - 1, paddedHeight = height + kh - 1
-        let paddedPlane = paddedHeight * wideWidth + kw  // slack: the last taps read past the last row
         let widePlane = height * wideWidth
-        var padded = [Double](repeating: 0, count: cin * paddedPlane)
+        let columns = (widePlane + 7) / 8 * 8  // whole vectors; the extra columns read slack and are dropped
+        let paddedPlane = paddedHeight * wideWidth + kw
+        var padded = [Double](repeating: 0, count: cin * paddedPlane + columns - widePlane + kw)
         for c in 0..<cin {
             for i in 0..<height {
                 for j in 0..<width {
@@ -25,32 +28,127 @@ public enum Kernels {
                 }
             }
         }
-        var wide = [Double](repeating: 0, count: widePlane)
-        var output = [Double](repeating: 0, count: cout * height * width)
+        var shifts: [Int] = []
+        for c in 0..<cin {
+            for a in 0..<kh {
+                for b in 0..<kw { shifts.append(c * paddedPlane + a * wideWidth + b) }
+            }
+        }
+        var wide = [Double](repeating: 0, count: cout * columns)
         padded.withUnsafeBufferPointer { x in
             weight.withUnsafeBufferPointer { w in
                 wide.withUnsafeMutableBufferPointer { y in
-                    let target = y.baseAddress!
-                    for o in 0..<cout {
-                        for q in 0..<widePlane { target[q] = 0 }
-                        for c in 0..<cin {
-                            let map = x.baseAddress! + c * paddedPlane
-                            for a in 0..<kh {
-                                for b in 0..<kw {
-                                    let value = w[((o * cin + c) * kh + a) * kw + b]
-                                    let source = map + a * wideWidth + b
-                                    for q in 0..<widePlane { target[q] += value * source[q] }
-                                }
-                            }
-                        }
-                        for i in 0..<height {
-                            for j in 0..<width { output[(o * height + i) * width + j] = target[i * wideWidth + j] }
-                        }
-                    }
+                    shiftedProduct(weights: w.baseAddress!, rows: cout, source: x.baseAddress!, shifts: shifts,
+                                   output: y.baseAddress!, columns: columns)
                 }
             }
         }
+        var output = [Double](repeating: 0, count: cout * height * width)
+        for o in 0..<cout {
+            for i in 0..<height {
+                for j in 0..<width { output[(o * height + i) * width + j] = wide[o * columns + i * wideWidth + j] }
+            }
+        }
         return output
+    }
+
+    /// out[o, q] = Σ_k w[o, k] · source[shift_k + q] for o < rows, q < columns (a multiple of 8),
+    /// k in order: a matrix product whose right factor's rows are shifted views of one buffer.
+    /// Four rows × sixteen columns at a time in vector registers, each weight broadcast, each
+    /// source vector loaded once for four rows.
+    @inlinable
+    public static func shiftedProduct(weights w: UnsafePointer<Double>, rows: Int, source: UnsafePointer<Double>, shifts: [Int],
+                                      output: UnsafeMutablePointer<Double>, columns: Int) {
+        let k = shifts.count
+        shifts.withUnsafeBufferPointer { shift in
+            func load(_ p: UnsafePointer<Double>) -> SIMD8<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self) }
+            func store(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Double>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Double>.self) }
+            var o = 0
+            while o < rows {
+                let block = min(4, rows - o)
+                let w0 = w + o * k, w1 = w + min(o + 1, rows - 1) * k
+                let w2 = w + min(o + 2, rows - 1) * k, w3 = w + min(o + 3, rows - 1) * k
+                var q = 0
+                while q < columns {
+                    let wide = q + 16 <= columns
+                    var a0 = SIMD8<Double>(), a1 = SIMD8<Double>(), a2 = SIMD8<Double>(), a3 = SIMD8<Double>()
+                    var b0 = SIMD8<Double>(), b1 = SIMD8<Double>(), b2 = SIMD8<Double>(), b3 = SIMD8<Double>()
+                    for t in 0..<k {
+                        let p = source + shift[t] + q
+                        let x = load(p)
+                        a0 = a0 + SIMD8(repeating: w0[t]) * x
+                        a1 = a1 + SIMD8(repeating: w1[t]) * x
+                        a2 = a2 + SIMD8(repeating: w2[t]) * x
+                        a3 = a3 + SIMD8(repeating: w3[t]) * x
+                        if wide {
+                            let y = load(p + 8)
+                            b0 = b0 + SIMD8(repeating: w0[t]) * y
+                            b1 = b1 + SIMD8(repeating: w1[t]) * y
+                            b2 = b2 + SIMD8(repeating: w2[t]) * y
+                            b3 = b3 + SIMD8(repeating: w3[t]) * y
+                        }
+                    }
+                    let row = output + o * columns + q
+                    store(a0, row)
+                    if block > 1 { store(a1, row + columns) }
+                    if block > 2 { store(a2, row + 2 * columns) }
+                    if block > 3 { store(a3, row + 3 * columns) }
+                    if wide {
+                        store(b0, row + 8)
+                        if block > 1 { store(b1, row + columns + 8) }
+                        if block > 2 { store(b2, row + 2 * columns + 8) }
+                        if block > 3 { store(b3, row + 3 * columns + 8) }
+                    }
+                    q += wide ? 16 : 8
+                }
+                o += 4
+            }
+        }
+    }
+
+    /// out[o, k] += Σ_q g[o, q] · source[shift_k + q] for o < rows, q < columns (a multiple of 8):
+    /// the transposed companion of `shiftedProduct` (the weight gradient of a convolution).
+    /// Four rows × four shifts at a time, sixteen vector accumulators.
+    @inlinable
+    public static func shiftedTransposedProduct(_ g: UnsafePointer<Double>, rows: Int, columns: Int, source: UnsafePointer<Double>,
+                                                shifts: [Int], output: UnsafeMutablePointer<Double>) {
+        let k = shifts.count
+        shifts.withUnsafeBufferPointer { shift in
+            func load(_ p: UnsafePointer<Double>) -> SIMD8<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self) }
+            var o = 0
+            while o < rows {
+                let block = min(4, rows - o)
+                let g0 = g + o * columns, g1 = g + min(o + 1, rows - 1) * columns
+                let g2 = g + min(o + 2, rows - 1) * columns, g3 = g + min(o + 3, rows - 1) * columns
+                var t = 0
+                while t < k {
+                    let taps = min(4, k - t)
+                    let s0 = source + shift[t], s1 = source + shift[min(t + 1, k - 1)]
+                    let s2 = source + shift[min(t + 2, k - 1)], s3 = source + shift[min(t + 3, k - 1)]
+                    var a0 = SIMD8<Double>(), a1 = SIMD8<Double>(), a2 = SIMD8<Double>(), a3 = SIMD8<Double>()
+                    var a4 = SIMD8<Double>(), a5 = SIMD8<Double>(), a6 = SIMD8<Double>(), a7 = SIMD8<Double>()
+                    var a8 = SIMD8<Double>(), a9 = SIMD8<Double>(), a10 = SIMD8<Double>(), a11 = SIMD8<Double>()
+                    var a12 = SIMD8<Double>(), a13 = SIMD8<Double>(), a14 = SIMD8<Double>(), a15 = SIMD8<Double>()
+                    var q = 0
+                    while q < columns {
+                        let x0 = load(s0 + q), x1 = load(s1 + q), x2 = load(s2 + q), x3 = load(s3 + q)
+                        let y0 = load(g0 + q), y1 = load(g1 + q), y2 = load(g2 + q), y3 = load(g3 + q)
+                        a0 = a0 + y0 * x0; a1 = a1 + y0 * x1; a2 = a2 + y0 * x2; a3 = a3 + y0 * x3
+                        a4 = a4 + y1 * x0; a5 = a5 + y1 * x1; a6 = a6 + y1 * x2; a7 = a7 + y1 * x3
+                        a8 = a8 + y2 * x0; a9 = a9 + y2 * x1; a10 = a10 + y2 * x2; a11 = a11 + y2 * x3
+                        a12 = a12 + y3 * x0; a13 = a13 + y3 * x1; a14 = a14 + y3 * x2; a15 = a15 + y3 * x3
+                        q += 8
+                    }
+                    let sums = [a0.sum(), a1.sum(), a2.sum(), a3.sum(), a4.sum(), a5.sum(), a6.sum(), a7.sum(),
+                                a8.sum(), a9.sum(), a10.sum(), a11.sum(), a12.sum(), a13.sum(), a14.sum(), a15.sum()]
+                    for r in 0..<block {
+                        for u in 0..<taps { output[(o + r) * k + t + u] += sums[4 * r + u] }
+                    }
+                    t += 4
+                }
+                o += 4
+            }
+        }
     }
 
     /// Sum over non-overlapping windows ph × pw with stride (ph, pw), floor (rows and columns

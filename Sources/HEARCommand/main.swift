@@ -30,6 +30,7 @@ let mainHelp = """
       evaluate     run a model on the paper's test set and print accuracy and fall-detection figures
       classify     classify one clip from a per-frame keypoint CSV (any length and frame rate)
       model init   create a model directory with freshly initialised weights
+      train        train a network from scratch (cross-validation on labelled clips)
       plan         compile a model into the packed program of the encrypted evaluation and print its counts
 
     Run `hear help <command>` (or `hear <command> --help`) for the options of a command.
@@ -433,6 +434,7 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         case "classify": print(classifyHelp)
         case "plan": print(planHelp)
         case "model", "model init": print(modelInitHelp)
+        case "train": print(trainHelp)
         default: throw CommandFailure(code: .usage, message: "no command \"\(arguments.dropFirst().joined(separator: " "))\"; see `hear --help`")
         }
     case "evaluate":
@@ -441,6 +443,8 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         if wantsHelp { print(classifyHelp) } else { try classify(arguments.dropFirst()) }
     case "plan":
         if wantsHelp { print(planHelp) } else { try plan(arguments.dropFirst()) }
+    case "train":
+        if wantsHelp { print(trainHelp) } else { try train(arguments.dropFirst()) }
     case "model":
         guard arguments.count >= 2, arguments[1] == "init" || arguments[1] == "--help" || arguments[1] == "-h" else {
             throw CommandFailure(code: .usage, message: "unknown model command\(arguments.count >= 2 ? " \"\(arguments[1])\"" : ""); use `hear model init`")

@@ -1,0 +1,119 @@
+// `hear train`: the paper's networks trained from scratch by our own trainer.
+import Foundation
+import HEAR
+import HEARTraining
+import HERing
+
+let trainHelp = """
+    usage: hear train --architecture <cnn1d-64|cnn1d-128|cnn2d-64|cnn2d-128> --data <dir> [--folds <k> [--fold <i>]]
+                      --epochs <E> --seed <S> --out <dir> [--batch-size 64] [--learning-rate 0.05] [--threads <n>]
+                      [--no-augmentation] [--no-balancing]
+
+      Trains a network from freshly initialised weights (`hear model init`) with the paper's recipe:
+      SGD, momentum 0.9, weight decay 5e-4, mini-batches of 64, learning rate 0.05 decayed by 0.1 at
+      50 % and 75 % of the epochs, class-balanced sampling, augmentations (flip with left/right
+      swap, lower-limb removal, scale, translation). Prints loss, training accuracy, validation
+      accuracy and time per epoch. Deterministic in --seed, whatever the thread count.
+      --data      a directory with test_inputs.csv and test_labels.csv (the paper's format)
+      --folds     k-fold cross-validation (stratified): trains on k − 1 folds, validates on the
+                  other, for every fold (or only fold --fold, 1 … k); writes <out>/fold-<i>
+      --out       the model directory to write (must not exist or be empty); the format
+                  `hear evaluate --model <dir>` and the encrypted evaluation read
+    """
+
+func train(_ arguments: ArraySlice<String>) throws(CommandFailure) {
+    let options = try Options(arguments, allowed: ["architecture", "data", "folds", "fold", "epochs", "seed", "out", "batch-size",
+                                                   "learning-rate", "threads"],
+                              flags: ["no-augmentation", "no-balancing"])
+    try setThreads(options)
+    let name = try options.required("architecture")
+    guard let architecture = NetworkArchitecture(name: name), [64, 128].contains(architecture.filters) else {
+        throw CommandFailure(code: .usage, message: "unknown architecture \"\(name)\" (cnn1d-64, cnn1d-128, cnn2d-64 or cnn2d-128)")
+    }
+    guard let seedText = options.values["seed"], let seed = UInt64(seedText) else {
+        throw CommandFailure(code: .usage, message: "--seed needs a non-negative integer")
+    }
+    var configuration = TrainingConfiguration()
+    configuration.seed = seed
+    guard let epochs = try options.integer("epochs", range: 1...100_000) else {
+        throw CommandFailure(code: .usage, message: "missing option --epochs")
+    }
+    configuration.epochs = epochs
+    configuration.batchSize = try options.integer("batch-size", range: 2...4096) ?? 64
+    if let text = options.values["learning-rate"] {
+        guard let rate = Double(text), rate > 0, rate.isFinite else {
+            throw CommandFailure(code: .usage, message: "--learning-rate must be a positive number, got \"\(text)\"")
+        }
+        configuration.learningRate = rate
+    }
+    if options.flags.contains("no-augmentation") { configuration.augmentation = .none }
+    if options.flags.contains("no-balancing") { configuration.balancedSampling = false }
+    let folds = try options.integer("folds", range: 2...100)
+    let onlyFold = try options.integer("fold", range: 1...100)
+    if onlyFold != nil && folds == nil { throw CommandFailure(code: .usage, message: "--fold needs --folds") }
+    if let onlyFold, let folds, onlyFold > folds { throw CommandFailure(code: .usage, message: "--fold must be in 1…\(folds)") }
+    let out = URL(fileURLWithPath: try options.required("out"))
+    try checkEmptyDirectory(out)
+    guard options.values["data"] != nil else { throw CommandFailure(code: .usage, message: "missing option --data") }
+    let testSet: HEARTestSet
+    do { testSet = try HEARTestSet.load(directory: dataDirectory(options)) } catch { throw failure(error) }
+    let clips = LabelledClips(sequences: testSet.sequences, labels: testSet.labels)
+    print("training  \(architecture.name) on \(clips.count) clips from \(dataDirectory(options).path), seed \(seed), "
+          + "\(configuration.epochs) epochs, batch \(configuration.batchSize), \(Parallelism.threadCount) thread(s)")
+
+    var summary: [(fold: Int, accuracy: Double, sensitivity: Double)] = []
+    let runs: [Int?] = folds.map { k in onlyFold.map { [$0] } ?? Array(1...k) } ?? [nil]
+    for fold in runs {
+        var split = (training: Array(0..<clips.count), validation: [Int]())
+        if let fold, let folds { split = clips.crossValidationSplit(folds: folds, fold: fold - 1) }
+        let training = clips.subset(split.training), validation = clips.subset(split.validation)
+        if let fold { print("fold \(fold) of \(folds!): \(training.count) training clips, \(validation.count) validation clips") }
+        var foldConfiguration = configuration
+        foldConfiguration.seed = seed &+ UInt64(fold ?? 0)
+        let initial = HEARModel.randomlyInitialized(architecture: architecture, seed: foldConfiguration.seed)
+        var trainer = Trainer(network: TrainableNetwork(model: initial), configuration: foldConfiguration)
+        do {
+            try trainer.train(training, validation: validation.count > 0 ? validation : nil) { r in
+                var line = String(format: "epoch %4d/%d  lr %.4f  loss %.4f  train %5.1f %%", r.epoch + 1, foldConfiguration.epochs,
+                                  r.learningRate, r.loss, 100 * r.trainingAccuracy)
+                if let v = r.validationAccuracy { line += String(format: "  validation %5.1f %%", 100 * v) }
+                print(line + String(format: "  %.1f s", r.seconds))
+            }
+        } catch { throw failure(error) }
+        let target = fold.map { out.appendingPathComponent("fold-\($0)") } ?? out
+        let modelName = "\(architecture.name)-trained-seed\(seed)" + (fold.map { "-fold\($0)of\(folds!)" } ?? "")
+        do { try trainer.network.model(name: modelName).write(to: target) } catch { throw failure(error) }
+        if validation.count > 0 {
+            let predictions: [Int]
+            do { predictions = try trainer.predictions(on: validation) } catch { throw failure(error) }
+            let metrics = ClassificationMetrics(predictions: predictions, labels: validation.labels)
+            print(String(format: "fold %d: validation accuracy %.2f %%, fall sensitivity %.2f %% (%d of %d falls), wrote %@",
+                         fold ?? 0, 100 * metrics.accuracy, 100 * metrics.sensitivity, metrics.truePositives,
+                         metrics.truePositives + metrics.falseNegatives, target.path))
+            summary.append((fold ?? 0, metrics.accuracy, metrics.sensitivity))
+        } else {
+            print("wrote \(target.path)")
+        }
+    }
+    if summary.count > 1 {
+        let n = Double(summary.count)
+        let meanAccuracy = summary.map(\.accuracy).reduce(0, +) / n, meanSensitivity = summary.map(\.sensitivity).reduce(0, +) / n
+        print(String(format: "cross-validation (%d folds): mean accuracy %.2f %%, mean fall sensitivity %.2f %%", summary.count,
+                     100 * meanAccuracy, 100 * meanSensitivity))
+    }
+}
+
+/// Fails early (before hours of training) when `url` exists and is not an empty directory.
+func checkEmptyDirectory(_ url: URL) throws(CommandFailure) {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+        let contents = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        guard isDirectory.boolValue, contents.isEmpty else {
+            throw CommandFailure(code: .cannotCreate, message: "\(url.path) exists and is not an empty directory; choose a new --out")
+        }
+    }
+    let parent = url.deletingLastPathComponent()
+    guard FileManager.default.fileExists(atPath: parent.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw CommandFailure(code: .cannotCreate, message: "cannot write \(url.path): the directory \(parent.path) does not exist")
+    }
+}

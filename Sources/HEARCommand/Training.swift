@@ -5,7 +5,8 @@ import HEARTraining
 import HERing
 
 let trainHelp = """
-    usage: hear train --architecture <cnn1d-64|cnn1d-128|cnn2d-64|cnn2d-128> --data <dir> [--folds <k> [--fold <i>]]
+    usage: hear train --architecture <cnn1d-64|cnn1d-128|cnn2d-64|cnn2d-128>
+                      (--data <dir> [--folds <k> [--fold <i>]] | --synthetic <count> [--data <dir>])
                       --epochs <E> --seed <S> --out <dir> [--batch-size 64] [--learning-rate 0.05] [--threads <n>]
                       [--no-augmentation] [--no-balancing]
 
@@ -17,13 +18,15 @@ let trainHelp = """
       --data      a directory with test_inputs.csv and test_labels.csv (the paper's format)
       --folds     k-fold cross-validation (stratified): trains on k − 1 folds, validates on the
                   other, for every fold (or only fold --fold, 1 … k); writes <out>/fold-<i>
+      --synthetic trains on this many SYNTHETIC clips (`hear synth`, seed --seed) instead; with
+                  --data, validates on those real clips after every epoch
       --out       the model directory to write (must not exist or be empty); the format
                   `hear evaluate --model <dir>` and the encrypted evaluation read
     """
 
 func train(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let options = try Options(arguments, allowed: ["architecture", "data", "folds", "fold", "epochs", "seed", "out", "batch-size",
-                                                   "learning-rate", "threads"],
+                                                   "learning-rate", "threads", "synthetic"],
                               flags: ["no-augmentation", "no-balancing"])
     try setThreads(options)
     let name = try options.required("architecture")
@@ -54,19 +57,36 @@ func train(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     if let onlyFold, let folds, onlyFold > folds { throw CommandFailure(code: .usage, message: "--fold must be in 1…\(folds)") }
     let out = URL(fileURLWithPath: try options.required("out"))
     try checkEmptyDirectory(out)
-    guard options.values["data"] != nil else { throw CommandFailure(code: .usage, message: "missing option --data") }
-    let testSet: HEARTestSet
-    do { testSet = try HEARTestSet.load(directory: dataDirectory(options)) } catch { throw failure(error) }
-    let clips = LabelledClips(sequences: testSet.sequences, labels: testSet.labels)
-    print("training  \(architecture.name) on \(clips.count) clips from \(dataDirectory(options).path), seed \(seed), "
-          + "\(configuration.epochs) epochs, batch \(configuration.batchSize), \(Parallelism.threadCount) thread(s)")
+    let synthetic = try options.integer("synthetic", range: 10...10_000_000)
+    if synthetic != nil && folds != nil { throw CommandFailure(code: .usage, message: "--folds applies to --data, not to --synthetic") }
+    guard options.values["data"] != nil || synthetic != nil else {
+        throw CommandFailure(code: .usage, message: "give --data <dir> (labelled clips) or --synthetic <count>")
+    }
+    var real: LabelledClips? = nil
+    if options.values["data"] != nil {
+        let testSet: HEARTestSet
+        do { testSet = try HEARTestSet.load(directory: dataDirectory(options)) } catch { throw failure(error) }
+        real = LabelledClips(sequences: testSet.sequences, labels: testSet.labels)
+    }
+    let clips: LabelledClips
+    if let synthetic {
+        clips = SyntheticSkeletons(seed: seed).clips(synthetic)
+        print("training  \(architecture.name) on \(synthetic) SYNTHETIC clips (seed \(seed))"
+              + (real.map { ", validating on \($0.count) clips from \(dataDirectory(options).path)" } ?? ""))
+    } else {
+        clips = real!
+        print("training  \(architecture.name) on \(clips.count) clips from \(dataDirectory(options).path)")
+    }
+    print("          seed \(seed), \(configuration.epochs) epochs, batch \(configuration.batchSize), learning rate "
+          + "\(configuration.learningRate), \(Parallelism.threadCount) thread(s)")
 
     var summary: [(fold: Int, accuracy: Double, sensitivity: Double)] = []
     let runs: [Int?] = folds.map { k in onlyFold.map { [$0] } ?? Array(1...k) } ?? [nil]
     for fold in runs {
         var split = (training: Array(0..<clips.count), validation: [Int]())
         if let fold, let folds { split = clips.crossValidationSplit(folds: folds, fold: fold - 1) }
-        let training = clips.subset(split.training), validation = clips.subset(split.validation)
+        let training = clips.subset(split.training)
+        let validation = synthetic != nil ? (real ?? clips.subset([])) : clips.subset(split.validation)
         if let fold { print("fold \(fold) of \(folds!): \(training.count) training clips, \(validation.count) validation clips") }
         var foldConfiguration = configuration
         foldConfiguration.seed = seed &+ UInt64(fold ?? 0)
@@ -81,7 +101,8 @@ func train(_ arguments: ArraySlice<String>) throws(CommandFailure) {
             }
         } catch { throw failure(error) }
         let target = fold.map { out.appendingPathComponent("fold-\($0)") } ?? out
-        let modelName = "\(architecture.name)-trained-seed\(seed)" + (fold.map { "-fold\($0)of\(folds!)" } ?? "")
+        let modelName = "\(architecture.name)-trained-seed\(seed)" + (synthetic.map { "-synthetic\($0)" } ?? "")
+            + (fold.map { "-fold\($0)of\(folds!)" } ?? "")
         do { try trainer.network.model(name: modelName).write(to: target) } catch { throw failure(error) }
         if validation.count > 0 {
             let predictions: [Int]
@@ -116,4 +137,41 @@ func checkEmptyDirectory(_ url: URL) throws(CommandFailure) {
     guard FileManager.default.fileExists(atPath: parent.path, isDirectory: &isDirectory), isDirectory.boolValue else {
         throw CommandFailure(code: .cannotCreate, message: "cannot write \(url.path): the directory \(parent.path) does not exist")
     }
+}
+
+let synthHelp = """
+    usage: hear synth --count <N> --out <file.csv> [--seed <S>]
+
+      Writes N SYNTHETIC skeleton clips (procedural stick-figure kinematics, not recordings of
+      people; classes in turn) in the test set's raw format: one row of 32 frames × 15 joints ×
+      (x, y, score) per clip in <file.csv>, and the class indices, one per line, in the labels
+      file beside it (test_inputs.csv → test_labels.csv, otherwise <name>_labels.csv), so that a
+      directory holding test_inputs.csv works as `--data`. Deterministic in --seed (default 1).
+    """
+
+func synth(_ arguments: ArraySlice<String>) throws(CommandFailure) {
+    let options = try Options(arguments, allowed: ["count", "out", "seed"])
+    guard let count = try options.integer("count", range: 1...10_000_000) else {
+        throw CommandFailure(code: .usage, message: "missing option --count")
+    }
+    var seed: UInt64 = 1
+    if let text = options.values["seed"] {
+        guard let value = UInt64(text) else { throw CommandFailure(code: .usage, message: "--seed needs a non-negative integer") }
+        seed = value
+    }
+    let out = URL(fileURLWithPath: try options.required("out"))
+    let name = out.lastPathComponent
+    let labelsName = name.contains("inputs") ? name.replacingOccurrences(of: "inputs", with: "labels")
+        : (name.hasSuffix(".csv") ? String(name.dropLast(4)) : name) + "_labels.csv"
+    let labelsURL = out.deletingLastPathComponent().appendingPathComponent(labelsName)
+    try checkWritable(out)
+    try checkWritable(labelsURL)
+    let text = SyntheticSkeletons(seed: seed).clips(count).testSetFormat
+    do {
+        try Data(text.labels.utf8).write(to: labelsURL, options: .atomic)
+        try Data(text.inputs.utf8).write(to: out, options: .atomic)
+    } catch {
+        throw CommandFailure(code: .cannotCreate, message: "cannot write \(out.path): \(error.localizedDescription)")
+    }
+    print("wrote \(count) SYNTHETIC clips (seed \(seed)) to \(out.path), labels to \(labelsURL.path)")
 }

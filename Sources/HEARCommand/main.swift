@@ -30,7 +30,8 @@ let mainHelp = """
       evaluate     run a model on the paper's test set and print accuracy and fall-detection figures
       classify     classify one clip from a per-frame keypoint CSV (any length and frame rate)
       model init   create a model directory with freshly initialised weights
-      train        train a network from scratch (cross-validation on labelled clips)
+      train        train a network from scratch (cross-validation on labelled clips, or synthetic clips)
+      synth        write synthetic skeleton clips in the test set's format
       plan         compile a model into the packed program of the encrypted evaluation and print its counts
 
     Run `hear help <command>` (or `hear <command> --help`) for the options of a command.
@@ -435,6 +436,7 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         case "plan": print(planHelp)
         case "model", "model init": print(modelInitHelp)
         case "train": print(trainHelp)
+        case "synth": print(synthHelp)
         default: throw CommandFailure(code: .usage, message: "no command \"\(arguments.dropFirst().joined(separator: " "))\"; see `hear --help`")
         }
     case "evaluate":
@@ -445,6 +447,8 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         if wantsHelp { print(planHelp) } else { try plan(arguments.dropFirst()) }
     case "train":
         if wantsHelp { print(trainHelp) } else { try train(arguments.dropFirst()) }
+    case "synth":
+        if wantsHelp { print(synthHelp) } else { try synth(arguments.dropFirst()) }
     case "model":
         guard arguments.count >= 2, arguments[1] == "init" || arguments[1] == "--help" || arguments[1] == "-h" else {
             throw CommandFailure(code: .usage, message: "unknown model command\(arguments.count >= 2 ? " \"\(arguments[1])\"" : ""); use `hear model init`")

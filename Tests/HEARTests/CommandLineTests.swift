@@ -181,4 +181,32 @@ struct CommandLineTests {
             #expect(run.output.contains(line), "\(line)")
         }
     }
+
+    @Test("hear synth and hear train: synthetic clips in the test-set format, a trained model that loads, usage errors")
+    func training() throws {
+        let directory = try temporaryDirectory("cli-train")
+        let inputs = directory.appendingPathComponent("test_inputs.csv")
+        let synth = try hear(["synth", "--count", "20", "--out", inputs.path, "--seed", "2"])
+        #expect(synth.status == 0, "\(synth.error)")
+        let set = try HEARTestSet.load(directory: directory)
+        #expect(set.count == 20 && set.labels == (0..<20).map { $0 % 10 })
+        let out = directory.appendingPathComponent("model")
+        let run = try hear(["train", "--architecture", "cnn1d-64", "--data", directory.path, "--folds", "2", "--fold", "1",
+                            "--epochs", "1", "--batch-size", "5", "--seed", "3", "--out", out.path, "--threads", "2"])
+        #expect(run.status == 0, "\(run.error)")
+        for text in ["epoch    1/1", "loss", "validation", "fold 1: validation accuracy"] { #expect(run.output.contains(text), "\(text)") }
+        let model = try HEARModel(contentsOf: out.appendingPathComponent("fold-1"))
+        #expect(model.architecture.name == "cnn1d-64")
+        // usage errors, and an --out that would overwrite something, before any training
+        for bad in [["--epochs", "1", "--seed", "1", "--out", "x"],
+                    ["--architecture", "cnn1d-64", "--synthetic", "20", "--seed", "1", "--out", directory.appendingPathComponent("y").path],
+                    ["--architecture", "cnn1d-64", "--data", directory.path, "--fold", "1", "--epochs", "1", "--seed", "1", "--out", "z"],
+                    ["--architecture", "cnn3d-64", "--synthetic", "20", "--epochs", "1", "--seed", "1", "--out", "z"]] {
+            #expect(try hear(["train"] + bad).status == 64, "\(bad)")
+        }
+        let occupied = try hear(["train", "--architecture", "cnn1d-64", "--synthetic", "20", "--epochs", "1", "--seed", "1",
+                                 "--out", directory.path])
+        #expect(occupied.status == 73 && occupied.error.contains("not an empty directory"))
+        #expect(try hear(["synth", "--count", "0", "--out", inputs.path]).status == 64)
+    }
 }

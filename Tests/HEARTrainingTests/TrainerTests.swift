@@ -118,3 +118,39 @@ struct TrainerTests {
         }
     }
 }
+
+@Suite("training: synthetic skeletons")
+struct SyntheticTests {
+    @Test("deterministic, every class, inside the image, readable by the test-set loader")
+    func synthetic() throws {
+        let clips = SyntheticSkeletons(seed: 7).clips(40)
+        #expect(clips.sequences == SyntheticSkeletons(seed: 7).clips(40).sequences)
+        #expect(clips.sequences != SyntheticSkeletons(seed: 8).clips(40).sequences)
+        #expect(Set(clips.labels) == Set(0..<10))
+        var detected = 0, total = 0
+        for sequence in clips.sequences {
+            #expect(sequence.frames.count == 32)
+            for joint in sequence.frames.flatMap(\.joints) {
+                total += 1
+                guard joint.isDetected else { continue }
+                detected += 1
+                #expect(joint.x > -20 && joint.x < 330 && joint.y > -10 && joint.y < 255)
+            }
+        }
+        // like the real data (81 % detected), a good share of joints is missing
+        #expect(Double(detected) / Double(total) > 0.6 && Double(detected) / Double(total) < 0.98)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hear-synth-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let text = clips.testSetFormat
+        try text.inputs.write(to: directory.appendingPathComponent("test_inputs.csv"), atomically: true, encoding: .utf8)
+        try text.labels.write(to: directory.appendingPathComponent("test_labels.csv"), atomically: true, encoding: .utf8)
+        let loaded = try HEARTestSet.load(directory: directory)
+        #expect(loaded.labels == clips.labels)
+        for (a, b) in zip(loaded.sequences, clips.sequences) {
+            for (p, q) in zip(a.frames.flatMap(\.joints), b.frames.flatMap(\.joints)) {
+                #expect(abs(p.x - q.x) < 1e-9 && abs(p.y - q.y) < 1e-9)
+            }
+        }
+    }
+}

@@ -136,6 +136,30 @@ struct ModelFileTests {
         return directory
     }
 
+    @Test("binary model form: exact round trip; truncated or corrupted data gives a clear error")
+    func binaryForm() throws {
+        let model = HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: "cnn1d-64")!, seed: 9)
+        let data = model.binaryRepresentation
+        let back = try HEARModel(binary: data)
+        #expect(back.tensors == model.tensors && back.name == model.name && back.architecture == model.architecture)
+        // 8 bytes per weight plus a small header
+        let weights = model.architecture.tensorShapes.reduce(0) { $0 + Tensor.elementCount(of: $1.shape) }
+        #expect(data.count > 8 * weights && data.count < 8 * weights + 4096)
+        for cut in [0, 7, 12, 20, 300, data.count - 1] {
+            #expect(throws: ModelError.self) { try HEARModel(binary: data.prefix(cut)) }
+        }
+        var wrongMagic = data
+        wrongMagic[0] = 0x41
+        #expect(throws: ModelError.self) { try HEARModel(binary: wrongMagic) }
+        var wrongVersion = data
+        wrongVersion[8] = 2
+        #expect(throws: ModelError.self) { try HEARModel(binary: wrongVersion) }
+        var notFinite = data  // the last weight becomes NaN
+        for b in 0..<8 { notFinite[data.count - 8 + b] = b == 7 ? 0x7F : 0xFF }
+        #expect(throws: ModelError.self) { try HEARModel(binary: notFinite) }
+        #expect(throws: ModelError.self) { try HEARModel(binary: data + Data([0])) }
+    }
+
     @Test("both file-name conventions load the same model")
     func fileNameConventions() throws {
         let source = try temporaryDirectory("convention").appendingPathComponent("m")

@@ -48,6 +48,9 @@ public struct TrainingConfiguration: Sendable {
     /// Fractions of the epochs after which the learning rate is multiplied by `decay`.
     public var milestones = [0.5, 0.75]
     public var decay = 0.1
+    /// The learning rate rises linearly from 0 over this many first epochs (per batch): the
+    /// quadratic activations make the first steps from random weights unstable at full rate.
+    public var warmupEpochs = 3
     /// Draw each epoch's samples with probability ∝ 1 / (size of their class), with
     /// replacement: every class is seen equally often (falls are rare in real data).
     public var balancedSampling = true
@@ -134,6 +137,7 @@ public struct Trainer {
             let start = DispatchTime.now().uptimeNanoseconds
             let rate = configuration.learningRate(epoch: epoch)
             let order = epochOrder(data.labels)
+            let batchesPerEpoch = (order.count + configuration.batchSize - 1) / configuration.batchSize
             var lossSum = 0.0, correct = 0, seen = 0, batches = 0
             for first in stride(from: 0, to: order.count, by: configuration.batchSize) {
                 let indices = Array(order[first..<min(first + configuration.batchSize, order.count)])
@@ -147,7 +151,9 @@ public struct Trainer {
                     return augmentation.input(data.sequences[indices[k]], generator: &g)
                 }
                 let result = network.forwardBackward(inputs, labels: indices.map { data.labels[$0] })
-                step(gradients: result.gradients, learningRate: rate)
+                let warmup = configuration.warmupEpochs * batchesPerEpoch
+                let done = epoch * batchesPerEpoch + batches
+                step(gradients: result.gradients, learningRate: done < warmup ? rate * Double(done + 1) / Double(warmup) : rate)
                 network.updateRunningStatistics(result.batchStatistics, batchSize: indices.count)
                 lossSum += result.loss
                 correct += result.correct

@@ -20,8 +20,9 @@ let trainHelp = """
                   other, for every fold (or only fold --fold, 1 … k); writes <out>/fold-<i>
       --synthetic trains on this many SYNTHETIC clips (`hear synth`, seed --seed) instead; with
                   --data, validates on those real clips after every epoch
-      --out       the model directory to write (must not exist or be empty); the format
-                  `hear evaluate --model <dir>` and the encrypted evaluation read
+      --out       the model directory to write (must not exist or be empty), the format
+                  `hear evaluate --model <dir>` and the encrypted evaluation read; a name ending in
+                  .hearmodel writes the compact binary form instead (one file, exact doubles)
     """
 
 func train(_ arguments: ArraySlice<String>) throws(CommandFailure) {
@@ -56,6 +57,9 @@ func train(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     if onlyFold != nil && folds == nil { throw CommandFailure(code: .usage, message: "--fold needs --folds") }
     if let onlyFold, let folds, onlyFold > folds { throw CommandFailure(code: .usage, message: "--fold must be in 1…\(folds)") }
     let out = URL(fileURLWithPath: try options.required("out"))
+    if folds != nil && out.pathExtension == "hearmodel" {
+        throw CommandFailure(code: .usage, message: "--folds writes one model directory per fold: give --out a directory")
+    }
     try checkEmptyDirectory(out)
     let synthetic = try options.integer("synthetic", range: 10...10_000_000)
     if synthetic != nil && folds != nil { throw CommandFailure(code: .usage, message: "--folds applies to --data, not to --synthetic") }
@@ -103,7 +107,15 @@ func train(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         let target = fold.map { out.appendingPathComponent("fold-\($0)") } ?? out
         let modelName = "\(architecture.name)-trained-seed\(seed)" + (synthetic.map { "-synthetic\($0)" } ?? "")
             + (fold.map { "-fold\($0)of\(folds!)" } ?? "")
-        do { try trainer.network.model(name: modelName).write(to: target) } catch { throw failure(error) }
+        let model: HEARModel
+        do { model = try trainer.network.model(name: modelName) } catch { throw failure(error) }
+        if target.pathExtension == "hearmodel" {
+            do { try model.binaryRepresentation.write(to: target, options: .atomic) } catch {
+                throw CommandFailure(code: .cannotCreate, message: "cannot write \(target.path): \(error.localizedDescription)")
+            }
+        } else {
+            do { try model.write(to: target) } catch { throw failure(error) }
+        }
         if validation.count > 0 {
             let predictions: [Int]
             do { predictions = try trainer.predictions(on: validation) } catch { throw failure(error) }
@@ -124,9 +136,13 @@ func train(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     }
 }
 
-/// Fails early (before hours of training) when `url` exists and is not an empty directory.
+/// Fails early (before hours of training) when `url` exists and is not an empty directory (or,
+/// for a .hearmodel file, exists at all).
 func checkEmptyDirectory(_ url: URL) throws(CommandFailure) {
     var isDirectory: ObjCBool = false
+    if url.pathExtension == "hearmodel", FileManager.default.fileExists(atPath: url.path) {
+        throw CommandFailure(code: .cannotCreate, message: "\(url.path) exists; choose a new --out")
+    }
     if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
         let contents = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
         guard isDirectory.boolValue, contents.isEmpty else {

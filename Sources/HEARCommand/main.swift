@@ -155,7 +155,13 @@ func loadModel(_ reference: String, data: URL) throws(CommandFailure) -> (HEARMo
     var isDirectory: ObjCBool = false
     let direct = URL(fileURLWithPath: reference)
     let url: URL
-    if FileManager.default.fileExists(atPath: direct.path, isDirectory: &isDirectory), isDirectory.boolValue {
+    if FileManager.default.fileExists(atPath: direct.path, isDirectory: &isDirectory) {
+        if !isDirectory.boolValue {  // a binary model file
+            guard let bytes = FileManager.default.contents(atPath: direct.path) else {
+                throw CommandFailure(code: .noInput, message: "cannot read \(direct.path)")
+            }
+            do { return (try HEARModel(binary: bytes, source: direct.path), direct) } catch { throw failure(error) }
+        }
         url = direct
     } else if !reference.contains("/"), !reference.isEmpty, reference != ".", reference != ".." {
         url = data.appendingPathComponent("models").appendingPathComponent(reference)
@@ -166,7 +172,7 @@ func loadModel(_ reference: String, data: URL) throws(CommandFailure) -> (HEARMo
             throw CommandFailure(code: .noInput, message: "no model directory \"\(reference)\" and no model of that name in \(data.path)/models\(list)")
         }
     } else {
-        throw CommandFailure(code: .noInput, message: "no model directory \(direct.path)")
+        throw CommandFailure(code: .noInput, message: "no model directory or file \(direct.path)")
     }
     do {
         return (try HEARModel(contentsOf: url), url)

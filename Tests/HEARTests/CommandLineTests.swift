@@ -197,6 +197,15 @@ struct CommandLineTests {
         for text in ["epoch    1/1", "loss", "validation", "fold 1: validation accuracy"] { #expect(run.output.contains(text), "\(text)") }
         let model = try HEARModel(contentsOf: out.appendingPathComponent("fold-1"))
         #expect(model.architecture.name == "cnn1d-64")
+        // the binary form: one file, read back by --model
+        let file = directory.appendingPathComponent("model.hearmodel")
+        let binary = try hear(["train", "--architecture", "cnn1d-64", "--synthetic", "20", "--epochs", "1", "--batch-size", "10",
+                               "--seed", "3", "--out", file.path])
+        #expect(binary.status == 0, "\(binary.error)")
+        let evaluated = try hear(["evaluate", "--model", file.path, "--data", directory.path])
+        #expect(evaluated.status == 0 && evaluated.output.contains("accuracy"), "\(evaluated.error)")
+        #expect(try hear(["train", "--architecture", "cnn1d-64", "--synthetic", "20", "--epochs", "1", "--seed", "3",
+                          "--out", file.path]).status == 73)  // exists: not overwritten
         // usage errors, and an --out that would overwrite something, before any training
         for bad in [["--epochs", "1", "--seed", "1", "--out", "x"],
                     ["--architecture", "cnn1d-64", "--synthetic", "20", "--seed", "1", "--out", directory.appendingPathComponent("y").path],

@@ -23,11 +23,6 @@ public enum ConvolutionStrategy: String, Sendable, CaseIterable {
     /// Rotation cost with hoisted rotations counted at `hoistedWeight` of a full one.
     static func cost(_ s: ConvolutionStrategy, inputs: Int, outputs: Int, diagonals: Int, taps: Int,
                      hoistedWeight: Double = 0.6) -> Double {
-        rotationCost(s, inputs: inputs, outputs: outputs, diagonals: diagonals, taps: taps, hoistedWeight: hoistedWeight)
-    }
-
-    static func rotationCost(_ s: ConvolutionStrategy, inputs: Int, outputs: Int, diagonals: Int, taps: Int,
-                             hoistedWeight: Double) -> Double {
         switch s {
         case .full: return hoistedWeight * Double(inputs * (diagonals * taps - 1))
         case .giant: return hoistedWeight * Double(inputs * (taps - 1)) + Double(outputs * (diagonals - 1))
@@ -126,8 +121,9 @@ public struct PackedProgram: Sendable {
 }
 
 struct ProgramBuilder {
-    /// A plaintext product's cost relative to a key switch, for the packing choice (measured at
-    /// N = 2^15: a product-accumulate over ℓ + 1 limbs is about 1/20 of a rotation at that level).
+    /// A plaintext product's cost relative to a key switch, for the packing choice (at the
+    /// default preset, N = 2^14, a product-accumulate over ℓ + 1 limbs costs about 1/20 of a
+    /// rotation at the same level).
     static let productCost = 0.05
 
     let geometry: SlotGeometry

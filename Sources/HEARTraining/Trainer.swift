@@ -51,6 +51,9 @@ public struct TrainingConfiguration: Sendable {
     /// The learning rate rises linearly from 0 over this many first epochs (per batch): the
     /// quadratic activations make the first steps from random weights unstable at full rate.
     public var warmupEpochs = 3
+    /// The gradient of a batch is scaled down to this global norm when it is longer (nil: no
+    /// clipping). Quadratic activations can turn one large step into a runaway.
+    public var gradientClipNorm: Double? = 1.0
     /// Draw each epoch's samples with probability ∝ 1 / (size of their class), with
     /// replacement: every class is seen equally often (falls are rare in real data).
     public var balancedSampling = true
@@ -101,8 +104,16 @@ public struct Trainer {
     /// v ← μ·v + g, θ ← θ − η·v.
     public mutating func step(gradients: [String: [Double]], learningRate: Double) {
         let (mu, lambda) = (configuration.momentum, configuration.weightDecay)
+        var factor = 1.0
+        if let limit = configuration.gradientClipNorm {
+            var squares = 0.0
+            for name in network.trainableNames { for g in gradients[name] ?? [] { squares += g * g } }
+            let norm = squares.squareRoot()
+            if norm > limit { factor = limit / norm }
+        }
         for name in network.trainableNames {
-            guard let g = gradients[name] else { continue }
+            guard var g = gradients[name] else { continue }
+            if factor != 1 { g = g.map { $0 * factor } }
             var theta = network.parameters[name]!, v = velocity[name]!
             for k in theta.indices {
                 v[k] = mu * v[k] + g[k] + lambda * theta[k]

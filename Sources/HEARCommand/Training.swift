@@ -128,8 +128,8 @@ func train(_ arguments: ArraySlice<String>) throws(CommandFailure) {
             let predictions: [Int]
             do { predictions = try trainer.predictions(on: validation) } catch { throw failure(error) }
             let metrics = ClassificationMetrics(predictions: predictions, labels: validation.labels)
-            print(String(format: "fold %d: validation accuracy %.2f %%, fall sensitivity %.2f %% (%d of %d falls), wrote %@",
-                         fold ?? 0, 100 * metrics.accuracy, 100 * metrics.sensitivity, metrics.truePositives,
+            print(String(format: "%@: validation accuracy %.2f %%, fall sensitivity %.2f %% (%d of %d falls), wrote %@",
+                         fold.map { "fold \($0)" } ?? "final", 100 * metrics.accuracy, 100 * metrics.sensitivity, metrics.truePositives,
                          metrics.truePositives + metrics.falseNegatives, target.path))
             summary.append((fold ?? 0, metrics.accuracy, metrics.sensitivity))
         } else {

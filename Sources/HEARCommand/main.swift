@@ -45,7 +45,8 @@ let evaluateHelp = """
                          [--strategy auto|full|giant|baby[,…]] [--packing auto|real|complex]
                          [--weights-memory <MB>|all] [--samples <list>] [--threads <n>] [--logits <out.csv>]
 
-      --model    a model name under <data>/models (cnn2d-64, cnn1d-64, cnn1d-128) or a model directory
+      --model    a model name under <data>/models (cnn2d-64, cnn1d-64, cnn1d-128), a model directory,
+                 a .hearmodel file, or default (the embedded model, trained on SYNTHETIC clips)
       --data     the test-set directory with test_inputs.csv and test_labels.csv
                  (default: $HEAR_DATA, else ../shared/data/hear-paper)
       --logits   also write one row of 10 logits per sample (full precision) to this CSV file
@@ -163,6 +164,11 @@ func loadModel(_ reference: String, data: URL) throws(CommandFailure) -> (HEARMo
             do { return (try HEARModel(binary: bytes, source: direct.path), direct) } catch { throw failure(error) }
         }
         url = direct
+    } else if reference == "default" && !FileManager.default.fileExists(atPath: data.appendingPathComponent("models/default").path) {
+        do {
+            let model = try HEARModel.embeddedDefault()
+            return (model, HEARModel.embeddedDefaultURL() ?? URL(fileURLWithPath: HEARModel.embeddedDefaultName))
+        } catch { throw failure(error) }
     } else if !reference.contains("/"), !reference.isEmpty, reference != ".", reference != ".." {
         url = data.appendingPathComponent("models").appendingPathComponent(reference)
         guard FileManager.default.fileExists(atPath: url.path) else {

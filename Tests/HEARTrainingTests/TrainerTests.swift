@@ -154,3 +154,18 @@ struct SyntheticTests {
         }
     }
 }
+
+@Suite("the embedded default model")
+struct EmbeddedModelTests {
+    @Test("loads from the package resource; a 2D-CNN-64 trained on synthetic clips that recognises new synthetic clips")
+    func embedded() throws {
+        let model = try HEARModel.embeddedDefault()
+        #expect(model.architecture.name == "cnn2d-64")
+        #expect(model.name == "cnn2d-64-trained-seed2026-synthetic2000")
+        // clips it never saw (another seed): far above the 10 % of chance
+        let clips = SyntheticSkeletons(seed: 5).clips(100)
+        let logits = model.referenceLogits(clips.sequences.map(Preprocessing.normalize))
+        let correct = zip(logits, clips.labels).filter { predictedClass($0) == $1 }.count
+        #expect(correct >= 90, "\(correct) of 100")
+    }
+}

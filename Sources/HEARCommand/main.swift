@@ -22,7 +22,7 @@ struct CommandFailure: Error {
 }
 
 let mainHelp = """
-    hear — human action recognition on skeleton data, in the clear and (soon) encrypted.
+    hear — human action recognition on skeleton data, in the clear and encrypted.
 
     usage: hear <command> [options]
 

@@ -15,25 +15,8 @@ public enum Kernels {
     public static func convolve(_ input: [Double], channels cin: Int, height: Int, width: Int,
                          weight: [Double], outputChannels cout: Int, kernelHeight kh: Int, kernelWidth kw: Int) -> [Double] {
         precondition(input.count == cin * height * width && weight.count == cout * cin * kh * kw)
-        let ph = kh / 2, pw = kw / 2
-        let wideWidth = width + kw - 1, paddedHeight = height + kh - 1
-        let widePlane = height * wideWidth
-        let columns = (widePlane + 7) / 8 * 8  // whole vectors; the extra columns read slack and are dropped
-        let paddedPlane = paddedHeight * wideWidth + kw
-        var padded = [Double](repeating: 0, count: cin * paddedPlane + columns - widePlane + kw)
-        for c in 0..<cin {
-            for i in 0..<height {
-                for j in 0..<width {
-                    padded[c * paddedPlane + (i + ph) * wideWidth + j + pw] = input[(c * height + i) * width + j]
-                }
-            }
-        }
-        var shifts: [Int] = []
-        for c in 0..<cin {
-            for a in 0..<kh {
-                for b in 0..<kw { shifts.append(c * paddedPlane + a * wideWidth + b) }
-            }
-        }
+        let map = ShiftedMap(input, channels: cin, height: height, width: width, kernelHeight: kh, kernelWidth: kw)
+        let (padded, shifts, columns, wideWidth) = (map.padded, map.shifts, map.columns, map.wideWidth)
         var wide = [Double](repeating: 0, count: cout * columns)
         padded.withUnsafeBufferPointer { x in
             weight.withUnsafeBufferPointer { w in
@@ -52,6 +35,45 @@ public enum Kernels {
         return output
     }
 
+    /// A feature map zero-bordered on a grid of width W' = W + kw − 1 (with slack after the last
+    /// channel for whole vectors), and the shift of every kernel tap (c, a, b) in the order of
+    /// the weights: tap k reads the map at q + shifts[k] for output position q of the W'-wide
+    /// grid. The source of `shiftedProduct` and `shiftedTransposedProduct`.
+    public struct ShiftedMap {
+        public let padded: [Double]
+        public let shifts: [Int]
+        /// W' and the output columns: H·W' rounded up to a multiple of 8.
+        public let wideWidth: Int, columns: Int
+
+        public init(_ input: [Double], channels cin: Int, height: Int, width: Int, kernelHeight kh: Int, kernelWidth kw: Int) {
+            let ph = kh / 2, pw = kw / 2
+            wideWidth = width + kw - 1
+            let widePlane = height * wideWidth
+            columns = (widePlane + 7) / 8 * 8  // whole vectors; the extra columns read slack and are dropped
+            let paddedPlane = (height + kh - 1) * wideWidth + kw
+            var padded = [Double](repeating: 0, count: cin * paddedPlane + columns - widePlane + kw)
+            for c in 0..<cin {
+                for i in 0..<height {
+                    for j in 0..<width {
+                        padded[c * paddedPlane + (i + ph) * wideWidth + j + pw] = input[(c * height + i) * width + j]
+                    }
+                }
+            }
+            var shifts: [Int] = []
+            for c in 0..<cin {
+                for a in 0..<kh {
+                    for b in 0..<kw { shifts.append(c * paddedPlane + a * wideWidth + b) }
+                }
+            }
+            self.padded = padded
+            self.shifts = shifts
+        }
+    }
+
+    /// Eight doubles from an unaligned address.
+    @inlinable @inline(__always)
+    static func loadVector(_ p: UnsafePointer<Double>) -> SIMD8<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self) }
+
     /// out[o, q] = Σ_k w[o, k] · source[shift_k + q] for o < rows, q < columns (a multiple of 8),
     /// k in order: a matrix product whose right factor's rows are shifted views of one buffer.
     /// Four rows × sixteen columns at a time in vector registers, each weight broadcast, each
@@ -61,7 +83,7 @@ public enum Kernels {
                                       output: UnsafeMutablePointer<Double>, columns: Int) {
         let k = shifts.count
         shifts.withUnsafeBufferPointer { shift in
-            func load(_ p: UnsafePointer<Double>) -> SIMD8<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self) }
+            let load = loadVector
             func store(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Double>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Double>.self) }
             var o = 0
             while o < rows {
@@ -114,7 +136,7 @@ public enum Kernels {
                                                 shifts: [Int], output: UnsafeMutablePointer<Double>) {
         let k = shifts.count
         shifts.withUnsafeBufferPointer { shift in
-            func load(_ p: UnsafePointer<Double>) -> SIMD8<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self) }
+            let load = loadVector
             var o = 0
             while o < rows {
                 let block = min(4, rows - o)

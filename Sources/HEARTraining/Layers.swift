@@ -30,19 +30,10 @@ public enum TrainingLayers {
                                            weightGradient: inout [Double], biasGradient: inout [Double],
                                            inputGradient: Bool) -> [Double]? {
         let cout = biasGradient.count
-        let ph = kh / 2, pw = kw / 2
-        let wideWidth = width + kw - 1, paddedHeight = height + kh - 1
-        let paddedPlane = paddedHeight * wideWidth + kw
-        let widePlane = height * wideWidth
-        let columns = (widePlane + 7) / 8 * 8
         // x zero-bordered on the wide grid, dz on the wide grid (its extra columns zero): then
         // dW = dz × (the shifted views of x)ᵀ, one matrix product (Kernels.shiftedTransposedProduct)
-        var padded = [Double](repeating: 0, count: cin * paddedPlane + columns - widePlane + kw)
-        for c in 0..<cin {
-            for i in 0..<height {
-                for j in 0..<width { padded[c * paddedPlane + (i + ph) * wideWidth + j + pw] = x[(c * height + i) * width + j] }
-            }
-        }
+        let map = Kernels.ShiftedMap(x, channels: cin, height: height, width: width, kernelHeight: kh, kernelWidth: kw)
+        let (padded, shifts, columns, wideWidth) = (map.padded, map.shifts, map.columns, map.wideWidth)
         var wide = [Double](repeating: 0, count: cout * columns)
         for o in 0..<cout {
             var sum = 0.0
@@ -54,12 +45,6 @@ public enum TrainingLayers {
                 }
             }
             biasGradient[o] += sum
-        }
-        var shifts: [Int] = []
-        for c in 0..<cin {
-            for a in 0..<kh {
-                for b in 0..<kw { shifts.append(c * paddedPlane + a * wideWidth + b) }
-            }
         }
         padded.withUnsafeBufferPointer { xp in
             wide.withUnsafeBufferPointer { gp in

@@ -250,10 +250,5 @@ extension HEARModel {
 
 /// Applies `transform` to every element on `Parallelism.threadCount` threads, keeping the order.
 func parallelMap<T, R>(_ items: [T], _ transform: (T) -> R) -> [R] {
-    var results = [R?](repeating: nil, count: items.count)
-    results.withUnsafeMutableBufferPointer { buffer in
-        let slots = UncheckedSendable(buffer)
-        Parallelism.forEach(items.count) { i in slots.value[i] = transform(items[i]) }
-    }
-    return results.map { $0! }
+    Parallelism.map(items.count) { transform(items[$0]) }
 }

@@ -16,7 +16,7 @@ public struct SyntheticSkeletons: Sendable {
 
     /// `count` clips, classes in turn (clip n has class n mod 10).
     public func clips(_ count: Int) -> LabelledClips {
-        let sequences = parallelMap(count) { clip($0, label: $0 % NetworkArchitecture.classCount) }
+        let sequences = Parallelism.map(count) { clip($0, label: $0 % NetworkArchitecture.classCount) }
         return LabelledClips(sequences: sequences, labels: (0..<count).map { $0 % NetworkArchitecture.classCount })
     }
 

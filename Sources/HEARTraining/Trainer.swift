@@ -157,7 +157,7 @@ public struct Trainer {
                 var seeds: [[UInt8]] = []
                 for _ in indices { seeds.append(generator.nextBytes(32)) }
                 let augmentation = configuration.augmentation
-                let inputs = parallelMap(indices.count) { k in
+                let inputs = Parallelism.map(indices.count) { k in
                     var g = ChaCha20(seed: seeds[k])
                     return augmentation.input(data.sequences[indices[k]], generator: &g)
                 }

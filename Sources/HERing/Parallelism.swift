@@ -40,6 +40,17 @@ public enum Parallelism {
             }
         }
     }
+
+    /// [transform(0), …, transform(count − 1)], computed on up to `threadCount` threads; the
+    /// result does not depend on the thread count.
+    public static func map<R>(_ count: Int, _ transform: (Int) -> R) -> [R] {
+        var results = [R?](repeating: nil, count: count)
+        results.withUnsafeMutableBufferPointer { buffer in
+            let slots = UncheckedSendable(buffer)
+            forEach(count) { i in slots.value[i] = transform(i) }
+        }
+        return results.map { $0! }
+    }
 }
 
 /// Wraps a value that is shared across threads under a documented discipline (disjoint writes).

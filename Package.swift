@@ -70,7 +70,7 @@ let package = Package(
         // Layer 4: the networks and the application (skeleton data, preprocessing, models,
         // reference and folded inference, metrics). Imports the layers below.
         .target(name: "HEAR", dependencies: ["HETensor", "CKKS", "HERing"],
-                resources: [.copy("Resources/default-cnn2d-64.hearmodel")], swiftSettings: optimized),
+                resources: [.copy("Resources/default-cnn2d-64.hearmodel"), .copy("Resources/recordings")], swiftSettings: optimized),
         // The tests also run the `hear` executable (exit codes, messages, files written).
         .testTarget(name: "HEARTests", dependencies: ["HEAR", "HETensor", "CKKS", "HERing", "HEARCommand"], swiftSettings: optimized),
         // The `hear` command-line tool (product name `hear`; the module has another name so that

@@ -83,9 +83,10 @@ func systemRandomness() throws(CKKSError) -> ChaCha20 {
     do { return try ChaCha20.systemSeeded() } catch { throw .invalidParameters("\(error)") }
 }
 
-/// Overwrites memory with zeros through a call the optimizer cannot see through.
+/// Overwrites memory with zeros through a call the optimizer cannot see through (for buffers
+/// that held secret material: key bytes, ternary samples).
 @inline(never)
-func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
+public func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
     guard let base = buffer.baseAddress, buffer.count > 0 else { return }
     memset(base, 0, buffer.count)
     withExtendedLifetime(buffer) {}

@@ -226,6 +226,15 @@ public struct CKKSParameters: Sendable, Hashable, CustomStringConvertible {
                             specialPrimeBits: [41, 41], log2Scale: 34, security: .guideline2024)
     }
 
+    /// The default chain with SEAL's key switching: one digit per data prime (`dnum = 10`) and
+    /// one 43-bit special prime (log₂ QP = 391). A comparison preset for hybrid key switching:
+    /// the same levels and precision, Galois keys of 10 × 11 limbs instead of 5 × 12, ten
+    /// digit conversions per key switch instead of five.
+    public static func sealStyle() -> CKKSParameters {
+        try! CKKSParameters(name: "seal-style", degree: 1 << 14, dataPrimeBits: [42] + Array(repeating: 34, count: 9),
+                            specialPrimeBits: [43], log2Scale: 34, digitCount: 10, security: .guideline2024)
+    }
+
     /// INSECURE: a tiny ring (N = 2^10 by default) for fast unit tests; no security whatsoever.
     public static func insecureTesting(degree: Int = 1 << 10, dataPrimeBits: [Int] = [50, 40, 40, 40],
                                        specialPrimeBits: [Int] = [50, 50], log2Scale: Int = 40,
@@ -241,7 +250,8 @@ public struct CKKSParameters: Sendable, Hashable, CustomStringConvertible {
         case "hear": return hear()
         case "fast-hear", "fasthear": return fastHEAR()
         case "default", "standard": return standard()
-        default: throw .invalidParameters("unknown preset '\(name)': choose hear, fast-hear or default")
+        case "seal-style": return sealStyle()
+        default: throw .invalidParameters("unknown preset '\(name)': choose default, seal-style, hear or fast-hear")
         }
     }
 }

@@ -4,32 +4,34 @@ import Foundation
 import HERing
 import HETensor
 
-/// Encrypted inference of a folded network, with the three parties' steps kept apart:
+/// Encrypted inference of a folded network in one process: the three parties of
+/// `Parties.swift` wired together without files (the evaluation command, benchmarks, tests).
 ///
-/// - the **key owner** (client camera / nursing station) generates the secret key and the
+/// - the **monitoring station** compiles the network, generates the secret key and the
 ///   evaluation keys: the public key, the relinearization key and Galois keys for exactly the
 ///   program's rotation steps, each only up to the level where the program uses it;
-/// - the **server** compiles the network into a packed program, encodes every weight, mask and
-///   bias at the level and scale where it is used, and evaluates ciphertexts with the public
-///   evaluation keys only (`CKKSBackend` holds no secret);
-/// - per sample the client encodes and encrypts the input slots, the server runs the program,
-///   the nursing station decrypts and reads the class scores.
+/// - the **cloud server** encodes every weight, mask and bias at the level and scale where it
+///   is used, and evaluates ciphertexts with the evaluation keys only (`CKKSBackend` holds no
+///   secret);
+/// - per sample the **client** encodes and encrypts the input slots, the server runs the
+///   program, the station decrypts and reads the class scores.
 ///
-/// In one process (the evaluation command, benchmarks, tests) the secret key lives in this
-/// object; it is never printed.
+/// The secret key lives in `station`; it is never printed.
 public final class EncryptedInference: @unchecked Sendable {
     public let program: PackedProgram
     public let context: CKKSContext
     public let plan: LevelPlan
+    public let station: MonitoringStation
+    public let server: CloudServer
+    /// What a client holds.
+    public let clientKey: SessionPublicKey
     /// The server's side: encoded patterns and evaluation keys.
-    public let backend: CKKSBackend
-    public let publicKey: PublicKey
-    /// The nursing station's side: decrypts with the secret key.
-    let decryptor: Decryptor
+    public var backend: CKKSBackend { server.backend }
+    public var publicKey: PublicKey { clientKey.publicKey }
     /// Wall seconds of key generation (public, relinearization and Galois keys).
     public let keyGenerationSeconds: Double
     /// Wall seconds of encoding the patterns.
-    public let weightEncodingSeconds: Double
+    public var weightEncodingSeconds: Double { server.weightEncodingSeconds }
     let seed: [UInt8]?
     let lock = NSLock()
     var encryptions = 0
@@ -45,29 +47,18 @@ public final class EncryptedInference: @unchecked Sendable {
     /// real keys come from system entropy).
     public init(network: FoldedNetwork, method: HEMethod, strategies: [ConvolutionStrategy?] = [],
                 packing: ChannelPacking = .auto, parameters: CKKSParameters, weightBudget: Int? = nil,
-                deterministicSeed: [UInt8]? = nil) throws(CKKSError) {
-        program = PackedProgram.compile(network.packed, slotCount: parameters.slotCount, method: method, strategies: strategies,
-                                        packing: packing)
-        context = CKKSContext(parameters)
-        plan = try LevelPlan(program: program, parameters: parameters)
+                deterministicSeed: [UInt8]? = nil) throws(ProtocolError) {
+        let keys = try MonitoringStation.generateKeys(for: network, method: method, strategies: strategies, packing: packing,
+                                                      parameters: parameters, deterministicSeed: deterministicSeed)
+        program = keys.program
+        plan = keys.plan
+        context = keys.publicKey.context
+        station = keys.station
+        clientKey = keys.publicKey
+        keyGenerationSeconds = keys.seconds
         seed = deterministicSeed
-        var start = DispatchTime.now().uptimeNanoseconds
-        var generator: KeyGenerator
-        if let deterministicSeed {
-            generator = KeyGenerator(context: context, deterministicSeed: deterministicSeed)
-        } else {
-            generator = try KeyGenerator(context: context)
-        }
-        publicKey = generator.publicKey()
-        let relinearizationKey = generator.relinearizationKey(level: plan.relinearizationLevel)
-        let galoisKeys = generator.galoisKeys(rotationLevels: plan.rotationLevels, conjugationLevel: plan.conjugationLevel)
-        decryptor = try Decryptor(context: context, secretKey: generator.secretKey)
-        keyGenerationSeconds = Self.seconds(since: start)
-        start = DispatchTime.now().uptimeNanoseconds
-        let patterns = try PatternStore(program: program, plan: plan, context: context, budget: weightBudget)
-        weightEncodingSeconds = Self.seconds(since: start)
-        backend = CKKSBackend(context: context, plan: plan, patterns: patterns, galoisKeys: galoisKeys,
-                              relinearizationKey: relinearizationKey)
+        server = try CloudServer(network: network, evaluationKeys: keys.evaluationKeys, weightBudget: weightBudget,
+                                 compiled: (keys.program, keys.plan))
     }
 
     static func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
@@ -109,27 +100,25 @@ public final class EncryptedInference: @unchecked Sendable {
         }
     }
 
-    /// Encrypts `input` (client), evaluates (server), decrypts (nursing station).
-    public func predict(_ input: ActionInput) throws(CKKSError) -> Prediction {
+    /// Encrypts `input` (client), evaluates (server), decrypts (monitoring station).
+    public func predict(_ input: ActionInput) throws(ProtocolError) -> Prediction {
         var start = DispatchTime.now().uptimeNanoseconds
-        var encryptor: Encryptor
-        if let seed {
+        var sampleSeed: [UInt8]? = nil
+        if var seed {
             lock.lock()
             encryptions += 1
             let counter = encryptions
             lock.unlock()
-            var sampleSeed = seed
-            withUnsafeBytes(of: UInt64(counter).littleEndian) { for (i, b) in $0.enumerated() { sampleSeed[i] ^= b } }
-            encryptor = try Encryptor(context: context, publicKey: publicKey, deterministicSeed: sampleSeed)
-        } else {
-            encryptor = try Encryptor(context: context, publicKey: publicKey)
+            withUnsafeBytes(of: UInt64(counter).littleEndian) { for (i, b) in $0.enumerated() { seed[i] ^= b } }
+            sampleSeed = seed
         }
-        let ciphertext = try encryptor.encrypt(program.encodeInput(input.tensor.values, plan: plan, context: context))
+        var client = try Client(publicKey: clientKey, deterministicSeed: sampleSeed)
+        let ciphertext = try client.encrypt(input)
         var seconds: [(phase: String, seconds: Double)] = [("encrypt", Self.seconds(since: start))]
-        let run = try program.run(on: backend, input: ciphertext)
-        seconds += run.phaseSeconds
+        let (result, phases) = try server.evaluate(ciphertext)
+        seconds += phases
         start = DispatchTime.now().uptimeNanoseconds
-        let slots = try decryptor.decryptReal(run.result)
+        let slots = try station.decryptSlots(result)
         let scores = program.scores(ofDecryptedSlots: slots)
         seconds.append(("decrypt", Self.seconds(since: start)))
         return Prediction(scores: scores, resultSlots: slots, seconds: seconds)

@@ -52,6 +52,11 @@ public struct FoldedNetwork: Sendable {
     }
 
     public var architecture: NetworkArchitecture
+    /// The folded model's name and `HEARModel.fingerprint`: the identity the key files record.
+    public var modelName: String
+    public var modelFingerprint: UInt64
+    /// The names of the ten classes, in score order.
+    public var classNames: [String]
     public var blocks: [Block]
     /// L̃, shape [10, 4f].
     public var linearWeight: Tensor
@@ -114,6 +119,9 @@ public struct FoldedNetwork: Sendable {
             for k in 0..<columns { bias[r] += previousOffset * linear.values[r * columns + k] }
         }
         self.architecture = architecture
+        self.modelName = model.name
+        self.modelFingerprint = model.fingerprint
+        self.classNames = model.classNames
         self.blocks = blocks
         self.linearWeight = Tensor(shape: linear.shape, values: linear.values.map { $0 * previousScale })
         self.linearBias = bias

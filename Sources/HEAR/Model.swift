@@ -190,6 +190,42 @@ public struct HEARModel: Sendable {
     /// The linear layer: weight [10, 4f] and bias [10].
     public var linearWeight: Tensor { tensors["linear.weight"]! }
     public var linearBias: [Double] { tensors["linear.bias"]!.values }
+
+    /// A 64-bit fingerprint of what the model computes: FNV-1a over the architecture, the class
+    /// names, the batch-norm ε and every tensor's name and values (IEEE bit patterns, in the
+    /// order of `architecture.tensorShapes`). The name and the file format do not enter it, so
+    /// a model renamed or converted between a directory and a `.hearmodel` file keeps it.
+    /// It detects a different model, not a forged one (FNV is not a cryptographic hash).
+    public var fingerprint: UInt64 {
+        var hash = FNV1a()
+        hash.mix(architecture.name)
+        classNames.forEach { hash.mix($0) }
+        hash.mix(batchNormEpsilon.bitPattern)
+        for (tensorName, _) in architecture.tensorShapes {
+            hash.mix(tensorName)
+            for v in tensors[tensorName]!.values { hash.mix(v.bitPattern) }
+        }
+        return hash.value
+    }
+}
+
+/// FNV-1a, 64 bits: a checksum for fingerprints and file integrity against accidents.
+struct FNV1a {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func mix<C: Sequence>(bytes: C) where C.Element == UInt8 {
+        for b in bytes {
+            value ^= UInt64(b)
+            value &*= 0x0000_0100_0000_01b3
+        }
+    }
+
+    mutating func mix(_ word: UInt64) { withUnsafeBytes(of: word.littleEndian) { mix(bytes: $0) } }
+    /// A string with its length, so that ("ab", "c") and ("a", "bc") differ.
+    mutating func mix(_ text: String) {
+        mix(UInt64(text.utf8.count))
+        mix(bytes: text.utf8)
+    }
 }
 
 // MARK: - Model directories

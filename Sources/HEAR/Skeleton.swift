@@ -101,10 +101,12 @@ public enum KeypointCSV {
         let csv = try NumericCSV(contentsOf: url)
         let path = url.path
         var frames: [SkeletonFrame] = []
-        for (position, line) in csv.lines.enumerated() {
+        var first = true
+        for line in csv.lines {
             let cells = csv.cells(line.range)
             if csv.text(cells[0]).hasPrefix("#") { continue }
-            if position == 0, cells.allSatisfy({ csv.number($0) == nil }) { continue }  // a header of column names
+            defer { first = false }
+            if first, cells.allSatisfy({ csv.number($0) == nil }) { continue }  // a header of column names
             let values = try csv.numbers(line: line)
             let number = line.number
             guard values.count == SkeletonFrame.valuesPerFrame else {
@@ -117,9 +119,10 @@ public enum KeypointCSV {
         return SkeletonSequence(frames: frames)
     }
 
-    /// Writes frames in the same format (with a header line), atomically.
-    public static func write(_ sequence: SkeletonSequence, to url: URL) throws {
-        var text = (0..<SkeletonFrame.jointCount).map { "x\($0),y\($0),score\($0)" }.joined(separator: ",") + "\n"
+    /// Writes frames in the same format (a `# comment` line if given, a header line), atomically.
+    public static func write(_ sequence: SkeletonSequence, to url: URL, comment: String? = nil) throws {
+        var text = comment.map { "# \($0)\n" } ?? ""
+        text += (0..<SkeletonFrame.jointCount).map { "x\($0),y\($0),score\($0)" }.joined(separator: ",") + "\n"
         for frame in sequence.frames {
             text += frame.joints.map { "\($0.x),\($0.y),\($0.score)" }.joined(separator: ",") + "\n"
         }
@@ -144,24 +147,9 @@ public struct HEARTestSet: Sendable {
     public static func load(directory: URL) throws(DataError) -> HEARTestSet {
         let inputsURL = directory.appendingPathComponent("test_inputs.csv")
         let labelsURL = directory.appendingPathComponent("test_labels.csv")
-        let rowLength = ActionInput.frames * SkeletonFrame.valuesPerFrame
         var sequences: [SkeletonSequence] = []
         let inputs = try NumericCSV(contentsOf: inputsURL)
-        for line in inputs.lines {
-            let values = try inputs.numbers(line: line)
-            let number = line.number
-            guard values.count == rowLength else {
-                throw .malformedRow(path: inputsURL.path, line: number,
-                                    reason: "expected \(rowLength) numbers (32 frames × 15 joints × x, y, score), found \(values.count)")
-            }
-            var frames: [SkeletonFrame] = []
-            frames.reserveCapacity(ActionInput.frames)
-            for f in 0..<ActionInput.frames {
-                let slice = values[(f * SkeletonFrame.valuesPerFrame)..<((f + 1) * SkeletonFrame.valuesPerFrame)]
-                frames.append(SkeletonFrame(values: slice))
-            }
-            sequences.append(SkeletonSequence(frames: frames))
-        }
+        for line in inputs.lines { sequences.append(try sequence(line, of: inputs, path: inputsURL.path)) }
         var labels: [Int] = []
         let labelFile = try NumericCSV(contentsOf: labelsURL)
         for line in labelFile.lines {
@@ -178,5 +166,27 @@ public struct HEARTestSet: Sendable {
                                 reason: "\(labels.count) labels for \(sequences.count) input rows in \(inputsURL.lastPathComponent)")
         }
         return HEARTestSet(sequences: sequences, labels: labels)
+    }
+
+    /// One clip of a file in the format of `test_inputs.csv`: row `row` (from 0) of 32 frames.
+    public static func sequence(row: Int, of url: URL) throws(DataError) -> SkeletonSequence {
+        let inputs = try NumericCSV(contentsOf: url)
+        guard row >= 0, row < inputs.lines.count else {
+            throw .inconsistent(path: url.path, reason: "there is no row \(row): the file has \(inputs.lines.count) rows (0…\(inputs.lines.count - 1))")
+        }
+        return try sequence(inputs.lines[row], of: inputs, path: url.path)
+    }
+
+    /// A row of 32 × 15 × (x, y, score) numbers as a clip.
+    static func sequence(_ line: (number: Int, range: Range<Int>), of csv: NumericCSV, path: String) throws(DataError) -> SkeletonSequence {
+        let rowLength = ActionInput.frames * SkeletonFrame.valuesPerFrame
+        let values = try csv.numbers(line: line)
+        guard values.count == rowLength else {
+            throw .malformedRow(path: path, line: line.number,
+                                reason: "expected \(rowLength) numbers (32 frames × 15 joints × x, y, score), found \(values.count)")
+        }
+        return SkeletonSequence(frames: (0..<ActionInput.frames).map { f in
+            SkeletonFrame(values: values[(f * SkeletonFrame.valuesPerFrame)..<((f + 1) * SkeletonFrame.valuesPerFrame)])
+        })
     }
 }

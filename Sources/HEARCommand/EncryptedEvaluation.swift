@@ -13,18 +13,11 @@ struct EncryptedSettings {
     var packing: ChannelPacking
     /// Bytes of resident weight plaintexts (nil: all).
     var weightBudget: Int?
+}
 
-
+extension EncryptedSettings {
     init(_ options: Options) throws(CommandFailure) {
-        switch options.values["weights-memory"] {
-        case "all": weightBudget = nil
-        case nil: weightBudget = EncryptedInference.defaultWeightBudget
-        case let text?:
-            guard let megabytes = Int(text), megabytes >= 0 else {
-                throw CommandFailure(code: .usage, message: "--weights-memory takes megabytes (an integer ≥ 0) or all, got \"\(text)\"")
-            }
-            weightBudget = megabytes * 1_000_000
-        }
+        weightBudget = try HEARCommand.weightBudget(options)
         method = try parseMethod(options.values["method"])
         strategies = try parseStrategies(options.values["strategy"])
         packing = try parsePacking(options.values["packing"])
@@ -36,7 +29,9 @@ struct EncryptedSettings {
     }
 }
 
-func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
+func megabytes(_ bytes: Int) -> String {
+    bytes < 100_000 ? String(format: "%.1f kB", Double(bytes) / 1e3) : String(format: "%.1f MB", Double(bytes) / 1e6)
+}
 
 /// Runs the encrypted evaluation and prints its report; returns the decrypted logits.
 func evaluateEncrypted(model: HEARModel, modelURL: URL, inputs: [ActionInput], labels: [Int], samples: [Int],

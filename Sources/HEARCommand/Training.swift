@@ -165,25 +165,50 @@ func checkEmptyDirectory(_ url: URL) throws(CommandFailure) {
 
 let synthHelp = """
     usage: hear synth --count <N> --out <file.csv> [--seed <S>]
+           hear synth --recording <class> [--frames <F>] [--index <i>] [--seed <S>] --out <clip.csv>
 
       Writes N SYNTHETIC skeleton clips (procedural stick-figure kinematics, not recordings of
       people; classes in turn) in the test set's raw format: one row of 32 frames × 15 joints ×
       (x, y, score) per clip in <file.csv>, and the class indices, one per line, in the labels
       file beside it (test_inputs.csv → test_labels.csv, otherwise <name>_labels.csv), so that a
       directory holding test_inputs.csv works as `--data`. Deterministic in --seed (default 1).
+
+      --recording writes one SYNTHETIC clip of the class (clap, jump, pick, pour, run, sit, stand,
+      walk, wave, fall) as a per-frame keypoint CSV (the `hear classify` / `hear encrypt` input):
+      F frames (default 32) spanning the motion, clip number --index (default 0).
     """
 
 func synth(_ arguments: ArraySlice<String>) throws(CommandFailure) {
-    let options = try Options(arguments, allowed: ["count", "out", "seed"])
-    guard let count = try options.integer("count", range: 1...10_000_000) else {
-        throw CommandFailure(code: .usage, message: "missing option --count")
-    }
+    let options = try Options(arguments, allowed: ["count", "out", "seed", "recording", "frames", "index"])
     var seed: UInt64 = 1
     if let text = options.values["seed"] {
         guard let value = UInt64(text) else { throw CommandFailure(code: .usage, message: "--seed needs a non-negative integer") }
         seed = value
     }
     let out = URL(fileURLWithPath: try options.required("out"))
+    if let name = options.values["recording"] {
+        guard options.values["count"] == nil else { throw CommandFailure(code: .usage, message: "--count and --recording exclude each other") }
+        guard let label = HEARTestSet.classNames.firstIndex(of: name) else {
+            throw CommandFailure(code: .usage, message: "--recording takes a class name (\(HEARTestSet.classNames.joined(separator: ", "))), got \"\(name)\"")
+        }
+        let frames = try options.integer("frames", range: 2...100_000) ?? 32
+        let index = try options.integer("index", range: 0...Int(Int32.max)) ?? 0
+        try checkWritable(out)
+        let clip = SyntheticSkeletons(seed: seed).clip(index, label: label, frames: frames)
+        let comment = "SYNTHETIC \(name) clip (not a recording of a person): hear synth --recording \(name) --frames \(frames) "
+            + "--index \(index) --seed \(seed)"
+        do { try KeypointCSV.write(clip, to: out, comment: comment) } catch {
+            throw CommandFailure(code: .cannotCreate, message: "cannot write \(out.path): \(error.localizedDescription)")
+        }
+        print("wrote a SYNTHETIC \(name) clip of \(frames) frames (seed \(seed), clip \(index)) to \(out.path)")
+        return
+    }
+    if let name = ["frames", "index"].first(where: { options.values[$0] != nil }) {
+        throw CommandFailure(code: .usage, message: "--\(name) applies to --recording")
+    }
+    guard let count = try options.integer("count", range: 1...10_000_000) else {
+        throw CommandFailure(code: .usage, message: "missing option --count (or --recording <class>)")
+    }
     let name = out.lastPathComponent
     let labelsName = name.contains("inputs") ? name.replacingOccurrences(of: "inputs", with: "labels")
         : (name.hasSuffix(".csv") ? String(name.dropLast(4)) : name) + "_labels.csv"

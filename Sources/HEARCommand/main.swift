@@ -34,6 +34,14 @@ let mainHelp = """
       synth        write synthetic skeleton clips in the test set's format
       plan         compile a model into the packed program of the encrypted evaluation and print its counts
 
+    the three parties, through files:
+      demo         run all three on bundled sample recordings with the embedded model (needs nothing else)
+      keygen       monitoring station: generate the keys for a model (public, evaluation, secret key files)
+      encrypt      client: encrypt a keypoint recording with the public key
+      infer        cloud server: evaluate the model on an input ciphertext with the evaluation keys
+      decrypt      monitoring station: decrypt a result and print the decision (class, confidence, alert)
+      inspect      say what a key or ciphertext file holds (never key material)
+
     Run `hear help <command>` (or `hear <command> --help`) for the options of a command.
     Exit status: 0 success, 64 bad arguments, 65 malformed data or model, 66 missing input,
     73 output cannot be written.
@@ -61,7 +69,8 @@ let evaluateHelp = """
     step, the peak resident memory, the operation counts, the key and ciphertext sizes, the metrics
     and the agreement with the plaintext (folded) network.
       --method    fast-hear (default) or hear (convolutions on the sparse ciphertexts)
-      --preset    CKKS parameters: default (N = 2^14, 128-bit, log2 QP = 430), hear, fast-hear
+      --preset    CKKS parameters: default (N = 2^14, 128-bit, log2 QP = 430, hybrid key switching),
+                  seal-style (the same chain, one key-switching digit per prime), hear, fast-hear
                   (the paper's chains; see Docs/CKKS.md)
       --strategy  convolution strategy, one for all blocks or one per block (default auto)
       --packing   output packing of the convolutions: real, complex (two output ciphertexts per
@@ -74,9 +83,11 @@ let evaluateHelp = """
 
 let classifyHelp = """
     usage: hear classify --model <name|dir> --keypoints <clip.csv> [--data <dir>] [--threshold <pixels>]
+           hear classify --model <name|dir> --keypoints <test_inputs.csv> --row <i> [--data <dir>]
 
       --keypoints  one frame per line, 45 numbers: x, y, score for the 15 joints (0, 0 = not detected);
                    the paper's frame selection reduces the clip to 32 frames
+      --row        read row i (from 0) of a file in the format of the paper's test_inputs.csv instead
       --threshold  the frame-selection threshold on the mean joint displacement (default 5 pixels)
       --model, --data  as for `hear evaluate`
     """
@@ -300,23 +311,16 @@ func parseSamples(_ text: String?, count: Int) throws(CommandFailure) -> [Int] {
 }
 
 func classify(_ arguments: ArraySlice<String>) throws(CommandFailure) {
-    let options = try Options(arguments, allowed: ["model", "data", "keypoints", "threshold"])
+    var options = try Options(arguments, allowed: ["model", "data", "keypoints", "threshold", "row"])
     let modelReference = try options.required("model")
-    let keypoints = URL(fileURLWithPath: try options.required("keypoints"))
-    var threshold = FrameSelection.defaultThreshold
-    if let text = options.values["threshold"] {
-        guard let value = Double(text), value.isFinite, value >= 0 else {
-            throw CommandFailure(code: .usage, message: "--threshold must be a number ≥ 0, got \"\(text)\"")
-        }
-        threshold = value
-    }
-    let sequence: SkeletonSequence
-    do { sequence = try KeypointCSV.read(from: keypoints) } catch { throw failure(error) }
+    options.values["input"] = try options.required("keypoints")
+    let threshold = try frameThreshold(options)
+    let (sequence, source) = try readRecording(options)
     let (model, _) = try loadModel(modelReference, data: dataDirectory(options))
     let input = Preprocessing.input(for: sequence, threshold: threshold)
     let logits = model.referenceLogits(input)
     let predicted = predictedClass(logits)
-    print("clip      \(sequence.frames.count) frames from \(keypoints.path), 32 selected")
+    print("clip      \(sequence.frames.count) frames from \(source), 32 selected")
     print("model     \(model.name)")
     print("logits    " + zip(model.classNames, logits).map { "\($0) \(String(format: "%.4f", $1))" }.joined(separator: ", "))
     print("class     \(model.classNames[predicted])\(predicted == HEARTestSet.fallClass ? "  — FALL DETECTED" : "")")
@@ -339,7 +343,7 @@ func modelInit(_ arguments: ArraySlice<String>) throws(CommandFailure) {
 
 let planHelp = """
     usage: hear plan --model <name|dir> [--data <dir>] [--method fast-hear|hear] [--strategy auto|full|giant|baby[,…]]
-                     [--packing auto|real|complex] [--slots 8192] [--preset default|hear|fast-hear]
+                     [--packing auto|real|complex] [--slots 8192] [--preset default|seal-style|hear|fast-hear]
 
       Compiles the model into the packed slot program the encrypted evaluation runs and prints
       the layouts, the convolution strategy and output packing of each block, the operation
@@ -449,6 +453,12 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         case "model", "model init": print(modelInitHelp)
         case "train": print(trainHelp)
         case "synth": print(synthHelp)
+        case "keygen": print(keygenHelp)
+        case "encrypt": print(encryptHelp)
+        case "infer": print(inferHelp)
+        case "decrypt": print(decryptHelp)
+        case "demo": print(demoHelp)
+        case "inspect": print(inspectHelp)
         default: throw CommandFailure(code: .usage, message: "no command \"\(arguments.dropFirst().joined(separator: " "))\"; see `hear --help`")
         }
     case "evaluate":
@@ -461,6 +471,18 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         if wantsHelp { print(trainHelp) } else { try train(arguments.dropFirst()) }
     case "synth":
         if wantsHelp { print(synthHelp) } else { try synth(arguments.dropFirst()) }
+    case "keygen":
+        if wantsHelp { print(keygenHelp) } else { try keygen(arguments.dropFirst()) }
+    case "encrypt":
+        if wantsHelp { print(encryptHelp) } else { try encrypt(arguments.dropFirst()) }
+    case "infer":
+        if wantsHelp { print(inferHelp) } else { try infer(arguments.dropFirst()) }
+    case "decrypt":
+        if wantsHelp { print(decryptHelp) } else { try decrypt(arguments.dropFirst()) }
+    case "demo":
+        if wantsHelp { print(demoHelp) } else { try demo(arguments.dropFirst()) }
+    case "inspect":
+        if wantsHelp { print(inspectHelp) } else { try inspect(arguments.dropFirst()) }
     case "model":
         guard arguments.count >= 2, arguments[1] == "init" || arguments[1] == "--help" || arguments[1] == "-h" else {
             throw CommandFailure(code: .usage, message: "unknown model command\(arguments.count >= 2 ? " \"\(arguments[1])\"" : ""); use `hear model init`")

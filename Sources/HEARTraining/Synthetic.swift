@@ -32,8 +32,10 @@ public struct SyntheticSkeletons: Sendable {
         var advance = 0.0    // forward travel, body heights
     }
 
-    /// Clip `index` of class `label`.
-    public func clip(_ index: Int, label: Int) -> SkeletonSequence {
+    /// Clip `index` of class `label`: `frames` frames spanning the same motion (32 as in the test
+    /// set; more frames sample it more densely, as a faster camera would).
+    public func clip(_ index: Int, label: Int, frames frameCount: Int = 32) -> SkeletonSequence {
+        precondition(frameCount >= 2, "a clip has at least two frames")
         var seedBytes = [UInt8](repeating: 0, count: 32)
         withUnsafeBytes(of: seed.littleEndian) { for (i, b) in $0.enumerated() { seedBytes[i] = b } }
         withUnsafeBytes(of: UInt64(index).littleEndian) { for (i, b) in $0.enumerated() { seedBytes[8 + i] = b } }
@@ -132,8 +134,8 @@ public struct SyntheticSkeletons: Sendable {
         }
 
         var frames: [SkeletonFrame] = []
-        for f in 0..<32 {
-            let p = pose(Double(f) / 31)
+        for f in 0..<frameCount {
+            let p = pose(Double(f) / Double(frameCount - 1))
             // body frame: pelvis at the origin, y down, x towards the facing direction
             let h = height
             func offset(_ angle: Double, _ length: Double) -> (Double, Double) { (length * sin(angle), length * cos(angle)) }

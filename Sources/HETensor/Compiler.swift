@@ -95,7 +95,15 @@ public struct PackedProgram: Sendable {
     /// The input tensor ([channels][height][width] flattened, at least `encryptedInputChannels`
     /// channels; 1D: [channels][480]) as the slot vector the client encrypts.
     public func inputSlots(_ input: [Double]) -> [Double] {
-        let layout = inputLayout
+        Self.inputSlots(input, geometry: geometry, channels: inputLayout.channels)
+    }
+
+    /// The client's encoding of the input, which needs no more of the program than the slot
+    /// geometry and the number of encrypted input channels C: block k of the slot vector holds
+    /// input channel k mod C (the replicated layout), entry (i, j) at offset i·W_row + j.
+    public static func inputSlots(_ input: [Double], geometry: SlotGeometry, channels: Int) -> [Double] {
+        let layout = PackedLayout(geometry: geometry, kind: .replicated, channels: channels,
+                                  height: geometry.inputHeight, width: geometry.inputWidth, stride: 1)
         let plane = layout.height * layout.width
         var slots = [Double](repeating: 0, count: geometry.slotCount)
         for k in 0..<geometry.blockCount {

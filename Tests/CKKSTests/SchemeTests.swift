@@ -64,8 +64,11 @@ struct ParameterTests {
         #expect(hear.totalModulusBits == 376 && hear.maxLevel == 10 && hear.digitCount == 11)
         #expect(fast.totalModulusBits == 432 && fast.maxLevel == 12 && fast.digitCount == 13)
         #expect(ours.totalModulusBits <= 430 && ours.security == .guideline2024)
+        let seal = CKKSParameters.sealStyle()
+        #expect(seal.dataPrimeBits == ours.dataPrimeBits && seal.digitCount == seal.dataPrimes.count && seal.totalModulusBits == 391)
+        #expect(try CKKSParameters.preset(named: "seal-style") == seal && seal.fingerprint != ours.fingerprint)
         // primes: distinct, NTT-friendly, of the requested sizes
-        for p in [hear, fast, ours] {
+        for p in [hear, fast, ours, seal] {
             let all = p.dataPrimes + p.specialPrimes
             #expect(Set(all).count == all.count)
             for (q, bits) in zip(all, p.dataPrimeBits + p.specialPrimeBits) {

@@ -171,6 +171,70 @@ struct CommandLineTests {
         #expect(zip(written, expected).map { maximumDifference($0, $1) }.max()! < 1e-3)
     }
 
+    @Test("the three parties through files: keygen, encrypt, infer, decrypt, demo; each bad file refused with its reason",
+          .enabled(if: encryptedTests, "N = 2^14: release builds, or HEAR_SLOW_TESTS=1"))
+    func parties() throws {
+        let directory = try temporaryDirectory("cli-parties")
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let noData = ["HEAR_DATA": "/nonexistent/hear-data"]   // the embedded model and recordings only
+        let keygen = try hear(["keygen", "--model", "default", "--out", path("keys")], environment: noData)
+        #expect(keygen.status == 0, "\(keygen.error)")
+        let secretMode = try FileManager.default.attributesOfItem(atPath: path("keys/secret-key.hear"))[.posixPermissions] as? NSNumber
+        #expect(secretMode?.intValue == 0o600)
+        let clip = path("fall.csv")
+        #expect(try hear(["synth", "--recording", "fall", "--frames", "50", "--seed", "77", "--out", clip]).status == 0)
+        let encrypt = try hear(["encrypt", "--public-key", path("keys/public-key.hear"), "--input", clip, "--out", path("in.hear")])
+        #expect(encrypt.status == 0 && encrypt.output.contains("50 frames"), "\(encrypt.error)")
+        let infer = try hear(["infer", "--model", "default", "--eval-keys", path("keys/evaluation-keys.hear"), "--in", path("in.hear"),
+                              "--out", path("out.hear"), "--threads", "2"], environment: noData)
+        #expect(infer.status == 0, "\(infer.error)")
+        let decrypt = try hear(["decrypt", "--secret-key", path("keys/secret-key.hear"), "--in", path("out.hear")])
+        let plain = try hear(["classify", "--model", "default", "--keypoints", clip], environment: noData)
+        let decided = decrypt.output.split(separator: "\n").first { $0.hasPrefix("decision  ") }?.split(separator: " ").dropFirst().first
+        let expected = plain.output.split(separator: "\n").first { $0.hasPrefix("class     ") }?.split(separator: " ").dropFirst().first
+        #expect(decrypt.status == 0 && decided != nil && decided == expected, "\(decrypt.output) vs \(plain.output)")
+        #expect(!decrypt.output.contains("scores"))
+        let raw = try hear(["decrypt", "--secret-key", path("keys/secret-key.hear"), "--in", path("out.hear"), "--raw"])
+        #expect(raw.status == 0 && raw.output.contains("scores    clap ") && raw.error.contains("warning"))
+        let inspect = try hear(["inspect", path("keys/secret-key.hear")])
+        #expect(inspect.status == 0 && inspect.output.contains("a secret key") && inspect.output.contains("key set"))
+
+        // bad files: each its own message, a non-zero exit, no output left behind
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path("in.hear")))
+        try bytes.prefix(5000).write(to: URL(fileURLWithPath: path("truncated.hear")))
+        var corrupted = bytes
+        corrupted[bytes.count / 2] ^= 0x40
+        try corrupted.write(to: URL(fileURLWithPath: path("corrupted.hear")))
+        try "x0,y0\n1,2,3\n".write(toFile: path("bad.csv"), atomically: true, encoding: .utf8)
+        let inferBase = ["infer", "--model", "default", "--eval-keys", path("keys/evaluation-keys.hear"), "--out", path("never.hear")]
+        let cases: [([String], Int32, String)] = [
+            (inferBase + ["--in", path("missing.hear")], 66, "missing.hear: no such file"),
+            (inferBase + ["--in", path("truncated.hear")], 65, "the file is truncated"),
+            (inferBase + ["--in", path("corrupted.hear")], 65, "the checksum does not match"),
+            (["infer", "--model", "default", "--eval-keys", path("keys/secret-key.hear"), "--in", path("in.hear"), "--out", path("never.hear")],
+             65, "holds a SECRET KEY"),
+            (["encrypt", "--public-key", path("keys/public-key.hear"), "--input", path("bad.csv"), "--out", path("never.hear")],
+             65, "bad.csv, line 2: expected 45 numbers"),
+            (["encrypt", "--public-key", path("keys/evaluation-keys.hear"), "--input", clip, "--out", path("never.hear")],
+             65, "holds evaluation keys, not a public key"),
+            (["decrypt", "--secret-key", path("keys/secret-key.hear"), "--in", path("in.hear")], 65, "not a result ciphertext"),
+            (["keygen", "--model", "default", "--out", path("keys")], 73, "the directory is not empty"),
+        ]
+        for (arguments, status, message) in cases {
+            let run = try hear(arguments, environment: noData)
+            #expect(run.status == status && run.error.contains(message), "\(arguments): \(run.error)")
+            #expect(run.error.split(separator: "\n").count == 1, "\(run.error)")
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(!left.contains("never.hear") && !left.contains { $0.contains("partial") }, "\(left)")
+
+        let demo = try hear(["demo", "--threads", "2"], environment: noData)
+        #expect(demo.status == 0, "\(demo.error)")
+        for name in ["fall", "sit", "walk"] {
+            #expect(demo.output.contains("[station] \(name): \(name) (confidence") && demo.output.contains("(plaintext network: \(name))"), "\(name)")
+        }
+    }
+
     @Test("hear evaluate --model cnn2d-64 prints the paper's figures",
           .enabled(if: sharedDataPresent, sharedDataMessage), .enabled(if: fullDataTests, "release builds or HEAR_SLOW_TESTS=1"))
     func paperFigures() throws {

@@ -1,0 +1,441 @@
+// The three parties of HEAR (paper, Fig. 1), each holding only what it may hold:
+//
+//   MonitoringStation  generates the keys for a compiled model, keeps the secret key, decrypts
+//                      results into decisions;
+//   Client             (the camera) holds the public key: recording → input tensor → ciphertext;
+//   CloudServer        holds the model and the evaluation keys (no API takes a secret key):
+//                      input ciphertext → result ciphertext.
+//
+// What crosses a boundary is one of the types below, each with `serialized()` and a validating
+// `init(file:source:)` (`PartyFiles.swift`).
+import CKKS
+import Dispatch
+import Foundation
+import HERing
+import HETensor
+
+/// A context for `parameters`, reusing `existing` when it is the same set.
+func context(for parameters: CKKSParameters, reusing existing: CKKSContext?) -> CKKSContext {
+    if let existing, existing.parameters.fingerprint == parameters.fingerprint { return existing }
+    return CKKSContext(parameters)
+}
+
+/// The session without keys: what `hear keygen` writes as `parameters.hear`, for anyone who
+/// wants to see which model plan and parameter set a key directory was made for.
+public struct SessionParameters: Sendable {
+    public let session: SessionDescriptor
+    public let parameters: CKKSParameters
+
+    public func serialized() -> [UInt8] {
+        PartyFile(kind: .parameters, session: session, sections: [parameters.serialized()]).serialized()
+    }
+
+    public init(session: SessionDescriptor, parameters: CKKSParameters) {
+        self.session = session
+        self.parameters = parameters
+    }
+
+    public init(file bytes: [UInt8], source: String, allowingInsecureParameters: Bool = false) throws(ProtocolError) {
+        let (file, parameters) = try PartyFile.read(bytes, expected: .parameters, source: source,
+                                                    allowingInsecure: allowingInsecureParameters)
+        self.init(session: file.session, parameters: parameters)
+    }
+}
+
+/// The public key with its session: what a client needs to encrypt.
+public struct SessionPublicKey: Sendable {
+    public let session: SessionDescriptor
+    public let context: CKKSContext
+    public let publicKey: PublicKey
+
+    public func serialized() throws(ProtocolError) -> [UInt8] {
+        do {
+            return PartyFile(kind: .publicKey, session: session,
+                             sections: [context.parameters.serialized(), try publicKey.serialized(context: context)]).serialized()
+        } catch { throw .invalidInput("cannot serialize the public key: \(error.description)") }
+    }
+
+    init(session: SessionDescriptor, context: CKKSContext, publicKey: PublicKey) {
+        self.session = session
+        self.context = context
+        self.publicKey = publicKey
+    }
+
+    public init(file bytes: [UInt8], source: String, context existing: CKKSContext? = nil,
+                allowingInsecureParameters: Bool = false) throws(ProtocolError) {
+        let (file, parameters) = try PartyFile.read(bytes, expected: .publicKey, source: source,
+                                                    allowingInsecure: allowingInsecureParameters)
+        let context = HEAR.context(for: parameters, reusing: existing)
+        let key = try PartyFile.section(file, 1, "public key", source: source) { b throws(SerializationError) in
+            try PublicKey(deserializing: b, context: context)
+        }
+        guard SessionDescriptor.hex(SessionDescriptor.keySetID(of: key)) == file.session.keySetID else {
+            throw .damaged(source: source, reason: "the public key is not the one of key set \(file.session.keySetID)")
+        }
+        self.init(session: file.session, context: context, publicKey: key)
+    }
+}
+
+/// The evaluation keys with their session: what the cloud server needs besides the model. The
+/// relinearization key and a Galois key for exactly each rotation step of the model's plan
+/// (and the conjugation where the plan has one), each only up to the level where it is used.
+public struct EvaluationKeys: Sendable {
+    public let session: SessionDescriptor
+    public let context: CKKSContext
+    public let relinearizationKey: RelinearizationKey
+    public let galoisKeys: GaloisKeys
+
+    public func serialized() throws(ProtocolError) -> [UInt8] {
+        do {
+            return PartyFile(kind: .evaluationKeys, session: session,
+                             sections: [context.parameters.serialized(), try relinearizationKey.serialized(context: context),
+                                        try galoisKeys.serialized(context: context)]).serialized()
+        } catch { throw .invalidInput("cannot serialize the evaluation keys: \(error.description)") }
+    }
+
+    init(session: SessionDescriptor, context: CKKSContext, relinearizationKey: RelinearizationKey, galoisKeys: GaloisKeys) {
+        self.session = session
+        self.context = context
+        self.relinearizationKey = relinearizationKey
+        self.galoisKeys = galoisKeys
+    }
+
+    /// Reads evaluation keys. A file holding a secret key is refused before any of it is read
+    /// (`ProtocolError.secretKeyRefused`).
+    public init(file bytes: [UInt8], source: String, context existing: CKKSContext? = nil,
+                allowingInsecureParameters: Bool = false) throws(ProtocolError) {
+        let (file, parameters) = try PartyFile.read(bytes, expected: .evaluationKeys, source: source,
+                                                    allowingInsecure: allowingInsecureParameters)
+        let context = HEAR.context(for: parameters, reusing: existing)
+        let relinearization = try PartyFile.section(file, 1, "relinearization key", source: source) { b throws(SerializationError) in
+            try RelinearizationKey(deserializing: b, context: context)
+        }
+        let galois = try PartyFile.section(file, 2, "Galois keys", source: source) { b throws(SerializationError) in
+            try GaloisKeys(deserializing: b, context: context)
+        }
+        self.init(session: file.session, context: context, relinearizationKey: relinearization, galoisKeys: galois)
+    }
+}
+
+/// A ciphertext with its session: the client's encrypted input or the server's encrypted result.
+public struct SessionCiphertext: Sendable {
+    public let kind: PartyFileKind
+    public let session: SessionDescriptor
+    public let context: CKKSContext
+    public let ciphertext: Ciphertext
+
+    public func serialized() throws(ProtocolError) -> [UInt8] {
+        do {
+            return PartyFile(kind: kind, session: session,
+                             sections: [context.parameters.serialized(), try ciphertext.serialized(context: context)]).serialized()
+        } catch { throw .invalidInput("cannot serialize the ciphertext: \(error.description)") }
+    }
+
+    init(kind: PartyFileKind, session: SessionDescriptor, context: CKKSContext, ciphertext: Ciphertext) {
+        self.kind = kind
+        self.session = session
+        self.context = context
+        self.ciphertext = ciphertext
+    }
+
+    /// Reads a ciphertext file of `kind` (`.inputCiphertext` or `.resultCiphertext`).
+    public init(file bytes: [UInt8], kind: PartyFileKind, source: String, context existing: CKKSContext? = nil,
+                allowingInsecureParameters: Bool = false) throws(ProtocolError) {
+        precondition(kind == .inputCiphertext || kind == .resultCiphertext, "a ciphertext file is an input or a result")
+        let (file, parameters) = try PartyFile.read(bytes, expected: kind, source: source, allowingInsecure: allowingInsecureParameters)
+        let context = HEAR.context(for: parameters, reusing: existing)
+        let ciphertext = try PartyFile.section(file, 1, "ciphertext", source: source) { b throws(SerializationError) in
+            try Ciphertext(deserializing: b, context: context)
+        }
+        guard ciphertext.size == 2 else { throw .damaged(source: source, reason: "a ciphertext of \(ciphertext.size) parts, 2 expected") }
+        self.init(kind: kind, session: file.session, context: context, ciphertext: ciphertext)
+    }
+}
+
+/// The monitoring station's decision for one result: the class, a rounded confidence and the
+/// alert. Only this leaves the station by default: the rounding removes the low-order digits
+/// of the decrypted scores, which carry the encryption noise (see `Docs/Protocol.md`).
+public struct Decision: Sendable, Equatable, CustomStringConvertible {
+    /// The released confidence is a multiple of this.
+    public static let confidenceStep = 0.01
+
+    public var classIndex: Int
+    public var className: String
+    /// The softmax probability of the class, rounded to a multiple of `confidenceStep`.
+    public var confidence: Double
+    /// Whether the class is the alert class (`fall`).
+    public var isAlert: Bool
+
+    public init(scores: [Double], classNames: [String], alertClass: Int) {
+        let best = predictedClass(scores)
+        let top = scores[best]
+        let probability = 1 / scores.reduce(0) { $0 + exp($1 - top) }
+        classIndex = best
+        className = classNames[best]
+        confidence = (probability / Self.confidenceStep).rounded() * Self.confidenceStep
+        isAlert = best == alertClass
+    }
+
+    public var description: String {
+        "\(className) (confidence \(String(format: "%.2f", confidence)))" + (isAlert ? " — FALL DETECTED: alert" : "")
+    }
+}
+
+/// The monitoring station (e.g. a nursing station): generates the keys, keeps the secret key,
+/// decrypts results. It is the only party that ever holds a `SecretKey`.
+public final class MonitoringStation: @unchecked Sendable {
+    public let session: SessionDescriptor
+    public let context: CKKSContext
+    let secretKey: SecretKey
+    let decryptor: Decryptor
+
+    init(session: SessionDescriptor, context: CKKSContext, secretKey: SecretKey) throws(ProtocolError) {
+        self.session = session
+        self.context = context
+        self.secretKey = secretKey
+        do { decryptor = try Decryptor(context: context, secretKey: secretKey) } catch {
+            throw .invalidInput("the secret key does not fit its parameters: \(error.description)")
+        }
+    }
+
+    /// What key generation produces: the station (with the secret key) and what it hands out.
+    public struct KeyGeneration: Sendable {
+        public let station: MonitoringStation
+        public let parameters: SessionParameters
+        public let publicKey: SessionPublicKey
+        public let evaluationKeys: EvaluationKeys
+        public let program: PackedProgram
+        public let plan: LevelPlan
+        /// Wall seconds of generating the keys (not of compiling the program).
+        public let seconds: Double
+    }
+
+    /// Compiles `network` into its packed program, fixes the levels, and generates the secret
+    /// key, the public key, the relinearization key and the Galois keys of exactly the plan's
+    /// rotation steps (and conjugation), each up to the level where it is used.
+    /// `deterministicSeed`: reproducible keys for tests and benchmarks only; real keys come from
+    /// system entropy.
+    public static func generateKeys(for network: FoldedNetwork, method: HEMethod = .fastHEAR,
+                                    strategies: [ConvolutionStrategy?] = [], packing: ChannelPacking = .auto,
+                                    parameters: CKKSParameters = .standard(), deterministicSeed: [UInt8]? = nil)
+        throws(ProtocolError) -> KeyGeneration {
+        let program = PackedProgram.compile(network.packed, slotCount: parameters.slotCount, method: method,
+                                            strategies: strategies, packing: packing)
+        let plan: LevelPlan
+        do { plan = try LevelPlan(program: program, parameters: parameters) } catch {
+            throw .invalidInput("cannot run \(network.modelName) with parameter set \(parameters.name): \(error.description)")
+        }
+        let context = CKKSContext(parameters)
+        let start = DispatchTime.now().uptimeNanoseconds
+        var generator: KeyGenerator
+        if let deterministicSeed {
+            generator = KeyGenerator(context: context, deterministicSeed: deterministicSeed)
+        } else {
+            do { generator = try KeyGenerator(context: context) } catch {
+                throw .invalidInput("cannot seed the key generator: \(error.description)")
+            }
+        }
+        let publicKey = generator.publicKey()
+        let relinearizationKey = generator.relinearizationKey(level: plan.relinearizationLevel)
+        let galoisKeys = generator.galoisKeys(rotationLevels: plan.rotationLevels, conjugationLevel: plan.conjugationLevel)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        var session = SessionDescriptor(network: network, program: program, plan: plan, parameters: parameters,
+                                        requestedStrategies: strategies, packing: packing)
+        session.keySetID = SessionDescriptor.hex(SessionDescriptor.keySetID(of: publicKey))
+        let station = try MonitoringStation(session: session, context: context, secretKey: generator.secretKey)
+        return KeyGeneration(station: station, parameters: SessionParameters(session: session, parameters: parameters),
+                             publicKey: SessionPublicKey(session: session, context: context, publicKey: publicKey),
+                             evaluationKeys: EvaluationKeys(session: session, context: context, relinearizationKey: relinearizationKey,
+                                                            galoisKeys: galoisKeys),
+                             program: program, plan: plan, seconds: seconds)
+    }
+
+    /// The secret key file (write it with mode 0600, e.g. `PartyStorage.write(_:to:permissions:)`).
+    public func secretKeyFile() -> [UInt8] {
+        var keyBytes = secretKey.serialized()
+        defer { keyBytes.withUnsafeMutableBytes { wipe($0) } }
+        return PartyFile(kind: .secretKey, session: session, sections: [context.parameters.serialized(), keyBytes]).serialized()
+    }
+
+    /// The station from its secret key file.
+    public convenience init(secretKeyFile bytes: [UInt8], source: String, allowingInsecureParameters: Bool = false) throws(ProtocolError) {
+        let (file, parameters) = try PartyFile.read(bytes, expected: .secretKey, source: source, allowingInsecure: allowingInsecureParameters)
+        var sections = file.sections
+        defer { for i in sections.indices { sections[i].withUnsafeMutableBytes { wipe($0) } } }
+        let context = CKKSContext(parameters)
+        let key = try PartyFile.section(file, 1, "secret key", source: source) { b throws(SerializationError) in
+            try SecretKey(deserializing: b, context: context)
+        }
+        try self.init(session: file.session, context: context, secretKey: key)
+    }
+
+    /// The decrypted class scores of a result. Release with care: exact decrypted values carry
+    /// the encryption noise (Li–Micciancio); `decide` rounds them.
+    public func decryptScores(_ result: SessionCiphertext, source: String = "the result") throws(ProtocolError) -> [Double] {
+        try program(resultSlots: decryptSlots(result, source: source))
+    }
+
+    /// Every decrypted slot of a result.
+    public func decryptSlots(_ result: SessionCiphertext, source: String = "the result") throws(ProtocolError) -> [Double] {
+        guard result.kind == .resultCiphertext else {
+            throw .wrongKind(source: source, expected: PartyFileKind.resultCiphertext.name, found: result.kind.name)
+        }
+        if let problem = session.mismatch(with: result.session, source: "the secret key", otherSource: source) { throw problem }
+        do { return try decryptor.decryptReal(result.ciphertext) } catch {
+            throw .damaged(source: source, reason: "cannot decrypt: \(error.description)")
+        }
+    }
+
+    func program(resultSlots slots: [Double]) -> [Double] { session.outputSlots.map { slots[$0] } }
+
+    /// The decision for a result: class, rounded confidence, alert.
+    public func decide(_ result: SessionCiphertext, source: String = "the result") throws(ProtocolError) -> Decision {
+        Decision(scores: try decryptScores(result, source: source), classNames: session.classNames, alertClass: session.alertClass)
+    }
+}
+
+/// The client (the camera at home): holds only the public key. Turns a recording into the
+/// network input and encrypts it at the level and scale the plan starts with.
+public struct Client {
+    public let session: SessionDescriptor
+    public let context: CKKSContext
+    let geometry: SlotGeometry
+    var encryptor: Encryptor
+
+    /// `deterministicSeed`: reproducible encryptions, for tests and benchmarks only.
+    public init(publicKey: SessionPublicKey, deterministicSeed: [UInt8]? = nil) throws(ProtocolError) {
+        session = publicKey.session
+        context = publicKey.context
+        guard let architecture = NetworkArchitecture(name: session.architecture) else {
+            throw .invalidInput("unknown architecture \(session.architecture)")
+        }
+        geometry = SlotGeometry(slotCount: context.slotCount, dimension: architecture.convolution == .twoD ? .two : .one)
+        do {
+            if let deterministicSeed {
+                encryptor = try Encryptor(context: context, publicKey: publicKey.publicKey, deterministicSeed: deterministicSeed)
+            } else {
+                encryptor = try Encryptor(context: context, publicKey: publicKey.publicKey)
+            }
+        } catch { throw .invalidInput("the public key does not fit its parameters: \(error.description)") }
+    }
+
+    /// The network input of a recording of any length: frame selection to 32 frames, then
+    /// normalisation (`Preprocessing`).
+    public static func input(for recording: SkeletonSequence, threshold: Double = FrameSelection.defaultThreshold) -> ActionInput {
+        Preprocessing.input(for: recording, threshold: threshold)
+    }
+
+    /// Encrypts one input tensor with the public key.
+    public mutating func encrypt(_ input: ActionInput) throws(ProtocolError) -> SessionCiphertext {
+        let slots = PackedProgram.inputSlots(input.tensor.values, geometry: geometry, channels: session.inputChannels)
+        do {
+            let plaintext = try context.encode(slots, level: session.inputLevel, scale: session.inputScale)
+            return SessionCiphertext(kind: .inputCiphertext, session: session, context: context, ciphertext: try encryptor.encrypt(plaintext))
+        } catch { throw .invalidInput("cannot encrypt the input: \(error.description)") }
+    }
+}
+
+/// The cloud server: holds the model in the clear and the evaluation keys, never a secret key.
+/// Compiles the model with the options the keys were made for, checks that it is the same
+/// plan, encodes the weights, and evaluates input ciphertexts into result ciphertexts.
+public final class CloudServer: @unchecked Sendable {
+    public let session: SessionDescriptor
+    public let context: CKKSContext
+    public let program: PackedProgram
+    public let plan: LevelPlan
+    public let backend: CKKSBackend
+    /// Wall seconds of encoding the weight plaintexts.
+    public let weightEncodingSeconds: Double
+
+    /// `weightBudget`: bytes of weight plaintexts kept encoded (nil: all), see `PatternStore`.
+    public convenience init(network: FoldedNetwork, evaluationKeys: EvaluationKeys,
+                            weightBudget: Int? = EncryptedInference.defaultWeightBudget) throws(ProtocolError) {
+        try self.init(network: network, evaluationKeys: evaluationKeys, weightBudget: weightBudget, compiled: nil)
+    }
+
+    init(network: FoldedNetwork, evaluationKeys keys: EvaluationKeys, weightBudget: Int?,
+         compiled: (program: PackedProgram, plan: LevelPlan)?) throws(ProtocolError) {
+        let session = keys.session
+        guard SessionDescriptor.hex(network.modelFingerprint) == session.modelFingerprint else {
+            throw .mismatch("the evaluation keys were generated for model '\(session.modelName)' (fingerprint \(session.modelFingerprint)), "
+                            + "the model given is '\(network.modelName)' (fingerprint \(SessionDescriptor.hex(network.modelFingerprint))): "
+                            + "use that model, or generate keys for this one")
+        }
+        guard let options = session.compileOptions else { throw .invalidInput("the evaluation keys name an unknown method or strategy") }
+        let parameters = keys.context.parameters
+        let program = compiled?.program ?? PackedProgram.compile(network.packed, slotCount: parameters.slotCount, method: options.method,
+                                                                 strategies: options.strategies, packing: options.packing)
+        let plan: LevelPlan
+        if let compiled { plan = compiled.plan } else {
+            do { plan = try LevelPlan(program: program, parameters: parameters) } catch {
+                throw .invalidInput("cannot run \(network.modelName) with parameter set \(parameters.name): \(error.description)")
+            }
+        }
+        let own = SessionDescriptor(network: network, program: program, plan: plan, parameters: parameters,
+                                    requestedStrategies: options.strategies, packing: options.packing)
+        guard own.planFingerprint == session.planFingerprint else {
+            throw .mismatch("the evaluation keys were made for plan \(session.planFingerprint), this build compiles the model to plan "
+                            + "\(own.planFingerprint) (strategies \(own.strategies.joined(separator: ",")) vs "
+                            + "\(session.strategies.joined(separator: ","))): generate the keys with this build")
+        }
+        // the keys must cover every operation of the plan at its level
+        let context = keys.context
+        for (step, level) in plan.rotationLevels {
+            guard let key = keys.galoisKeys.entries[context.galoisElement(forRotation: step)], key.key.level >= level else {
+                throw .mismatch("the evaluation keys lack the rotation key for step \(step) at level \(level)")
+            }
+        }
+        if let level = plan.conjugationLevel {
+            guard let key = keys.galoisKeys.entries[context.conjugationElement], key.key.level >= level else {
+                throw .mismatch("the evaluation keys lack the conjugation key at level \(level)")
+            }
+        }
+        guard keys.relinearizationKey.key.level >= plan.relinearizationLevel else {
+            throw .mismatch("the relinearization key stops at level \(keys.relinearizationKey.key.level), the plan squares at level "
+                            + "\(plan.relinearizationLevel)")
+        }
+        self.session = session
+        self.context = context
+        self.program = program
+        self.plan = plan
+        let start = DispatchTime.now().uptimeNanoseconds
+        let patterns: PatternStore
+        do { patterns = try PatternStore(program: program, plan: plan, context: context, budget: weightBudget) } catch {
+            throw .invalidInput("cannot encode the weights: \(error.description)")
+        }
+        weightEncodingSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        backend = CKKSBackend(context: context, plan: plan, patterns: patterns, galoisKeys: keys.galoisKeys,
+                              relinearizationKey: keys.relinearizationKey)
+    }
+
+    /// Evaluates the network on an input ciphertext; returns the result ciphertext (level 0) and
+    /// the wall seconds of each phase ("block1" … "dense").
+    public func evaluate(_ input: SessionCiphertext, source: String = "the input ciphertext")
+        throws(ProtocolError) -> (result: SessionCiphertext, phaseSeconds: [(phase: String, seconds: Double)]) {
+        guard input.kind == .inputCiphertext else {
+            throw .wrongKind(source: source, expected: PartyFileKind.inputCiphertext.name, found: input.kind.name)
+        }
+        if let problem = session.mismatch(with: input.session, source: "the evaluation keys", otherSource: source) { throw problem }
+        let ciphertext = input.ciphertext
+        guard ciphertext.level == plan.startLevel, ciphertext.scale == plan.inputScale else {
+            throw .invalidInput("\(source) is at level \(ciphertext.level), scale \(ciphertext.scale); the plan starts at level "
+                                + "\(plan.startLevel), scale \(plan.inputScale)")
+        }
+        do {
+            let run = try program.run(on: backend, input: ciphertext)
+            return (SessionCiphertext(kind: .resultCiphertext, session: session, context: context, ciphertext: run.result), run.phaseSeconds)
+        } catch {
+            throw .invalidInput("the evaluation failed: \(error.description)")
+        }
+    }
+}
+
+extension SessionDescriptor {
+    /// The key-set identifier: FNV-1a of the public key's seed (public; it names the key
+    /// generation without saying anything about the secret).
+    static func keySetID(of publicKey: PublicKey) -> UInt64 {
+        var hash = FNV1a()
+        hash.mix(bytes: publicKey.seed)
+        return hash.value
+    }
+}

@@ -341,9 +341,9 @@ struct PartyFile {
         var total = headerEnd
         for i in 0..<sectionCount {
             let length: UInt64 = read(16 + 8 * i)
-            guard length <= UInt64(Int.max / 2) else { throw .damaged(source: source, reason: "section length \(length)") }
+            guard length <= UInt64(bytes.count) else { throw truncated(headerEnd + Int(min(length, UInt64(Int.max / 4)))) }
             lengths.append(Int(length))
-            total += Int(length)
+            total += Int(length)   // at most 255 sections of at most bytes.count each: no overflow
         }
         guard bytes.count >= total else { throw truncated(total) }
         guard bytes.count == total else {
@@ -395,11 +395,11 @@ public enum PartyStorage {
     public static func read(_ url: URL) throws(ProtocolError) -> [UInt8] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw .cannotRead(path: url.path, reason: "no such file")
+            throw .cannotRead(path: url.relativePath, reason: "no such file")
         }
-        guard !isDirectory.boolValue else { throw .cannotRead(path: url.path, reason: "it is a directory, not a file") }
+        guard !isDirectory.boolValue else { throw .cannotRead(path: url.relativePath, reason: "it is a directory, not a file") }
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw .cannotRead(path: url.path, reason: "permission denied or not readable")
+            throw .cannotRead(path: url.relativePath, reason: "permission denied or not readable")
         }
         return [UInt8](data)
     }
@@ -412,7 +412,7 @@ public enum PartyStorage {
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).partial-\(UInt32.random(in: 0...UInt32.max))")
         let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, mode_t(permissions))
         guard descriptor >= 0 else {
-            throw .cannotWrite(path: url.path, reason: String(cString: strerror(errno)))
+            throw .cannotWrite(path: url.relativePath, reason: String(cString: strerror(errno)))
         }
         var failure: String? = nil
         bytes.withUnsafeBytes { buffer in
@@ -432,7 +432,7 @@ public enum PartyStorage {
         if failure == nil, rename(temporary.path, url.path) != 0 { failure = String(cString: strerror(errno)) }
         if let failure {
             unlink(temporary.path)
-            throw .cannotWrite(path: url.path, reason: failure)
+            throw .cannotWrite(path: url.relativePath, reason: failure)
         }
     }
 
@@ -443,23 +443,23 @@ public enum PartyStorage {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         if manager.fileExists(atPath: url.path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw .cannotWrite(path: url.path, reason: "it exists and is not a directory") }
+            guard isDirectory.boolValue else { throw .cannotWrite(path: url.relativePath, reason: "it exists and is not a directory") }
             let entries = (try? manager.contentsOfDirectory(atPath: url.path)) ?? ["?"]
             guard entries.isEmpty else {
-                throw .cannotWrite(path: url.path, reason: "the directory is not empty (it may hold keys; nothing is overwritten)")
+                throw .cannotWrite(path: url.relativePath, reason: "the directory is not empty (it may hold keys; nothing is overwritten)")
             }
         }
         let parent = url.deletingLastPathComponent()
         guard manager.fileExists(atPath: parent.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw .cannotWrite(path: url.path, reason: "the directory \(parent.path) does not exist")
+            throw .cannotWrite(path: url.relativePath, reason: "the directory \(parent.path) does not exist")
         }
         let temporary = parent.appendingPathComponent(".\(url.lastPathComponent).partial-\(UInt32.random(in: 0...UInt32.max))")
-        guard mkdir(temporary.path, 0o700) == 0 else { throw .cannotWrite(path: url.path, reason: String(cString: strerror(errno))) }
+        guard mkdir(temporary.path, 0o700) == 0 else { throw .cannotWrite(path: url.relativePath, reason: String(cString: strerror(errno))) }
         do throws(ProtocolError) {
             for file in files {
                 try write(file.bytes, to: temporary.appendingPathComponent(file.name), permissions: file.permissions)
             }
-            guard rename(temporary.path, url.path) == 0 else { throw .cannotWrite(path: url.path, reason: String(cString: strerror(errno))) }
+            guard rename(temporary.path, url.path) == 0 else { throw .cannotWrite(path: url.relativePath, reason: String(cString: strerror(errno))) }
         } catch {
             try? manager.removeItem(at: temporary)
             throw error

@@ -30,7 +30,8 @@ extension EncryptedSettings {
 }
 
 func megabytes(_ bytes: Int) -> String {
-    bytes < 100_000 ? String(format: "%.1f kB", Double(bytes) / 1e3) : String(format: "%.1f MB", Double(bytes) / 1e6)
+    if bytes < 100_000 { return String(format: "%.1f kB", Double(bytes) / 1e3) }
+    return String(format: bytes < 10_000_000 ? "%.2f MB" : "%.1f MB", Double(bytes) / 1e6)
 }
 
 /// Runs the encrypted evaluation and prints its report; returns the decrypted logits.

@@ -132,7 +132,7 @@ func keygen(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let start = DispatchTime.now().uptimeNanoseconds
     let keys = try writeKeys(folded: folded, settings: settings, to: out)
     let session = keys.station.session
-    print("model     \(model.name) from \(modelURL.path), fingerprint \(session.modelFingerprint)")
+    print("model     \(model.name) from \(modelURL.relativePath), fingerprint \(session.modelFingerprint)")
     print("plan      \(session.method), strategies \(session.strategies.joined(separator: ",")), packing "
           + session.complexPacked.map { $0 ? "complex" : "real" }.joined(separator: ",") + ", plan \(session.planFingerprint)")
     print("preset    \(settings.parameters.description)")
@@ -141,7 +141,7 @@ func keygen(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     for (name, role) in [(KeyFile.parameters, "the session (public)"), (KeyFile.publicKey, "for the clients"),
                          (KeyFile.evaluationKeys, "for the cloud server (\(keys.evaluationKeys.galoisKeys.entries.count) Galois keys + relinearization)"),
                          (KeyFile.secretKey, "stays here, mode 0600")] {
-        print("  " + out.appendingPathComponent(name).path.padding(toLength: max(40, out.path.count + 24), withPad: " ", startingAt: 0)
+        print("  " + out.appendingPathComponent(name).relativePath.padding(toLength: max(24, out.relativePath.count + 22), withPad: " ", startingAt: 0)
               + megabytes(fileSize(out.appendingPathComponent(name))).leftPadded(10) + "  " + role)
     }
 }
@@ -158,9 +158,9 @@ func readRecording(_ options: Options) throws(CommandFailure) -> (SkeletonSequen
             guard options.values["threshold"] == nil else {
                 throw CommandFailure(code: .usage, message: "--threshold applies to a keypoint recording, not to a --row of 32 frames")
             }
-            return (try HEARTestSet.sequence(row: row, of: input), "row \(row) of \(input.path)")
+            return (try HEARTestSet.sequence(row: row, of: input), "row \(row) of \(input.relativePath)")
         }
-        return (try KeypointCSV.read(from: input), input.path)
+        return (try KeypointCSV.read(from: input), input.relativePath)
     } catch let error as DataError {
         throw failure(error)
     } catch let error as CommandFailure {
@@ -187,7 +187,7 @@ func encrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let (recording, source) = try readRecording(options)
     let publicKey: SessionPublicKey
     let keyBytes = try readPartyFile(keyURL)
-    do { publicKey = try SessionPublicKey(file: keyBytes, source: keyURL.path) } catch { throw failure(error) }
+    do { publicKey = try SessionPublicKey(file: keyBytes, source: keyURL.relativePath) } catch { throw failure(error) }
     let start = DispatchTime.now().uptimeNanoseconds
     let bytes: [UInt8]
     do {
@@ -198,7 +198,7 @@ func encrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     try writePartyFile(bytes, to: out)
     print("recording \(recording.frames.count) frames from \(source), 32 selected")
     print("session   \(publicKey.session.summary)")
-    print(String(format: "encrypted in %.3f s: %@ (%@, level %d)", seconds, out.path, megabytes(bytes.count), publicKey.session.inputLevel))
+    print(String(format: "encrypted in %.3f s: %@ (%@, level %d)", seconds, out.relativePath, megabytes(bytes.count), publicKey.session.inputLevel))
 }
 
 func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
@@ -215,9 +215,9 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let input: SessionCiphertext
     let keyBytes = try readPartyFile(keysURL), inputBytes = try readPartyFile(inURL)
     do throws(ProtocolError) {
-        keys = try EvaluationKeys(file: keyBytes, source: keysURL.path)
-        input = try SessionCiphertext(file: inputBytes, kind: .inputCiphertext, source: inURL.path, context: keys.context)
-        if let problem = keys.session.mismatch(with: input.session, source: keysURL.path, otherSource: inURL.path) { throw problem }
+        keys = try EvaluationKeys(file: keyBytes, source: keysURL.relativePath)
+        input = try SessionCiphertext(file: inputBytes, kind: .inputCiphertext, source: inURL.relativePath, context: keys.context)
+        if let problem = keys.session.mismatch(with: input.session, source: keysURL.relativePath, otherSource: inURL.relativePath) { throw problem }
     } catch { throw failure(error) }
     let loadSeconds = elapsed(since: start)
     let (model, modelURL) = try loadModel(modelReference, data: dataDirectory(options))
@@ -227,14 +227,14 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     do { server = try CloudServer(network: folded, evaluationKeys: keys, weightBudget: weightBudget) } catch { throw failure(error) }
     start = DispatchTime.now().uptimeNanoseconds
     let bytes: [UInt8]
-    do { bytes = try server.evaluate(input, source: inURL.path).result.serialized() } catch { throw failure(error) }
+    do { bytes = try server.evaluate(input, source: inURL.relativePath).result.serialized() } catch { throw failure(error) }
     let seconds = elapsed(since: start)
     try writePartyFile(bytes, to: out)
-    print("model     \(model.name) from \(modelURL.path)")
+    print("model     \(model.name) from \(modelURL.relativePath)")
     print("session   \(keys.session.summary)")
     print(String(format: "loaded    evaluation keys (%@) and input (%@) in %.2f s; weights encoded in %.2f s",
                  megabytes(fileSize(keysURL)), megabytes(fileSize(inURL)), loadSeconds, server.weightEncodingSeconds))
-    print(String(format: "inference %.3f s on %d thread(s): %@ (%@, level 0)", seconds, Parallelism.threadCount, out.path, megabytes(bytes.count)))
+    print(String(format: "inference %.3f s on %d thread(s): %@ (%@, level 0)", seconds, Parallelism.threadCount, out.relativePath, megabytes(bytes.count)))
 }
 
 /// `--weights-memory`: megabytes or all (nil: every plaintext resident).
@@ -272,8 +272,8 @@ func decrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     do {
         var keyBytes = try readPartyFile(keyURL)
         defer { keyBytes.withUnsafeMutableBytes { wipe($0) } }
-        station = try MonitoringStation(secretKeyFile: keyBytes, source: keyURL.path)
-        result = try SessionCiphertext(file: try readPartyFile(inURL), kind: .resultCiphertext, source: inURL.path, context: station.context)
+        station = try MonitoringStation(secretKeyFile: keyBytes, source: keyURL.relativePath)
+        result = try SessionCiphertext(file: try readPartyFile(inURL), kind: .resultCiphertext, source: inURL.relativePath, context: station.context)
     } catch let error as CommandFailure {
         throw error
     } catch let error as ProtocolError {
@@ -282,7 +282,7 @@ func decrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         throw CommandFailure(code: .dataError, message: "\(error)")
     }
     print("session   \(result.session.summary)")
-    try printDecision(station, result, source: inURL.path, raw: options.flags.contains("raw"))
+    try printDecision(station, result, source: inURL.relativePath, raw: options.flags.contains("raw"))
 }
 
 func inspect(_ arguments: ArraySlice<String>) throws(CommandFailure) {
@@ -293,11 +293,11 @@ func inspect(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     var bytes = try readPartyFile(url)
     defer { bytes.withUnsafeMutableBytes { wipe($0) } }
     guard let kind = PartyFileKind.of(bytes) else {
-        throw CommandFailure(code: .dataError, message: ProtocolError.notAPartyFile(source: url.path).description)
+        throw CommandFailure(code: .dataError, message: ProtocolError.notAPartyFile(source: url.relativePath).description)
     }
     let session: SessionDescriptor
-    do { session = try SessionDescriptor.read(from: bytes, source: url.path).session } catch { throw failure(error) }
-    print("file      \(url.path): \(kind.name), \(megabytes(bytes.count))")
+    do { session = try SessionDescriptor.read(from: bytes, source: url.relativePath).session } catch { throw failure(error) }
+    print("file      \(url.relativePath): \(kind.name), \(megabytes(bytes.count))")
     print("model     '\(session.modelName)' (\(session.architecture)), fingerprint \(session.modelFingerprint)")
     print("plan      \(session.method), strategies \(session.strategies.joined(separator: ",")), packing "
           + session.complexPacked.map { $0 ? "complex" : "real" }.joined(separator: ",") + ", plan \(session.planFingerprint)")
@@ -328,7 +328,7 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
     print("HEAR demo: three parties, files in \(directory.path)")
-    print("model     \(model.name) from \(modelURL.path)")
+    print("model     \(model.name) from \(modelURL.relativePath)")
     if model.name.contains("synthetic") {
         print("          (trained on SYNTHETIC clips: a demonstration of the protocol, not a fall detector for people)")
     }

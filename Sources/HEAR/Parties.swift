@@ -14,10 +14,22 @@ import Foundation
 import HERing
 import HETensor
 
-/// A context for `parameters`, reusing `existing` when it is the same set.
-func context(for parameters: CKKSParameters, reusing existing: CKKSContext?) -> CKKSContext {
-    if let existing, existing.parameters.fingerprint == parameters.fingerprint { return existing }
-    return CKKSContext(parameters)
+extension PartyFile {
+    /// Reads a file of `kind` and gives its context (`existing` when it has the same parameters).
+    static func open(_ bytes: [UInt8], kind: PartyFileKind, source: String, context existing: CKKSContext?,
+                     allowingInsecure: Bool) throws(ProtocolError) -> (file: PartyFile, context: CKKSContext) {
+        let (file, parameters) = try read(bytes, expected: kind, source: source, allowingInsecure: allowingInsecure)
+        if let existing, existing.parameters.fingerprint == parameters.fingerprint { return (file, existing) }
+        return (file, CKKSContext(parameters))
+    }
+
+    /// The bytes of a file of `kind`: the parameter set, then `objects()` (CKKS-serialized).
+    static func serialize(_ kind: PartyFileKind, session: SessionDescriptor, context: CKKSContext,
+                          _ objects: () throws(CKKSError) -> [[UInt8]]) throws(ProtocolError) -> [UInt8] {
+        do {
+            return PartyFile(kind: kind, session: session, sections: [context.parameters.serialized()] + (try objects())).serialized()
+        } catch { throw .invalidInput("cannot serialize \(kind.name): \(error.description)") }
+    }
 }
 
 /// The session without keys: what `hear keygen` writes as `parameters.hear`, for anyone who
@@ -49,10 +61,9 @@ public struct SessionPublicKey: Sendable {
     public let publicKey: PublicKey
 
     public func serialized() throws(ProtocolError) -> [UInt8] {
-        do {
-            return PartyFile(kind: .publicKey, session: session,
-                             sections: [context.parameters.serialized(), try publicKey.serialized(context: context)]).serialized()
-        } catch { throw .invalidInput("cannot serialize the public key: \(error.description)") }
+        try PartyFile.serialize(.publicKey, session: session, context: context) { () throws(CKKSError) in
+            [try publicKey.serialized(context: context)]
+        }
     }
 
     init(session: SessionDescriptor, context: CKKSContext, publicKey: PublicKey) {
@@ -63,9 +74,8 @@ public struct SessionPublicKey: Sendable {
 
     public init(file bytes: [UInt8], source: String, context existing: CKKSContext? = nil,
                 allowingInsecureParameters: Bool = false) throws(ProtocolError) {
-        let (file, parameters) = try PartyFile.read(bytes, expected: .publicKey, source: source,
-                                                    allowingInsecure: allowingInsecureParameters)
-        let context = HEAR.context(for: parameters, reusing: existing)
+        let (file, context) = try PartyFile.open(bytes, kind: .publicKey, source: source, context: existing,
+                                                 allowingInsecure: allowingInsecureParameters)
         let key = try PartyFile.section(file, 1, "public key", source: source) { b throws(SerializationError) in
             try PublicKey(deserializing: b, context: context)
         }
@@ -86,11 +96,9 @@ public struct EvaluationKeys: Sendable {
     public let galoisKeys: GaloisKeys
 
     public func serialized() throws(ProtocolError) -> [UInt8] {
-        do {
-            return PartyFile(kind: .evaluationKeys, session: session,
-                             sections: [context.parameters.serialized(), try relinearizationKey.serialized(context: context),
-                                        try galoisKeys.serialized(context: context)]).serialized()
-        } catch { throw .invalidInput("cannot serialize the evaluation keys: \(error.description)") }
+        try PartyFile.serialize(.evaluationKeys, session: session, context: context) { () throws(CKKSError) in
+            [try relinearizationKey.serialized(context: context), try galoisKeys.serialized(context: context)]
+        }
     }
 
     init(session: SessionDescriptor, context: CKKSContext, relinearizationKey: RelinearizationKey, galoisKeys: GaloisKeys) {
@@ -104,9 +112,8 @@ public struct EvaluationKeys: Sendable {
     /// (`ProtocolError.secretKeyRefused`).
     public init(file bytes: [UInt8], source: String, context existing: CKKSContext? = nil,
                 allowingInsecureParameters: Bool = false) throws(ProtocolError) {
-        let (file, parameters) = try PartyFile.read(bytes, expected: .evaluationKeys, source: source,
-                                                    allowingInsecure: allowingInsecureParameters)
-        let context = HEAR.context(for: parameters, reusing: existing)
+        let (file, context) = try PartyFile.open(bytes, kind: .evaluationKeys, source: source, context: existing,
+                                                 allowingInsecure: allowingInsecureParameters)
         let relinearization = try PartyFile.section(file, 1, "relinearization key", source: source) { b throws(SerializationError) in
             try RelinearizationKey(deserializing: b, context: context)
         }
@@ -125,10 +132,9 @@ public struct SessionCiphertext: Sendable {
     public let ciphertext: Ciphertext
 
     public func serialized() throws(ProtocolError) -> [UInt8] {
-        do {
-            return PartyFile(kind: kind, session: session,
-                             sections: [context.parameters.serialized(), try ciphertext.serialized(context: context)]).serialized()
-        } catch { throw .invalidInput("cannot serialize the ciphertext: \(error.description)") }
+        try PartyFile.serialize(kind, session: session, context: context) { () throws(CKKSError) in
+            [try ciphertext.serialized(context: context)]
+        }
     }
 
     init(kind: PartyFileKind, session: SessionDescriptor, context: CKKSContext, ciphertext: Ciphertext) {
@@ -142,8 +148,8 @@ public struct SessionCiphertext: Sendable {
     public init(file bytes: [UInt8], kind: PartyFileKind, source: String, context existing: CKKSContext? = nil,
                 allowingInsecureParameters: Bool = false) throws(ProtocolError) {
         precondition(kind == .inputCiphertext || kind == .resultCiphertext, "a ciphertext file is an input or a result")
-        let (file, parameters) = try PartyFile.read(bytes, expected: kind, source: source, allowingInsecure: allowingInsecureParameters)
-        let context = HEAR.context(for: parameters, reusing: existing)
+        let (file, context) = try PartyFile.open(bytes, kind: kind, source: source, context: existing,
+                                                 allowingInsecure: allowingInsecureParameters)
         let ciphertext = try PartyFile.section(file, 1, "ciphertext", source: source) { b throws(SerializationError) in
             try Ciphertext(deserializing: b, context: context)
         }
@@ -259,9 +265,8 @@ public final class MonitoringStation: @unchecked Sendable {
 
     /// The station from its secret key file.
     public convenience init(secretKeyFile bytes: [UInt8], source: String, allowingInsecureParameters: Bool = false) throws(ProtocolError) {
-        let (file, parameters) = try PartyFile.read(bytes, expected: .secretKey, source: source, allowingInsecure: allowingInsecureParameters)
-        var sections = file.sections
-        defer { for i in sections.indices { sections[i].withUnsafeMutableBytes { wipe($0) } } }
+        var (file, parameters) = try PartyFile.read(bytes, expected: .secretKey, source: source, allowingInsecure: allowingInsecureParameters)
+        defer { for i in file.sections.indices { file.sections[i].withUnsafeMutableBytes { wipe($0) } } }   // the key's bytes
         let context = CKKSContext(parameters)
         let key = try PartyFile.section(file, 1, "secret key", source: source) { b throws(SerializationError) in
             try SecretKey(deserializing: b, context: context)
@@ -272,7 +277,7 @@ public final class MonitoringStation: @unchecked Sendable {
     /// The decrypted class scores of a result. Release with care: exact decrypted values carry
     /// the encryption noise (Li–Micciancio); `decide` rounds them.
     public func decryptScores(_ result: SessionCiphertext, source: String = "the result") throws(ProtocolError) -> [Double] {
-        try program(resultSlots: decryptSlots(result, source: source))
+        scores(ofResultSlots: try decryptSlots(result, source: source))
     }
 
     /// Every decrypted slot of a result.
@@ -286,7 +291,7 @@ public final class MonitoringStation: @unchecked Sendable {
         }
     }
 
-    func program(resultSlots slots: [Double]) -> [Double] { session.outputSlots.map { slots[$0] } }
+    func scores(ofResultSlots slots: [Double]) -> [Double] { session.outputSlots.map { slots[$0] } }
 
     /// The decision for a result: class, rounded confidence, alert.
     public func decide(_ result: SessionCiphertext, source: String = "the result") throws(ProtocolError) -> Decision {

@@ -84,6 +84,22 @@ func failure(_ error: ProtocolError) -> CommandFailure {
     }
 }
 
+/// Runs one step of a party, as a command failure whatever went wrong (protocol, data, command).
+func step<T>(_ body: () throws -> T) throws(CommandFailure) -> T {
+    do { return try body() } catch let error as CommandFailure { throw error } catch let error as ProtocolError {
+        throw failure(error)
+    } catch let error as DataError { throw failure(error) } catch {
+        throw CommandFailure(code: .dataError, message: "\(error)")
+    }
+}
+
+/// The monitoring station from its secret key file (the file's bytes are wiped once read).
+func loadStation(_ url: URL, source: String) throws(CommandFailure) -> MonitoringStation {
+    var bytes = try readPartyFile(url)
+    defer { bytes.withUnsafeMutableBytes { wipe($0) } }
+    do { return try MonitoringStation(secretKeyFile: bytes, source: source) } catch { throw failure(error) }
+}
+
 func readPartyFile(_ url: URL) throws(CommandFailure) -> [UInt8] {
     do { return try PartyStorage.read(url) } catch { throw failure(error) }
 }
@@ -153,7 +169,7 @@ extension String {
 /// The recording `--input` (and `--row`) names.
 func readRecording(_ options: Options) throws(CommandFailure) -> (SkeletonSequence, String) {
     let input = URL(fileURLWithPath: try options.required("input"))
-    do {
+    return try step {
         if let row = try options.integer("row", range: 0...Int(Int32.max)) {
             guard options.values["threshold"] == nil else {
                 throw CommandFailure(code: .usage, message: "--threshold applies to a keypoint recording, not to a --row of 32 frames")
@@ -161,12 +177,6 @@ func readRecording(_ options: Options) throws(CommandFailure) -> (SkeletonSequen
             return (try HEARTestSet.sequence(row: row, of: input), "row \(row) of \(input.relativePath)")
         }
         return (try KeypointCSV.read(from: input), input.relativePath)
-    } catch let error as DataError {
-        throw failure(error)
-    } catch let error as CommandFailure {
-        throw error
-    } catch {
-        throw CommandFailure(code: .dataError, message: "\(error)")
     }
 }
 
@@ -267,19 +277,9 @@ func decrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let options = try Options(arguments, allowed: ["secret-key", "in"], flags: ["raw"])
     let keyURL = URL(fileURLWithPath: try options.required("secret-key"))
     let inURL = URL(fileURLWithPath: try options.required("in"))
-    let station: MonitoringStation
-    let result: SessionCiphertext
-    do {
-        var keyBytes = try readPartyFile(keyURL)
-        defer { keyBytes.withUnsafeMutableBytes { wipe($0) } }
-        station = try MonitoringStation(secretKeyFile: keyBytes, source: keyURL.relativePath)
-        result = try SessionCiphertext(file: try readPartyFile(inURL), kind: .resultCiphertext, source: inURL.relativePath, context: station.context)
-    } catch let error as CommandFailure {
-        throw error
-    } catch let error as ProtocolError {
-        throw failure(error)
-    } catch {
-        throw CommandFailure(code: .dataError, message: "\(error)")
+    let station = try loadStation(keyURL, source: keyURL.relativePath)
+    let result = try step {
+        try SessionCiphertext(file: try readPartyFile(inURL), kind: .resultCiphertext, source: inURL.relativePath, context: station.context)
     }
     print("session   \(result.session.summary)")
     try printDecision(station, result, source: inURL.relativePath, raw: options.flags.contains("raw"))
@@ -357,11 +357,9 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         start = DispatchTime.now().uptimeNanoseconds
         let input = Client.input(for: recording)
         let out = clientDirectory.appendingPathComponent("\(name).input.hear")
-        do {
+        try step {
             var client = try Client(publicKey: publicKey)
             try writePartyFile(try client.encrypt(input).serialized(), to: out)
-        } catch let error as ProtocolError { throw failure(error) } catch let error as CommandFailure { throw error } catch {
-            throw CommandFailure(code: .dataError, message: "\(error)")
         }
         print(String(format: "[client]  %@: %d frames → 32 selected → encrypted %@ in %.3f s", name, recording.frames.count,
                      megabytes(fileSize(out)), elapsed(since: start)))
@@ -382,34 +380,23 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     for (name, _) in recordings {
         let inURL = clientDirectory.appendingPathComponent("\(name).input.hear"), out = cloudDirectory.appendingPathComponent("\(name).result.hear")
         start = DispatchTime.now().uptimeNanoseconds
-        do {
+        try step {
             let input = try SessionCiphertext(file: readPartyFile(inURL), kind: .inputCiphertext, source: inURL.lastPathComponent,
                                               context: server.context)
             try writePartyFile(try server.evaluate(input).result.serialized(), to: out)
-        } catch let error as ProtocolError { throw failure(error) } catch let error as CommandFailure { throw error } catch {
-            throw CommandFailure(code: .dataError, message: "\(error)")
         }
         print(String(format: "[cloud]   %@: inference %.3f s → result %@", name, elapsed(since: start), megabytes(fileSize(out))))
     }
 
     // 4. monitoring station: decrypt and decide
-    let station: MonitoringStation
-    do {
-        var keyBytes = try readPartyFile(keyDirectory.appendingPathComponent(KeyFile.secretKey))
-        defer { keyBytes.withUnsafeMutableBytes { wipe($0) } }
-        station = try MonitoringStation(secretKeyFile: keyBytes, source: KeyFile.secretKey)
-    } catch let error as ProtocolError { throw failure(error) } catch let error as CommandFailure { throw error } catch {
-        throw CommandFailure(code: .dataError, message: "\(error)")
-    }
+    let station = try loadStation(keyDirectory.appendingPathComponent(KeyFile.secretKey), source: KeyFile.secretKey)
     for (index, (name, _)) in recordings.enumerated() {
         let inURL = cloudDirectory.appendingPathComponent("\(name).result.hear")
-        do {
+        try step {
             let result = try SessionCiphertext(file: readPartyFile(inURL), kind: .resultCiphertext, source: inURL.lastPathComponent,
                                                context: station.context)
             let decision = try station.decide(result, source: inURL.lastPathComponent)
             print("[station] \(name): \(decision)   (plaintext network: \(plainDecisions[index]))")
-        } catch let error as ProtocolError { throw failure(error) } catch let error as CommandFailure { throw error } catch {
-            throw CommandFailure(code: .dataError, message: "\(error)")
         }
     }
     if options.values["keep"] != nil { print("\nfiles kept in \(directory.path)") }

@@ -41,8 +41,8 @@ struct InferenceBenchmarkOptions {
     }
 }
 
-func benchmarkInference(_ options: InferenceBenchmarkOptions) throws {
-    Parallelism.threadCount = options.threads
+/// The model and the test set named by the options.
+func benchmarkModel(_ options: InferenceBenchmarkOptions) throws -> (HEARModel, HEARTestSet) {
     let dataPath = options.data ?? ProcessInfo.processInfo.environment["HEAR_DATA"].flatMap { $0.isEmpty ? nil : $0 }
         ?? "../shared/data/hear-paper"
     let data = URL(fileURLWithPath: dataPath)
@@ -53,8 +53,12 @@ func benchmarkInference(_ options: InferenceBenchmarkOptions) throws {
     guard FileManager.default.fileExists(atPath: modelURL.path) else {
         throw BenchmarkError.usage("no model at \(modelURL.path) (for cnn2d-128: `hear model init --architecture cnn2d-128 --seed 1 --out <dir>`)")
     }
-    let model = try HEARModel(contentsOf: modelURL)
-    let testSet = try HEARTestSet.load(directory: data)
+    return (try HEARModel(contentsOf: modelURL), try HEARTestSet.load(directory: data))
+}
+
+func benchmarkInference(_ options: InferenceBenchmarkOptions) throws {
+    Parallelism.threadCount = options.threads
+    let (model, testSet) = try benchmarkModel(options)
     let folded = try FoldedNetwork(folding: model)
     let parameters = try CKKSParameters.preset(named: options.preset)
     let inference = try EncryptedInference(network: folded, method: options.method, packing: options.packing, parameters: parameters,

@@ -181,6 +181,13 @@ case "inference":
         FileHandle.standardError.write("HEARBenchmarks inference: \(error)\n".data(using: .utf8)!)
         exit(2)
     }
+case "files":
+    do {
+        try benchmarkFiles(InferenceBenchmarkOptions(Array(arguments.dropFirst())))
+    } catch {
+        FileHandle.standardError.write("HEARBenchmarks files: \(error)\n".data(using: .utf8)!)
+        exit(2)
+    }
 case "--help", "-h", "help":
     print("""
         usage: HEARBenchmarks [ntt | poly | all]                       (one JSON object per line)
@@ -188,8 +195,10 @@ case "--help", "-h", "help":
                HEARBenchmarks inference [--model <name|dir>] [--method fast-hear|hear] [--threads N] [--samples K]
                                         [--preset default|hear|fast-hear] [--data <dir>] [--weights-memory <MB>|all]
                                         [--packing auto|real|complex]
+               HEARBenchmarks files [--model <name|dir>] [--method fast-hear|hear] [--threads N] [--preset default|seal-style]
+                                    (sizes of the party files, time to write and to read them back)
         """)
 default:
-    FileHandle.standardError.write("unknown benchmark suite '\(suite)'; use ntt, poly, all, ckks or inference\n".data(using: .utf8)!)
+    FileHandle.standardError.write("unknown benchmark suite '\(suite)'; use ntt, poly, all, ckks, inference or files\n".data(using: .utf8)!)
     exit(2)
 }

@@ -67,6 +67,12 @@ struct CommandLineTests {
         let help = try hear(["--help"])
         #expect(help.status == 0 && help.output.contains("evaluate") && help.output.contains("model init"))
         #expect(try hear(["evaluate", "--help"]).output.contains("--logits"))
+        for command in ["keygen", "encrypt", "infer", "decrypt", "demo", "inspect"] {
+            let help = try hear([command, "--help"])
+            #expect(help.status == 0 && help.output.contains("usage: hear \(command)"), "\(command)")
+            #expect(try hear(["help", command]).output == help.output)
+            #expect(try hear(["--help"]).output.contains("  \(command) "), "\(command) in the command list")
+        }
         for arguments in [["frobnicate"], ["evaluate"], ["evaluate", "--model"], ["evaluate", "--model", "x", "--colour", "red"],
                           ["evaluate", "--model", "a", "--model", "b"], ["evaluate", "--model", "a", "--threads", "0"],
                           ["evaluate", "--model", "a", "--plan", "fast"], ["model", "init", "--architecture", "cnn3d-64", "--seed", "1", "--out", "/tmp/x"],
@@ -75,7 +81,13 @@ struct CommandLineTests {
                           ["evaluate", "--model", "a", "--encrypted", "--weights-memory", "lots"],
                           ["evaluate", "--model", "a", "--encrypted", "--plan", "folded"], ["evaluate", "--model", "a", "--encrypted", "--encrypted"],
                           ["evaluate", "--model", "a", "--encrypted", "--method", "fastest"],
-                          ["evaluate", "--model", "a", "--encrypted", "--strategy", "full,baby"]] {
+                          ["evaluate", "--model", "a", "--encrypted", "--strategy", "full,baby"],
+                          ["keygen"], ["keygen", "--model", "default", "--out", "/tmp/x", "--preset", "tiny"],
+                          ["encrypt", "--public-key", "pk.hear"], ["encrypt", "--public-key", "a", "--input", "b", "--row", "-1", "--out", "c"],
+                          ["infer"], ["infer", "--model", "a", "--eval-keys", "b", "--in", "c", "--out", "d", "--threads", "0"],
+                          ["decrypt"], ["decrypt", "--secret-key", "a", "--in", "b", "--raw", "--raw"], ["inspect"],
+                          ["inspect", "a", "b"], ["demo", "--threads", "0"], ["demo", "--frobnicate"],
+                          ["synth", "--recording", "dance", "--out", "/tmp/x.csv"]] {
             let result = try hear(arguments)
             #expect(result.status == 64, "\(arguments)")
             #expect(result.error.hasPrefix("hear: ") && result.error.split(separator: "\n").count == 1, "\(arguments): \(result.error)")

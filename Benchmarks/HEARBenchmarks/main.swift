@@ -154,6 +154,14 @@ func benchmarkPolynomialNTT() throws {
     Parallelism.threadCount = saved
 }
 
+/// Runs a suite that takes options; a bad option or a failure is one line on stderr, exit 2.
+func runSuite(_ name: String, _ body: () throws -> Void) {
+    do { try body() } catch {
+        FileHandle.standardError.write("HEARBenchmarks \(name): \(error)\n".data(using: .utf8)!)
+        exit(2)
+    }
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 let suite = arguments.first ?? "ntt"
 switch suite {
@@ -168,26 +176,11 @@ case "all":
     try benchmarkMulmod()
     try benchmarkPolynomialNTT()
 case "ckks":
-    do {
-        try benchmarkCKKS(CKKSBenchmarkOptions(Array(arguments.dropFirst())))
-    } catch {
-        FileHandle.standardError.write("HEARBenchmarks ckks: \(error)\n".data(using: .utf8)!)
-        exit(2)
-    }
+    runSuite("ckks") { try benchmarkCKKS(CKKSBenchmarkOptions(Array(arguments.dropFirst()))) }
 case "inference":
-    do {
-        try benchmarkInference(InferenceBenchmarkOptions(Array(arguments.dropFirst())))
-    } catch {
-        FileHandle.standardError.write("HEARBenchmarks inference: \(error)\n".data(using: .utf8)!)
-        exit(2)
-    }
+    runSuite("inference") { try benchmarkInference(InferenceBenchmarkOptions(Array(arguments.dropFirst()))) }
 case "files":
-    do {
-        try benchmarkFiles(InferenceBenchmarkOptions(Array(arguments.dropFirst())))
-    } catch {
-        FileHandle.standardError.write("HEARBenchmarks files: \(error)\n".data(using: .utf8)!)
-        exit(2)
-    }
+    runSuite("files") { try benchmarkFiles(InferenceBenchmarkOptions(Array(arguments.dropFirst()))) }
 case "--help", "-h", "help":
     print("""
         usage: HEARBenchmarks [ntt | poly | all]                       (one JSON object per line)

@@ -61,8 +61,6 @@ public final class EncryptedInference: @unchecked Sendable {
                                  compiled: (keys.program, keys.plan))
     }
 
-    static func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-
     /// One encrypted prediction.
     public struct Prediction: Sendable {
         /// The decrypted class scores (logits).
@@ -114,13 +112,13 @@ public final class EncryptedInference: @unchecked Sendable {
         }
         var client = try Client(publicKey: clientKey, deterministicSeed: sampleSeed)
         let ciphertext = try client.encrypt(input)
-        var seconds: [(phase: String, seconds: Double)] = [("encrypt", Self.seconds(since: start))]
+        var seconds: [(phase: String, seconds: Double)] = [("encrypt", wallSeconds(since: start))]
         let (result, phases) = try server.evaluate(ciphertext)
         seconds += phases
         start = DispatchTime.now().uptimeNanoseconds
         let slots = try station.decryptSlots(result)
         let scores = program.scores(ofDecryptedSlots: slots)
-        seconds.append(("decrypt", Self.seconds(since: start)))
+        seconds.append(("decrypt", wallSeconds(since: start)))
         return Prediction(scores: scores, resultSlots: slots, seconds: seconds)
     }
 

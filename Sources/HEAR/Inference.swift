@@ -74,6 +74,15 @@ public enum Kernels {
     @inlinable @inline(__always)
     static func loadVector(_ p: UnsafePointer<Double>) -> SIMD8<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self) }
 
+    /// Rows `first … first + 3` of a row-major matrix whose rows are `stride` apart, those past
+    /// `last` replaced by row `last`: the four rows of a register block, valid at the edge.
+    @inlinable @inline(__always)
+    static func fourRows(_ base: UnsafePointer<Double>, first: Int, last: Int, stride: Int)
+        -> (UnsafePointer<Double>, UnsafePointer<Double>, UnsafePointer<Double>, UnsafePointer<Double>) {
+        (base + first * stride, base + min(first + 1, last) * stride, base + min(first + 2, last) * stride,
+         base + min(first + 3, last) * stride)
+    }
+
     /// out[o, q] = Σ_k w[o, k] · source[shift_k + q] for o < rows, q < columns (a multiple of 8),
     /// k in order: a matrix product whose right factor's rows are shifted views of one buffer.
     /// Four rows × sixteen columns at a time in vector registers, each weight broadcast, each
@@ -88,8 +97,7 @@ public enum Kernels {
             var o = 0
             while o < rows {
                 let block = min(4, rows - o)
-                let w0 = w + o * k, w1 = w + min(o + 1, rows - 1) * k
-                let w2 = w + min(o + 2, rows - 1) * k, w3 = w + min(o + 3, rows - 1) * k
+                let (w0, w1, w2, w3) = fourRows(w, first: o, last: rows - 1, stride: k)
                 var q = 0
                 while q < columns {
                     let wide = q + 16 <= columns
@@ -140,8 +148,7 @@ public enum Kernels {
             var o = 0
             while o < rows {
                 let block = min(4, rows - o)
-                let g0 = g + o * columns, g1 = g + min(o + 1, rows - 1) * columns
-                let g2 = g + min(o + 2, rows - 1) * columns, g3 = g + min(o + 3, rows - 1) * columns
+                let (g0, g1, g2, g3) = fourRows(g, first: o, last: rows - 1, stride: columns)
                 var t = 0
                 while t < k {
                     let taps = min(4, k - t)

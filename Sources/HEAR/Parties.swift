@@ -244,7 +244,7 @@ public final class MonitoringStation: @unchecked Sendable {
         let publicKey = generator.publicKey()
         let relinearizationKey = generator.relinearizationKey(level: plan.relinearizationLevel)
         let galoisKeys = generator.galoisKeys(rotationLevels: plan.rotationLevels, conjugationLevel: plan.conjugationLevel)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let seconds = wallSeconds(since: start)
         var session = SessionDescriptor(network: network, program: program, plan: plan, parameters: parameters,
                                         requestedStrategies: strategies, packing: packing)
         session.keySetID = SessionDescriptor.hex(SessionDescriptor.keySetID(of: publicKey))
@@ -408,7 +408,7 @@ public final class CloudServer: @unchecked Sendable {
         do { patterns = try PatternStore(program: program, plan: plan, context: context, budget: weightBudget) } catch {
             throw .invalidInput("cannot encode the weights: \(error.description)")
         }
-        weightEncodingSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        weightEncodingSeconds = wallSeconds(since: start)
         backend = CKKSBackend(context: context, plan: plan, patterns: patterns, galoisKeys: keys.galoisKeys,
                               relinearizationKey: keys.relinearizationKey)
     }

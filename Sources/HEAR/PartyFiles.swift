@@ -221,6 +221,12 @@ public struct SessionDescriptor: Codable, Sendable, Equatable {
         _ = architecture
     }
 
+    /// The compiled plan in one line: "fast-hear, strategies giant,baby,baby, packing complex,…, plan 1a2b…".
+    public var planSummary: String {
+        "\(method), strategies \(strategies.joined(separator: ",")), packing "
+            + complexPacked.map { $0 ? "complex" : "real" }.joined(separator: ",") + ", plan \(planFingerprint)"
+    }
+
     /// One line for messages: "model cnn2d-64 (3f2c…), fast-hear, plan 1a2b…, key set 9c8d…".
     public var summary: String {
         "model '\(modelName)' (\(modelFingerprint)), \(method), parameters '\(parameters)', plan \(planFingerprint), key set \(keySetID)"

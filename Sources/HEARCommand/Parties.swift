@@ -108,8 +108,6 @@ func writePartyFile(_ bytes: [UInt8], to url: URL, permissions: UInt16 = 0o644) 
     do { try PartyStorage.write(bytes, to: url, permissions: permissions) } catch { throw failure(error) }
 }
 
-func elapsed(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-
 /// The file names `hear keygen` writes.
 enum KeyFile {
     static let parameters = "parameters.hear", publicKey = "public-key.hear", evaluationKeys = "evaluation-keys.hear",
@@ -149,10 +147,9 @@ func keygen(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let keys = try writeKeys(folded: folded, settings: settings, to: out)
     let session = keys.station.session
     print("model     \(model.name) from \(modelURL.relativePath), fingerprint \(session.modelFingerprint)")
-    print("plan      \(session.method), strategies \(session.strategies.joined(separator: ",")), packing "
-          + session.complexPacked.map { $0 ? "complex" : "real" }.joined(separator: ",") + ", plan \(session.planFingerprint)")
+    print("plan      \(session.planSummary)")
     print("preset    \(settings.parameters.description)")
-    print(String(format: "keys      generated in %.2f s, written in %.2f s: key set %@", keys.seconds, elapsed(since: start) - keys.seconds,
+    print(String(format: "keys      generated in %.2f s, written in %.2f s: key set %@", keys.seconds, wallSeconds(since: start) - keys.seconds,
                  session.keySetID))
     for (name, role) in [(KeyFile.parameters, "the session (public)"), (KeyFile.publicKey, "for the clients"),
                          (KeyFile.evaluationKeys, "for the cloud server (\(keys.evaluationKeys.galoisKeys.entries.count) Galois keys + relinearization)"),
@@ -204,7 +201,7 @@ func encrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         var client = try Client(publicKey: publicKey)
         bytes = try client.encrypt(Client.input(for: recording, threshold: threshold)).serialized()
     } catch { throw failure(error) }
-    let seconds = elapsed(since: start)
+    let seconds = wallSeconds(since: start)
     try writePartyFile(bytes, to: out)
     print("recording \(recording.frames.count) frames from \(source), 32 selected")
     print("session   \(publicKey.session.summary)")
@@ -229,7 +226,7 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         input = try SessionCiphertext(file: inputBytes, kind: .inputCiphertext, source: inURL.relativePath, context: keys.context)
         if let problem = keys.session.mismatch(with: input.session, source: keysURL.relativePath, otherSource: inURL.relativePath) { throw problem }
     } catch { throw failure(error) }
-    let loadSeconds = elapsed(since: start)
+    let loadSeconds = wallSeconds(since: start)
     let (model, modelURL) = try loadModel(modelReference, data: dataDirectory(options))
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
@@ -238,7 +235,7 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     start = DispatchTime.now().uptimeNanoseconds
     let bytes: [UInt8]
     do { bytes = try server.evaluate(input, source: inURL.relativePath).result.serialized() } catch { throw failure(error) }
-    let seconds = elapsed(since: start)
+    let seconds = wallSeconds(since: start)
     try writePartyFile(bytes, to: out)
     print("model     \(model.name) from \(modelURL.relativePath)")
     print("session   \(keys.session.summary)")
@@ -299,8 +296,7 @@ func inspect(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     do { session = try SessionDescriptor.read(from: bytes, source: url.relativePath).session } catch { throw failure(error) }
     print("file      \(url.relativePath): \(kind.name), \(megabytes(bytes.count))")
     print("model     '\(session.modelName)' (\(session.architecture)), fingerprint \(session.modelFingerprint)")
-    print("plan      \(session.method), strategies \(session.strategies.joined(separator: ",")), packing "
-          + session.complexPacked.map { $0 ? "complex" : "real" }.joined(separator: ",") + ", plan \(session.planFingerprint)")
+    print("plan      \(session.planSummary)")
     print("CKKS      parameter set '\(session.parameters)' (\(session.parametersFingerprint)); input at level \(session.inputLevel)")
     print("key set   \(session.keySetID)")
 }
@@ -341,7 +337,7 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
                                      weightBudget: EncryptedInference.defaultWeightBudget)
     let keys = try writeKeys(folded: folded, settings: settings, to: keyDirectory)
     print(String(format: "[station] keygen: %@, key set %@, %.2f s (generation %.2f s)", settings.parameters.name,
-                 keys.station.session.keySetID, elapsed(since: start), keys.seconds))
+                 keys.station.session.keySetID, wallSeconds(since: start), keys.seconds))
     for (name, role) in [(KeyFile.publicKey, "→ client"), (KeyFile.evaluationKeys, "→ cloud"), (KeyFile.secretKey, "kept (0600)")] {
         print("          \(name.padding(toLength: 22, withPad: " ", startingAt: 0))\(megabytes(fileSize(keyDirectory.appendingPathComponent(name))).leftPadded(10))  \(role)")
     }
@@ -362,7 +358,7 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
             try writePartyFile(try client.encrypt(input).serialized(), to: out)
         }
         print(String(format: "[client]  %@: %d frames → 32 selected → encrypted %@ in %.3f s", name, recording.frames.count,
-                     megabytes(fileSize(out)), elapsed(since: start)))
+                     megabytes(fileSize(out)), wallSeconds(since: start)))
         let logits = folded.logits(input)
         plainDecisions.append(Decision(scores: logits, classNames: model.classNames, alertClass: keys.station.session.alertClass).className)
     }
@@ -376,7 +372,7 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         server = try CloudServer(network: folded, evaluationKeys: evaluationKeys)
     } catch { throw failure(error) }
     print(String(format: "[cloud]   loaded the evaluation keys and encoded the weights in %.2f s (%d thread(s))",
-                 elapsed(since: start), Parallelism.threadCount))
+                 wallSeconds(since: start), Parallelism.threadCount))
     for (name, _) in recordings {
         let inURL = clientDirectory.appendingPathComponent("\(name).input.hear"), out = cloudDirectory.appendingPathComponent("\(name).result.hear")
         start = DispatchTime.now().uptimeNanoseconds
@@ -385,7 +381,7 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
                                               context: server.context)
             try writePartyFile(try server.evaluate(input).result.serialized(), to: out)
         }
-        print(String(format: "[cloud]   %@: inference %.3f s → result %@", name, elapsed(since: start), megabytes(fileSize(out))))
+        print(String(format: "[cloud]   %@: inference %.3f s → result %@", name, wallSeconds(since: start), megabytes(fileSize(out))))
     }
 
     // 4. monitoring station: decrypt and decide

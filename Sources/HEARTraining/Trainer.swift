@@ -175,7 +175,7 @@ public struct Trainer {
             if let validation, validation.count > 0 {
                 validationAccuracy = try accuracy(on: validation)
             }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let seconds = wallSeconds(since: start)
             report(EpochReport(epoch: epoch, learningRate: rate, loss: lossSum / Double(max(batches, 1)),
                                trainingAccuracy: Double(correct) / Double(max(seen, 1)), validationAccuracy: validationAccuracy,
                                seconds: seconds))

@@ -88,3 +88,9 @@ public enum MemoryTuning {
         #endif
     }()
 }
+
+/// Wall seconds since `start`, a reading of `DispatchTime.now().uptimeNanoseconds`: the one
+/// stopwatch of the step timings (program phases, key generation, weight encoding, epochs).
+public func wallSeconds(since start: UInt64) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}

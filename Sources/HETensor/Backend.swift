@@ -82,7 +82,7 @@ extension PackedProgram {
             }
             if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
             for r in registers.indices where registers[r] != nil && lastUse[r] == index { registers[r] = nil }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let seconds = wallSeconds(since: start)
             if let last = phases.last, last.phase == stage.phase {
                 phases[phases.count - 1].seconds += seconds
             } else {

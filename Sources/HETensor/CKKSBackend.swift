@@ -340,11 +340,6 @@ public struct CKKSBackend: SlotBackend {
 }
 
 extension PackedProgram {
-    /// The client's side: the input tensor as a plaintext at the plan's start level and scale.
-    public func encodeInput(_ input: [Double], plan: LevelPlan, context: CKKSContext) throws(CKKSError) -> Plaintext {
-        try context.encode(inputSlots(input), level: plan.startLevel, scale: plan.inputScale)
-    }
-
-    /// The nursing station's side: the class scores from the decrypted result's slots.
+    /// The monitoring station's side: the class scores from the decrypted result's slots.
     public func scores(ofDecryptedSlots slots: [Double]) -> [Double] { outputSlots.map { slots[$0] } }
 }

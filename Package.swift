@@ -47,6 +47,7 @@ let optimized = vectorSettings()
 let package = Package(
     name: "HEAR",
     products: [
+        .library(name: "HEARCrypto", targets: ["HEARCrypto"]),
         .library(name: "HERing", targets: ["HERing"]),
         .library(name: "CKKS", targets: ["CKKS"]),
         .library(name: "HETensor", targets: ["HETensor"]),
@@ -56,6 +57,9 @@ let package = Package(
     ],
     dependencies: [],
     targets: [
+        // The classical primitives (SHA-256 …), in one place for an auditor. Imports nothing of ours.
+        .target(name: "HEARCrypto", swiftSettings: optimized),
+        .testTarget(name: "HEARCryptoTests", dependencies: ["HEARCrypto"], swiftSettings: optimized),
         // Layer 1: word-size modular arithmetic, primes, NTT, RNS polynomials, base conversion,
         // automorphisms, the ChaCha20 CSPRNG and the samplers. Imports nothing of ours.
         .target(name: "HERing", swiftSettings: optimized),
@@ -69,8 +73,8 @@ let package = Package(
         .testTarget(name: "HETensorTests", dependencies: ["HETensor"], swiftSettings: optimized),
         // Layer 4: the networks and the application (skeleton data, preprocessing, models,
         // reference and folded inference, metrics). Imports the layers below.
-        .target(name: "HEAR", dependencies: ["HETensor", "CKKS", "HERing"],
-                resources: [.copy("Resources/default-cnn2d-64.hearmodel"), .copy("Resources/recordings")], swiftSettings: optimized),
+        .target(name: "HEAR", dependencies: ["HETensor", "CKKS", "HERing", "HEARCrypto"],
+                resources: [.copy("Resources/paper"), .copy("Resources/synthetic-cnn2d-64.hearmodel"), .copy("Resources/recordings")], swiftSettings: optimized),
         // The tests also run the `hear` executable (exit codes, messages, files written).
         .testTarget(name: "HEARTests", dependencies: ["HEAR", "HETensor", "CKKS", "HERing", "HEARCommand"], swiftSettings: optimized),
         // The `hear` command-line tool (product name `hear`; the module has another name so that

@@ -140,13 +140,13 @@ func keygen(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let options = try Options(arguments, allowed: ["model", "out", "preset", "method", "strategy", "packing", "data"])
     let out = URL(fileURLWithPath: try options.required("out"))
     let settings = try EncryptedSettings(options)
-    let (model, modelURL) = try loadModel(try options.required("model"), data: dataDirectory(options))
+    let (model, modelOrigin) = try loadModel(try options.required("model"), source: dataSource(options))
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
     let start = DispatchTime.now().uptimeNanoseconds
     let keys = try writeKeys(folded: folded, settings: settings, to: out)
     let session = keys.station.session
-    print("model     \(model.name) from \(modelURL.relativePath), fingerprint \(session.modelFingerprint)")
+    print("model     \(model.name) from \(modelOrigin), fingerprint \(session.modelFingerprint)")
     print("plan      \(session.planSummary)")
     print("preset    \(settings.parameters.description)")
     print(String(format: "keys      generated in %.2f s, written in %.2f s: key set %@", keys.seconds, wallSeconds(since: start) - keys.seconds,
@@ -227,7 +227,7 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         if let problem = keys.session.mismatch(with: input.session, source: keysURL.relativePath, otherSource: inURL.relativePath) { throw problem }
     } catch { throw failure(error) }
     let loadSeconds = wallSeconds(since: start)
-    let (model, modelURL) = try loadModel(modelReference, data: dataDirectory(options))
+    let (model, modelOrigin) = try loadModel(modelReference, source: dataSource(options))
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
     let server: CloudServer
@@ -237,7 +237,7 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     do { bytes = try server.evaluate(input, source: inURL.relativePath).result.serialized() } catch { throw failure(error) }
     let seconds = wallSeconds(since: start)
     try writePartyFile(bytes, to: out)
-    print("model     \(model.name) from \(modelURL.relativePath)")
+    print("model     \(model.name) from \(modelOrigin)")
     print("session   \(keys.session.summary)")
     print(String(format: "loaded    evaluation keys (%@) and input (%@) in %.2f s; weights encoded in %.2f s",
                  megabytes(fileSize(keysURL)), megabytes(fileSize(inURL)), loadSeconds, server.weightEncodingSeconds))
@@ -304,7 +304,7 @@ func inspect(_ arguments: ArraySlice<String>) throws(CommandFailure) {
 func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let options = try Options(arguments, allowed: ["model", "threads", "keep", "data"])
     try setThreads(options)
-    let (model, modelURL) = try loadModel(options.values["model"] ?? "default", data: dataDirectory(options))
+    let (model, modelOrigin) = try loadModel(options.values["model"] ?? "default", source: dataSource(options))
     let recordings: [(name: String, recording: SkeletonSequence)]
     do { recordings = try EmbeddedResources.sampleRecordings() } catch { throw failure(error) }
     let directory: URL
@@ -324,7 +324,7 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
     print("HEAR demo: three parties, files in \(directory.path)")
-    print("model     \(model.name) from \(modelURL.relativePath)")
+    print("model     \(model.name) from \(modelOrigin)")
     if model.name.contains("synthetic") {
         print("          (trained on SYNTHETIC clips: a demonstration of the protocol, not a fall detector for people)")
     }

@@ -75,18 +75,17 @@ func train(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     }
     var real: LabelledClips? = nil
     if options.values["data"] != nil {
-        let testSet: HEARTestSet
-        do { testSet = try HEARTestSet.load(directory: dataDirectory(options)) } catch { throw failure(error) }
+        let testSet = try loadTestSet(dataSource(options))
         real = LabelledClips(sequences: testSet.sequences, labels: testSet.labels)
     }
     let clips: LabelledClips
     if let synthetic {
         clips = SyntheticSkeletons(seed: seed).clips(synthetic)
         print("training  \(architecture.name) on \(synthetic) SYNTHETIC clips (seed \(seed))"
-              + (real.map { ", validating on \($0.count) clips from \(dataDirectory(options).path)" } ?? ""))
+              + (real.map { ", validating on \($0.count) clips from \(dataSource(options).description)" } ?? ""))
     } else {
         clips = real!
-        print("training  \(architecture.name) on \(clips.count) clips from \(dataDirectory(options).path)")
+        print("training  \(architecture.name) on \(clips.count) clips from \(dataSource(options).description)")
     }
     print("          seed \(seed), \(configuration.epochs) epochs, batch \(configuration.batchSize), learning rate "
           + "\(configuration.learningRate), \(Parallelism.threadCount) thread(s)")

@@ -157,47 +157,6 @@ func failure(_ error: ModelError) -> CommandFailure {
     }
 }
 
-func dataDirectory(_ options: Options) -> URL {
-    if let path = options.values["data"] { return URL(fileURLWithPath: path) }
-    if let path = ProcessInfo.processInfo.environment["HEAR_DATA"], !path.isEmpty { return URL(fileURLWithPath: path) }
-    return URL(fileURLWithPath: "../shared/data/hear-paper")
-}
-
-func loadModel(_ reference: String, data: URL) throws(CommandFailure) -> (HEARModel, URL) {
-    var isDirectory: ObjCBool = false
-    let direct = URL(fileURLWithPath: reference)
-    let url: URL
-    if FileManager.default.fileExists(atPath: direct.path, isDirectory: &isDirectory) {
-        if !isDirectory.boolValue {  // a binary model file
-            guard let bytes = FileManager.default.contents(atPath: direct.path) else {
-                throw CommandFailure(code: .noInput, message: "cannot read \(direct.path)")
-            }
-            do { return (try HEARModel(binary: bytes, source: direct.path), direct) } catch { throw failure(error) }
-        }
-        url = direct
-    } else if reference == "default" && !FileManager.default.fileExists(atPath: data.appendingPathComponent("models/default").path) {
-        do {
-            let model = try HEARModel.embeddedDefault()
-            return (model, HEARModel.embeddedDefaultURL() ?? URL(fileURLWithPath: HEARModel.embeddedDefaultName))
-        } catch { throw failure(error) }
-    } else if !reference.contains("/"), !reference.isEmpty, reference != ".", reference != ".." {
-        url = data.appendingPathComponent("models").appendingPathComponent(reference)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            let available = (try? FileManager.default.contentsOfDirectory(atPath: data.appendingPathComponent("models").path))?
-                .filter { !$0.hasPrefix(".") }.sorted() ?? []
-            let list = available.isEmpty ? "" : " (available: \(available.joined(separator: ", ")))"
-            throw CommandFailure(code: .noInput, message: "no model directory \"\(reference)\" and no model of that name in \(data.path)/models\(list)")
-        }
-    } else {
-        throw CommandFailure(code: .noInput, message: "no model directory or file \(direct.path)")
-    }
-    do {
-        return (try HEARModel(contentsOf: url), url)
-    } catch {
-        throw failure(error)
-    }
-}
-
 func setThreads(_ options: Options) throws(CommandFailure) {
     if let threads = try options.integer("threads", range: 1...1024) { Parallelism.threadCount = threads }
 }
@@ -237,24 +196,15 @@ func evaluate(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let encryptedSettings = encrypted ? try EncryptedSettings(options) : nil
     let logitsURL = options.values["logits"].map { URL(fileURLWithPath: $0) }
     if let logitsURL { try checkWritable(logitsURL) }
-    let data = dataDirectory(options)
-    let testSet: HEARTestSet
-    do {
-        testSet = try HEARTestSet.load(directory: data)
-    } catch {
-        var problem = failure(error)
-        if case .cannotRead = error, !FileManager.default.fileExists(atPath: data.path) {
-            problem.message = "no test set at \(data.path) (expected test_inputs.csv and test_labels.csv there; pass --data <dir>)"
-        }
-        throw problem
-    }
-    let (model, modelURL) = try loadModel(modelReference, data: data)
+    let data = dataSource(options)
+    let testSet = try loadTestSet(data)
+    let (model, modelOrigin) = try loadModel(modelReference, source: data)
     let samples = try parseSamples(options.values["samples"], count: testSet.count)
     let inputs = samples.map { Preprocessing.normalize(testSet.sequences[$0]) }
     let labels = samples.map { testSet.labels[$0] }
     if let encryptedSettings {
-        let logits = try evaluateEncrypted(model: model, modelURL: modelURL, inputs: inputs, labels: labels, samples: samples,
-                                           dataPath: data.path, settings: encryptedSettings)
+        let logits = try evaluateEncrypted(model: model, modelOrigin: modelOrigin, inputs: inputs, labels: labels, samples: samples,
+                                           dataOrigin: data.description, settings: encryptedSettings)
         if let logitsURL { try writeLogits(logits, to: logitsURL) }
         return
     }
@@ -270,8 +220,8 @@ func evaluate(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     }
     let seconds = Date().timeIntervalSince(start)
     let metrics = ClassificationMetrics(predictions: logits.map(predictedClass), labels: labels, classNames: model.classNames)
-    print("model     \(model.name) (\(model.architecture.convolution.rawValue.uppercased()) CNN, f = \(model.architecture.filters)) from \(modelURL.path)")
-    print("data      \(samples.count) of \(testSet.count) samples from \(data.path)")
+    print("model     \(model.name) (\(model.architecture.convolution.rawValue.uppercased()) CNN, f = \(model.architecture.filters)) from \(modelOrigin)")
+    print("data      \(samples.count) of \(testSet.count) samples from \(data.description)")
     print("plan      \(plan == "folded" ? "folded (one square per block, constants in the weights)" : "reference (layer by layer)"), Double precision")
     print(String(format: "time      %.3f s on %d thread(s)", seconds, Parallelism.threadCount))
     print("")
@@ -316,7 +266,7 @@ func classify(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     options.values["input"] = try options.required("keypoints")
     let threshold = try frameThreshold(options)
     let (sequence, source) = try readRecording(options)
-    let (model, _) = try loadModel(modelReference, data: dataDirectory(options))
+    let (model, _) = try loadModel(modelReference, source: dataSource(options))
     let input = Preprocessing.input(for: sequence, threshold: threshold)
     let logits = model.referenceLogits(input)
     let predicted = predictedClass(logits)
@@ -404,7 +354,7 @@ func plan(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let strategies = try parseStrategies(options.values["strategy"])
     let slots = try options.integer("slots", range: 5120...65536) ?? 8192
     guard slots % 512 == 0 else { throw CommandFailure(code: .usage, message: "--slots must be a multiple of 512") }
-    let (model, _) = try loadModel(try options.required("model"), data: dataDirectory(options))
+    let (model, _) = try loadModel(try options.required("model"), source: dataSource(options))
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
     let program = PackedProgram.compile(folded.packed, slotCount: slots, method: method, strategies: strategies, packing: packing)
@@ -459,6 +409,7 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         case "decrypt": print(decryptHelp)
         case "demo": print(demoHelp)
         case "inspect": print(inspectHelp)
+        case "bundle": print(bundleHelp)
         default: throw CommandFailure(code: .usage, message: "no command \"\(arguments.dropFirst().joined(separator: " "))\"; see `hear --help`")
         }
     case "evaluate":
@@ -483,6 +434,8 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         if wantsHelp { print(demoHelp) } else { try demo(arguments.dropFirst()) }
     case "inspect":
         if wantsHelp { print(inspectHelp) } else { try inspect(arguments.dropFirst()) }
+    case "bundle":
+        if wantsHelp { print(bundleHelp) } else { try bundle(arguments.dropFirst()) }
     case "model":
         guard arguments.count >= 2, arguments[1] == "init" || arguments[1] == "--help" || arguments[1] == "-h" else {
             throw CommandFailure(code: .usage, message: "unknown model command\(arguments.count >= 2 ? " \"\(arguments[1])\"" : ""); use `hear model init`")

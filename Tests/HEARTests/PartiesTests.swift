@@ -234,7 +234,7 @@ struct PartyStorageTests {
 struct DefaultPresetPartiesTests {
     @Test("embedded model, bundled recordings, 128-bit preset: each decision equals the plaintext network's")
     func bundledRecordings() throws {
-        let model = try HEARModel.embeddedDefault()
+        let model = try HEARModel.embeddedSynthetic()
         let network = try FoldedNetwork(folding: model)
         let keys = try MonitoringStation.generateKeys(for: network, parameters: .standard(), deterministicSeed: seed)
         let evaluationKeys = try EvaluationKeys(file: try keys.evaluationKeys.serialized(), source: "ek")

@@ -155,11 +155,11 @@ struct SyntheticTests {
     }
 }
 
-@Suite("the embedded default model")
+@Suite("the embedded synthetic model")
 struct EmbeddedModelTests {
     @Test("loads from the package resource; a 2D-CNN-64 trained on synthetic clips that recognises new synthetic clips")
     func embedded() throws {
-        let model = try HEARModel.embeddedDefault()
+        let model = try HEARModel.embeddedSynthetic()
         #expect(model.architecture.name == "cnn2d-64")
         #expect(model.name == "cnn2d-64-trained-seed2026-synthetic2000")
         // clips it never saw (another seed): far above the 10 % of chance

@@ -10,18 +10,24 @@ struct NumericCSV {
     /// The non-blank lines: 1-based number and byte range (without the line end).
     let lines: [(number: Int, range: Range<Int>)]
 
+    /// The largest CSV file read (the paper's test set is 6 MB).
+    static let maximumBytes = 1 << 30
+
     init(contentsOf url: URL) throws(DataError) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            let reason = FileManager.default.fileExists(atPath: url.path) ? "the file cannot be opened" : "no such file"
-            throw .cannotRead(path: url.path, reason: reason)
+        let bytes: [UInt8]
+        switch FileInput.read(url.path, limit: NumericCSV.maximumBytes) {
+        case let .success(b): bytes = b
+        case let .failure(failure):
+            if failure.isMissing { throw .cannotRead(path: url.path, reason: failure.description) }
+            throw .inconsistent(path: url.path, reason: failure.description)
         }
-        guard String(data: data, encoding: .utf8) != nil else {
-            throw .cannotRead(path: url.path, reason: "the file is not UTF-8 text")
+        if bytes.starts(with: Array("HEARFILE".utf8)) {
+            throw .inconsistent(path: url.path, reason: "this is a HEAR key or ciphertext file, not a CSV file (are two arguments swapped?)")
         }
-        self.init(bytes: [UInt8](data), path: url.path)
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw .inconsistent(path: url.path, reason: "the file is not UTF-8 text, so not a CSV file")
+        }
+        self.init(bytes: bytes, path: url.path)
     }
 
     init(bytes: [UInt8], path: String) {

@@ -7,19 +7,19 @@
 /// same double bit for bit: storing the integer m (31 bits) and k (one byte) reproduces what a
 /// decimal parser gives from the original text, in 5 bytes instead of 8, with no platform
 /// formatting involved.
-enum DecimalExact {
+public enum DecimalExact {
     /// 10^0 … 10^22, every one an exact double.
-    static let powersOfTen: [Double] = (0...22).map { k in (0..<k).reduce(1.0) { value, _ in value * 10 } }
+    public static let powersOfTen: [Double] = (0...22).map { k in (0..<k).reduce(1.0) { value, _ in value * 10 } }
 
     /// The double m / 10^k.
-    @inline(__always) static func value(mantissa: Int64, exponent: Int) -> Double {
+    @inline(__always) public static func value(mantissa: Int64, exponent: Int) -> Double {
         Double(mantissa) / powersOfTen[exponent]
     }
 
     /// (m, k) with |m| < 2^31 and 0 ≤ k ≤ 22 such that m / 10^k is `value` bit for bit, or nil.
     /// Tries the shortest decimal that round-trips (Swift's `description`), which has at most as
     /// many digits as any text the value was read from.
-    static func decompose(_ value: Double) -> (mantissa: Int32, exponent: UInt8)? {
+    public static func decompose(_ value: Double) -> (mantissa: Int32, exponent: UInt8)? {
         guard value.isFinite else { return nil }
         if value == 0 { return value.sign == .minus ? nil : (0, 0) }
         let text = Array(value.description.utf8)

@@ -29,6 +29,8 @@ import HETensor
 public enum ProtocolError: Error, Equatable, CustomStringConvertible {
     /// Not a HEAR party file (no "HEARFILE" magic).
     case notAPartyFile(source: String)
+    /// Text where a party file was expected: most likely two arguments swapped.
+    case textNotPartyFile(source: String)
     case unsupportedVersion(source: String, version: UInt16)
     /// Another kind of file than the one asked for.
     case wrongKind(source: String, expected: String, found: String)
@@ -49,6 +51,8 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .notAPartyFile(source):
             return "\(source) is not a HEAR key or ciphertext file (the magic bytes 'HEARFILE' are missing)"
+        case let .textNotPartyFile(source):
+            return "\(source) is a text file (a keypoint CSV?), not a HEAR key or ciphertext file: are two arguments swapped?"
         case let .unsupportedVersion(source, version):
             return "\(source) has file format version \(version); this build reads version \(PartyFile.version)"
         case let .wrongKind(source, expected, found):
@@ -311,6 +315,10 @@ struct PartyFile {
             if bytes.count < 8 && magic.starts(with: bytes) {
                 throw .damaged(source: source, reason: "the file is truncated (\(bytes.count) bytes)")
             }
+            let head = bytes.prefix(256)
+            if !head.isEmpty, head.allSatisfy({ (32...126).contains($0) || $0 == 9 || $0 == 10 || $0 == 13 }) {
+                throw .textNotPartyFile(source: source)
+            }
             throw .notAPartyFile(source: source)
         }
         func truncated(_ needed: Int) -> ProtocolError {
@@ -398,17 +406,17 @@ struct PartyFile {
 /// never leave a partial file (a temporary file in the same directory, `fsync`, `rename`).
 public enum PartyStorage {
     /// The bytes of a file.
-    public static func read(_ url: URL) throws(ProtocolError) -> [UInt8] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw .cannotRead(path: url.relativePath, reason: "no such file")
+    public static func read(_ url: URL, limit: Int = maximumFileBytes) throws(ProtocolError) -> [UInt8] {
+        switch FileInput.read(url.path, limit: limit) {
+        case let .success(bytes): return bytes
+        case let .failure(failure):
+            if failure.isMissing { throw .cannotRead(path: url.relativePath, reason: failure.description) }
+            throw .damaged(source: url.relativePath, reason: failure.description)
         }
-        guard !isDirectory.boolValue else { throw .cannotRead(path: url.relativePath, reason: "it is a directory, not a file") }
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw .cannotRead(path: url.relativePath, reason: "permission denied or not readable")
-        }
-        return [UInt8](data)
     }
+
+    /// The largest party file read (the largest evaluation keys, 2D-CNN-128's, are 0.23 GB).
+    public static let maximumFileBytes = 4 << 30
 
     /// Writes `bytes` to `url` atomically, the file created with `permissions` (0600 for a
     /// secret key: no moment where another user could read it). On any failure the temporary

@@ -52,6 +52,9 @@ public enum Preprocessing {
 /// repeating frames at evenly spaced positions (nearest-neighbour resampling in time).
 public enum FrameSelection {
     public static let defaultThreshold = 5.0
+    /// The fewest frames a recording should have: shorter clips are stretched to 32 frames by
+    /// repeating frames, and the networks were trained on clips of 32 or more (the CLI warns).
+    public static let recommendedMinimumFrames = 16
 
     /// The interchangeability score of `frame` after `previous`.
     public static func displacement(from previous: SkeletonFrame, to frame: SkeletonFrame) -> Double {

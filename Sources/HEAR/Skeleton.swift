@@ -39,6 +39,18 @@ public struct SkeletonFrame: Equatable, Sendable {
         self.joints = (0..<SkeletonFrame.jointCount).map { Keypoint(x: v[3 * $0], y: v[3 * $0 + 1], score: v[3 * $0 + 2]) }
     }
 
+    /// The largest magnitude accepted for a coordinate or score: pixel coordinates of any real
+    /// camera are far below it, and larger values would overflow the encoding (value × scale).
+    public static let maximumMagnitude = 1e6
+
+    /// Throws for a value outside ±`maximumMagnitude`, naming the line and column (from 1).
+    static func checkRange(_ values: [Double], path: String, line: Int) throws(DataError) {
+        if let column = values.firstIndex(where: { abs($0) > maximumMagnitude }) {
+            throw .malformedRow(path: path, line: line, reason: "column \(column + 1) is \(values[column]), outside the range of "
+                                + "pixel coordinates and scores (at most \(Int(maximumMagnitude)) in magnitude)")
+        }
+    }
+
     /// A frame in which no joint was detected.
     public static let empty = SkeletonFrame(joints: Array(repeating: Keypoint(x: 0, y: 0, score: 0), count: jointCount))
 }
@@ -110,9 +122,12 @@ public enum KeypointCSV {
             let values = try csv.numbers(line: line)
             let number = line.number
             guard values.count == SkeletonFrame.valuesPerFrame else {
+                let hint = values.count == ActionInput.frames * SkeletonFrame.valuesPerFrame
+                    ? ": this is a row of 32 frames in the format of the paper's test_inputs.csv; add --row <i> to read one row" : ""
                 throw .malformedRow(path: path, line: number,
-                                    reason: "expected \(SkeletonFrame.valuesPerFrame) numbers (x, y, score for 15 joints), found \(values.count)")
+                                    reason: "expected \(SkeletonFrame.valuesPerFrame) numbers (x, y, score for 15 joints), found \(values.count)\(hint)")
             }
+            try SkeletonFrame.checkRange(values, path: path, line: number)
             frames.append(SkeletonFrame(values: values))
         }
         guard !frames.isEmpty else { throw .inconsistent(path: path, reason: "the file has no frames") }
@@ -141,6 +156,13 @@ public struct HEARTestSet: Sendable {
     public var labels: [Int]
 
     public var count: Int { labels.count }
+
+    /// Clips with their class indices (one label per clip).
+    public init(sequences: [SkeletonSequence], labels: [Int]) {
+        precondition(sequences.count == labels.count, "one label per clip")
+        self.sequences = sequences
+        self.labels = labels
+    }
 
     /// Reads `test_inputs.csv` (rows of 32 × 15 × 3 values) and `test_labels.csv` (one class
     /// index per row) from a directory.
@@ -185,6 +207,7 @@ public struct HEARTestSet: Sendable {
             throw .malformedRow(path: path, line: line.number,
                                 reason: "expected \(rowLength) numbers (32 frames × 15 joints × x, y, score), found \(values.count)")
         }
+        try SkeletonFrame.checkRange(values, path: path, line: line.number)
         return SkeletonSequence(frames: (0..<ActionInput.frames).map { f in
             SkeletonFrame(values: values[(f * SkeletonFrame.valuesPerFrame)..<((f + 1) * SkeletonFrame.valuesPerFrame)])
         })

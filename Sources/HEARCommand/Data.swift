@@ -83,7 +83,7 @@ func loadModel(_ reference: String, source: DataSource) throws(CommandFailure) -
            !extra.isEmpty {
             available += "; in \(data.path)/models: " + extra.sorted().joined(separator: ", ")
         }
-        throw CommandFailure(code: .usage, message: "no model named \"\(printable(reference))\" (available: \(available); or a model directory or .hearmodel file)")
+        throw CommandFailure(code: .noInput, message: "no model named \"\(printable(reference))\" (available: \(available); or a model directory or .hearmodel file)")
     }
     var isDirectory: ObjCBool = false
     let url = URL(fileURLWithPath: reference)

@@ -46,6 +46,7 @@ func evaluateEncrypted(model: HEARModel, modelOrigin: String, inputs: [ActionInp
           + "log2 QP = \(parameters.totalModulusBits), scale 2^\(parameters.log2Scale), \(parameters.security.rawValue), "
           + "\(Parallelism.threadCount) thread(s)")
     let inference: EncryptedInference
+    Progress.note("generating the keys and encoding the weights…")
     do {
         inference = try EncryptedInference(network: folded, method: settings.method, strategies: settings.strategies,
                                            packing: settings.packing, parameters: parameters, weightBudget: settings.weightBudget)
@@ -76,6 +77,8 @@ func evaluateEncrypted(model: HEARModel, modelOrigin: String, inputs: [ActionInp
     let plainLogits = folded.logits(inputs)
     var logits: [[Double]] = []
     var times = EncryptedInference.StepTimes()
+    let progress = Progress("encrypted inference", total: inputs.count)
+    progress.update(0)
     for (index, input) in inputs.enumerated() {
         let prediction: EncryptedInference.Prediction
         do { prediction = try inference.predict(input) } catch {
@@ -83,10 +86,9 @@ func evaluateEncrypted(model: HEARModel, modelOrigin: String, inputs: [ActionInp
         }
         logits.append(prediction.scores)
         times.record(prediction)
-        if inputs.count > 1, ProcessInfo.processInfo.environment["HEAR_PROGRESS"] == "1" {
-            FileHandle.standardError.write(Data(String(format: "sample %d: %.3f s\n", samples[index], prediction.totalSeconds).utf8))
-        }
+        progress.update(index + 1)
     }
+    progress.finish()
     let sizes: (input: Int, result: Int)
     do { sizes = try inference.ciphertextBytes() } catch { throw CommandFailure(code: .dataError, message: error.description) }
     print("ciphertexts  input \(megabytes(sizes.input)) (level \(plan.startLevel)), result \(megabytes(sizes.result)) (level 0)")

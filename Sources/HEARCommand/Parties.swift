@@ -9,7 +9,7 @@ import HERing
 import HETensor
 
 let keygenHelp = """
-    usage: hear keygen --model <name|dir|file|default> --out <dir> [--preset default|seal-style|hear|fast-hear]
+    usage: hear keygen [--model <name|dir|file>] --out <dir> [--preset default|seal-style|hear|fast-hear]
                        [--method fast-hear|hear] [--strategy auto|full|giant|baby[,…]] [--packing auto|real|complex]
                        [--data <dir>]
 
@@ -27,18 +27,20 @@ let keygenHelp = """
 let encryptHelp = """
     usage: hear encrypt --public-key <file> --input <keypoints.csv> --out <file> [--threshold <pixels>]
            hear encrypt --public-key <file> --input <test_inputs.csv> --row <i> --out <file>
+           hear encrypt --public-key <file> --clip <i> --out <file> [--data <dir>]
 
       The client's step: turns a recording into the 3 × 32 × 15 network input and encrypts it
       with the public key (at the level and scale of the model's plan).
       --input      a per-frame keypoint CSV of any length (45 numbers per line: x, y, score for the
                    15 joints), reduced to 32 frames by the paper's frame selection; or, with
                    --row, row i (from 0) of a file in the format of the paper's test_inputs.csv
+      --clip       clip i (0…607) of the paper's test set (bundled, or from --data)
       --threshold  the frame-selection threshold (default 5 pixels)
       --out        the input ciphertext file (written atomically)
     """
 
 let inferHelp = """
-    usage: hear infer --model <name|dir|file|default> --eval-keys <file> --in <file> --out <file>
+    usage: hear infer [--model <name|dir|file>] --eval-keys <file> --in <file> --out <file>
                       [--threads <n>] [--weights-memory <MB>|all] [--data <dir>]
 
       The cloud server's step: evaluates the model on an input ciphertext with the evaluation
@@ -48,25 +50,30 @@ let inferHelp = """
     """
 
 let decryptHelp = """
-    usage: hear decrypt --secret-key <file> --in <result file> [--raw]
+    usage: hear decrypt --secret-key <file> --in <result file> [--raw] [--json]
 
       The monitoring station's second step: decrypts a result and prints the decision: the class,
       its confidence (softmax probability rounded to 0.01) and the fall alert. Only the rounded
       decision is released by default: exact decrypted values carry the encryption noise, from
       which the secret key can be recovered (Li & Micciancio, EUROCRYPT 2021).
-      --raw  also print the decrypted scores at full precision (with a warning on stderr)
+      --raw   also print the decrypted scores at full precision (with a warning on stderr)
+      --json  print the decision as one JSON object (class, classIndex, confidence, alert, model,
+              keySet; scores with --raw), for scripts
     """
 
 let demoHelp = """
-    usage: hear demo [--model <name|dir|file|default>] [--threads <n>] [--keep <dir>] [--data <dir>]
+    usage: hear demo [--clip <i>[,<j>…]] [--model <name|dir|file>] [--data <dir>] [--threads <n>] [--keep <dir>]
+           hear demo --synthetic [--threads <n>] [--keep <dir>]
 
       Runs the three parties in turn through files in a temporary directory: the monitoring
-      station generates the keys; the client encrypts each bundled sample recording; the cloud
-      server evaluates; the station decrypts and decides. Prints each step with its sizes and
-      times, and the plaintext network's decision beside the encrypted one. By default it uses
-      the embedded model (trained on SYNTHETIC clips) and the bundled SYNTHETIC recordings, so
-      it needs nothing but the build.
-      --keep  keep the files in this directory (must not exist or be empty) instead of deleting them
+      station generates the keys; the client encrypts each clip; the cloud server evaluates; the
+      station decrypts and decides. Prints each step with its sizes and times, and for each clip
+      its label, the station's decision and the plaintext network's decision. By default: the
+      paper's 2D-CNN-64 on four real test clips (164 fall, 381 walk, 98 sit, 426 pick), all
+      bundled, so it needs nothing but the build.
+      --clip       other clips of the paper's test set (0…607), comma-separated
+      --synthetic  the embedded model trained on SYNTHETIC clips, on the bundled SYNTHETIC recordings
+      --keep       keep the files in this directory (must not exist or be empty) instead of deleting them
     """
 
 let inspectHelp = """
@@ -140,7 +147,7 @@ func keygen(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let options = try Options(arguments, allowed: ["model", "out", "preset", "method", "strategy", "packing", "data"])
     let out = URL(fileURLWithPath: try options.required("out"))
     let settings = try EncryptedSettings(options)
-    let (model, modelOrigin) = try loadModel(try options.required("model"), source: dataSource(options))
+    let (model, modelOrigin) = try loadModel(options.values["model"] ?? "default", source: dataSource(options))
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
     let start = DispatchTime.now().uptimeNanoseconds
@@ -165,6 +172,17 @@ extension String {
 
 /// The recording `--input` (and `--row`) names.
 func readRecording(_ options: Options) throws(CommandFailure) -> (SkeletonSequence, String) {
+    if let clip = try options.integer("clip", range: 0...Int(Int32.max)) {
+        guard options.values["input"] == nil, options.values["row"] == nil else {
+            throw CommandFailure(code: .usage, message: "--clip reads a clip of the test set: give it without --input/--keypoints and --row")
+        }
+        guard options.values["threshold"] == nil else {
+            throw CommandFailure(code: .usage, message: "--threshold applies to a keypoint recording, not to a test clip of 32 frames")
+        }
+        let source = dataSource(options)
+        let (sequence, label) = try testClip(clip, source: source)
+        return (sequence, "test clip \(clip) of \(source.description) (label \(HEARTestSet.classNames[label]))")
+    }
     let input = URL(fileURLWithPath: try options.required("input"))
     return try step {
         if let row = try options.integer("row", range: 0...Int(Int32.max)) {
@@ -177,6 +195,15 @@ func readRecording(_ options: Options) throws(CommandFailure) -> (SkeletonSequen
     }
 }
 
+/// A warning on stderr for a recording shorter than `FrameSelection.recommendedMinimumFrames`.
+func warnIfShort(_ sequence: SkeletonSequence, source: String) {
+    let count = sequence.frames.count
+    guard count < FrameSelection.recommendedMinimumFrames else { return }
+    FileHandle.standardError.write(Data(("hear: warning: \(source) has \(count) frame\(count == 1 ? "" : "s"); the networks see "
+        + "32 frames, so shorter recordings are stretched by repeating frames, and below "
+        + "\(FrameSelection.recommendedMinimumFrames) frames the decision is unreliable\n").utf8))
+}
+
 func frameThreshold(_ options: Options) throws(CommandFailure) -> Double {
     guard let text = options.values["threshold"] else { return FrameSelection.defaultThreshold }
     guard let value = Double(text), value.isFinite, value >= 0 else {
@@ -186,7 +213,7 @@ func frameThreshold(_ options: Options) throws(CommandFailure) -> Double {
 }
 
 func encrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
-    let options = try Options(arguments, allowed: ["public-key", "input", "row", "out", "threshold"])
+    let options = try Options(arguments, allowed: ["public-key", "input", "row", "clip", "out", "threshold", "data"])
     let keyURL = URL(fileURLWithPath: try options.required("public-key"))
     let out = URL(fileURLWithPath: try options.required("out"))
     let threshold = try frameThreshold(options)
@@ -204,13 +231,14 @@ func encrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let seconds = wallSeconds(since: start)
     try writePartyFile(bytes, to: out)
     print("recording \(recording.frames.count) frames from \(source), 32 selected")
+    warnIfShort(recording, source: source)
     print("session   \(publicKey.session.summary)")
     print(String(format: "encrypted in %.3f s: %@ (%@, level %d)", seconds, out.relativePath, megabytes(bytes.count), publicKey.session.inputLevel))
 }
 
 func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let options = try Options(arguments, allowed: ["model", "eval-keys", "in", "out", "threads", "weights-memory", "data"])
-    let modelReference = try options.required("model")
+    let modelReference = options.values["model"] ?? "default"
     let keysURL = URL(fileURLWithPath: try options.required("eval-keys"))
     let inURL = URL(fileURLWithPath: try options.required("in"))
     let out = URL(fileURLWithPath: try options.required("out"))
@@ -257,29 +285,38 @@ func weightBudget(_ options: Options) throws(CommandFailure) -> Int? {
     }
 }
 
-/// Prints a decision (and, with `raw`, the scores after a warning on stderr).
-func printDecision(_ station: MonitoringStation, _ result: SessionCiphertext, source: String, raw: Bool) throws(CommandFailure) {
-    do {
-        if raw {
-            FileHandle.standardError.write(Data(("hear: warning: --raw prints the exact decrypted scores; they carry the encryption "
-                + "noise, from which the secret key can be recovered (Li–Micciancio). Do not release them.\n").utf8))
-            let scores = try station.decryptScores(result, source: source)
-            print("scores    " + zip(station.session.classNames, scores).map { "\($0) \($1)" }.joined(separator: ", "))
-        }
-        print("decision  \(try station.decide(result, source: source))")
-    } catch { throw failure(error) }
-}
-
 func decrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
-    let options = try Options(arguments, allowed: ["secret-key", "in"], flags: ["raw"])
+    let options = try Options(arguments, allowed: ["secret-key", "in"], flags: ["raw", "json"])
     let keyURL = URL(fileURLWithPath: try options.required("secret-key"))
     let inURL = URL(fileURLWithPath: try options.required("in"))
     let station = try loadStation(keyURL, source: keyURL.relativePath)
     let result = try step {
         try SessionCiphertext(file: try readPartyFile(inURL), kind: .resultCiphertext, source: inURL.relativePath, context: station.context)
     }
+    let raw = options.flags.contains("raw")
+    let decision: Decision
+    var scores: [Double]? = nil
+    do {
+        decision = try station.decide(result, source: inURL.relativePath)
+        if raw { scores = try station.decryptScores(result, source: inURL.relativePath) }
+    } catch { throw failure(error) }
+    if raw {
+        FileHandle.standardError.write(Data(("hear: warning: --raw prints the exact decrypted scores; they carry the encryption "
+            + "noise, from which the secret key can be recovered (Li–Micciancio). Do not release them.\n").utf8))
+    }
+    if options.flags.contains("json") {
+        var object: [String: Any] = [
+            "class": decision.className, "classIndex": decision.classIndex, "confidence": Double(String(format: "%.2f", decision.confidence)) ?? decision.confidence,
+            "alert": decision.isAlert, "model": result.session.modelName, "keySet": result.session.keySetID,
+        ]
+        if let scores { object["scores"] = Dictionary(uniqueKeysWithValues: zip(station.session.classNames, scores)) }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        print(String(decoding: data, as: UTF8.self))
+        return
+    }
     print("session   \(result.session.summary)")
-    try printDecision(station, result, source: inURL.relativePath, raw: options.flags.contains("raw"))
+    if let scores { print("scores    " + zip(station.session.classNames, scores).map { "\($0) \($1)" }.joined(separator: ", ")) }
+    print("decision  \(decision)")
 }
 
 func inspect(_ arguments: ArraySlice<String>) throws(CommandFailure) {
@@ -301,12 +338,39 @@ func inspect(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     print("key set   \(session.keySetID)")
 }
 
+/// The test clips `hear demo` runs by default: a fall, a walk, a sit and a pick-up, each one the
+/// paper's 2D-CNN-64 classifies correctly (a test checks it).
+let demoClips = [164, 381, 98, 426]
+
 func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
-    let options = try Options(arguments, allowed: ["model", "threads", "keep", "data"])
+    let options = try Options(arguments, allowed: ["model", "threads", "keep", "data", "clip"], flags: ["synthetic"])
     try setThreads(options)
-    let (model, modelOrigin) = try loadModel(options.values["model"] ?? "default", source: dataSource(options))
-    let recordings: [(name: String, recording: SkeletonSequence)]
-    do { recordings = try EmbeddedResources.sampleRecordings() } catch { throw failure(error) }
+    let synthetic = options.flags.contains("synthetic")
+    if synthetic, let conflict = ["clip", "data"].first(where: { options.values[$0] != nil }) {
+        throw CommandFailure(code: .usage, message: "--\(conflict) applies to the test clips, not to the --synthetic recordings")
+    }
+    let (model, modelOrigin) = try loadModel(options.values["model"] ?? (synthetic ? "synthetic" : "default"), source: dataSource(options))
+    // (name, recording, label)
+    var recordings: [(name: String, recording: SkeletonSequence, label: String?)] = []
+    if synthetic {
+        do { recordings = try EmbeddedResources.sampleRecordings().map { ($0.name, $0.recording, nil) } } catch { throw failure(error) }
+    } else {
+        let testSet = try loadTestSet(dataSource(options))
+        var indices = demoClips
+        if let text = options.values["clip"] {
+            indices = []
+            for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let index = Int(part) else {
+                    throw CommandFailure(code: .usage, message: "--clip takes clip indices separated by commas, got \"\(printable(String(part)))\"")
+                }
+                guard index >= 0, index < testSet.count else {
+                    throw CommandFailure(code: .usage, message: "--clip \(index) is out of range: the test set has \(testSet.count) clips (0…\(testSet.count - 1))")
+                }
+                indices.append(index)
+            }
+        }
+        recordings = indices.map { ("clip \($0)", testSet.sequences[$0], HEARTestSet.classNames[testSet.labels[$0]]) }
+    }
     let directory: URL
     if let keep = options.values["keep"] {
         directory = URL(fileURLWithPath: keep)
@@ -328,6 +392,7 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     if model.name.contains("synthetic") {
         print("          (trained on SYNTHETIC clips: a demonstration of the protocol, not a fall detector for people)")
     }
+    print(synthetic ? "clips     the bundled SYNTHETIC recordings" : "clips     real test clips of the paper's data set (skeletons from video, with their labels)")
     print("")
 
     // 1. monitoring station: keys
@@ -335,6 +400,7 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     var start = DispatchTime.now().uptimeNanoseconds
     let settings = EncryptedSettings(method: .fastHEAR, parameters: .standard(), strategies: [], packing: .auto,
                                      weightBudget: EncryptedInference.defaultWeightBudget)
+    Progress.note("generating the keys…")
     let keys = try writeKeys(folded: folded, settings: settings, to: keyDirectory)
     print(String(format: "[station] keygen: %@, key set %@, %.2f s (generation %.2f s)", settings.parameters.name,
                  keys.station.session.keySetID, wallSeconds(since: start), keys.seconds))
@@ -349,22 +415,25 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let publicKeyBytes = try readPartyFile(keyDirectory.appendingPathComponent(KeyFile.publicKey))
     do { publicKey = try SessionPublicKey(file: publicKeyBytes, source: KeyFile.publicKey) } catch { throw failure(error) }
     var plainDecisions: [String] = []
-    for (name, recording) in recordings {
+    func fileName(_ name: String) -> String { name.replacingOccurrences(of: " ", with: "-") }
+    for (name, recording, label) in recordings {
         start = DispatchTime.now().uptimeNanoseconds
         let input = Client.input(for: recording)
-        let out = clientDirectory.appendingPathComponent("\(name).input.hear")
+        let out = clientDirectory.appendingPathComponent("\(fileName(name)).input.hear")
         try step {
             var client = try Client(publicKey: publicKey)
             try writePartyFile(try client.encrypt(input).serialized(), to: out)
         }
-        print(String(format: "[client]  %@: %d frames → 32 selected → encrypted %@ in %.3f s", name, recording.frames.count,
-                     megabytes(fileSize(out)), wallSeconds(since: start)))
+        let selected = recording.frames.count == ActionInput.frames ? "" : " → 32 selected"
+        print(String(format: "[client]  %@%@: %d frames%@ → encrypted %@ in %.3f s", name, label.map { " (\($0))" } ?? "",
+                     recording.frames.count, selected, megabytes(fileSize(out)), wallSeconds(since: start)))
         let logits = folded.logits(input)
         plainDecisions.append(Decision(scores: logits, classNames: model.classNames, alertClass: keys.station.session.alertClass).className)
     }
 
     // 3. cloud server: evaluation keys + model, then each input
     start = DispatchTime.now().uptimeNanoseconds
+    Progress.note("loading the evaluation keys and encoding the weights…")
     let server: CloudServer
     let evaluationKeyBytes = try readPartyFile(keyDirectory.appendingPathComponent(KeyFile.evaluationKeys))
     do {
@@ -373,8 +442,9 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     } catch { throw failure(error) }
     print(String(format: "[cloud]   loaded the evaluation keys and encoded the weights in %.2f s (%d thread(s))",
                  wallSeconds(since: start), Parallelism.threadCount))
-    for (name, _) in recordings {
-        let inURL = clientDirectory.appendingPathComponent("\(name).input.hear"), out = cloudDirectory.appendingPathComponent("\(name).result.hear")
+    for (name, _, _) in recordings {
+        let inURL = clientDirectory.appendingPathComponent("\(fileName(name)).input.hear")
+        let out = cloudDirectory.appendingPathComponent("\(fileName(name)).result.hear")
         start = DispatchTime.now().uptimeNanoseconds
         try step {
             let input = try SessionCiphertext(file: readPartyFile(inURL), kind: .inputCiphertext, source: inURL.lastPathComponent,
@@ -386,14 +456,26 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
 
     // 4. monitoring station: decrypt and decide
     let station = try loadStation(keyDirectory.appendingPathComponent(KeyFile.secretKey), source: KeyFile.secretKey)
-    for (index, (name, _)) in recordings.enumerated() {
-        let inURL = cloudDirectory.appendingPathComponent("\(name).result.hear")
+    var correct = 0, labelled = 0
+    for (index, (name, _, label)) in recordings.enumerated() {
+        let inURL = cloudDirectory.appendingPathComponent("\(fileName(name)).result.hear")
+        start = DispatchTime.now().uptimeNanoseconds
         try step {
             let result = try SessionCiphertext(file: readPartyFile(inURL), kind: .resultCiphertext, source: inURL.lastPathComponent,
                                                context: station.context)
             let decision = try station.decide(result, source: inURL.lastPathComponent)
-            print("[station] \(name): \(decision)   (plaintext network: \(plainDecisions[index]))")
+            let seconds = wallSeconds(since: start)
+            if let label {
+                labelled += 1
+                if decision.className == label { correct += 1 }
+                print(String(format: "[station] %@ (label %@): %@   (plaintext network: %@; decrypted in %.3f s)", name, label,
+                             decision.description, plainDecisions[index], seconds))
+            } else {
+                print(String(format: "[station] %@: %@   (plaintext network: %@; decrypted in %.3f s)", name, decision.description,
+                             plainDecisions[index], seconds))
+            }
         }
     }
+    if labelled > 0 { print("\n\(correct) of \(labelled) encrypted decisions equal the label") }
     if options.values["keep"] != nil { print("\nfiles kept in \(directory.path)") }
 }

@@ -2,6 +2,9 @@
 //
 // Exit status: 0 success; 64 bad arguments; 65 malformed data or model; 66 an input that does not
 // exist or cannot be read; 73 an output that cannot be written. Errors are one line on stderr.
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import Foundation
 import HEAR
 import HERing
@@ -24,7 +27,7 @@ struct CommandFailure: Error {
 let mainHelp = """
     hear — human action recognition on skeleton data, in the clear and encrypted.
 
-    usage: hear <command> [options]
+    usage: hear <command> [options]        hear --version
 
     commands:
       evaluate     run a model on the paper's test set and print accuracy and fall-detection figures
@@ -33,36 +36,41 @@ let mainHelp = """
       train        train a network from scratch (cross-validation on labelled clips, or synthetic clips)
       synth        write synthetic skeleton clips in the test set's format
       plan         compile a model into the packed program of the encrypted evaluation and print its counts
+      bundle       convert the paper's published data directory into the package's bundled resources
 
     the three parties, through files:
-      demo         run all three on bundled sample recordings with the embedded model (needs nothing else)
+      demo         run all three on real test clips with the paper's 2D-CNN-64 (bundled: needs nothing else)
       keygen       monitoring station: generate the keys for a model (public, evaluation, secret key files)
       encrypt      client: encrypt a keypoint recording with the public key
       infer        cloud server: evaluate the model on an input ciphertext with the evaluation keys
       decrypt      monitoring station: decrypt a result and print the decision (class, confidence, alert)
       inspect      say what a key or ciphertext file holds (never key material)
 
+    The paper's three models (cnn2d-64 = default, cnn1d-64, cnn1d-128) and its 608 test clips are
+    bundled; --data <dir> reads them from a directory in the original layout instead.
     Run `hear help <command>` (or `hear <command> --help`) for the options of a command.
     Exit status: 0 success, 64 bad arguments, 65 malformed data or model, 66 missing input,
     73 output cannot be written.
     """
 
 let evaluateHelp = """
-    usage: hear evaluate --model <name|dir> [--data <dir>] [--samples <list>] [--logits <out.csv>] [--plan reference|folded] [--threads <n>]
-           hear evaluate --model <name|dir> --encrypted [--method fast-hear|hear] [--preset <name>]
+    usage: hear evaluate [--model <name|dir|file>] [--data <dir>] [--samples <list>] [--logits <out.csv>] [--plan reference|folded] [--threads <n>]
+           hear evaluate [--model <name|dir|file>] --encrypted [--method fast-hear|hear] [--preset <name>]
                          [--strategy auto|full|giant|baby[,…]] [--packing auto|real|complex]
                          [--weights-memory <MB>|all] [--samples <list>] [--threads <n>] [--logits <out.csv>]
 
-      --model    a model name under <data>/models (cnn2d-64, cnn1d-64, cnn1d-128), a model directory,
-                 a .hearmodel file, or default (the embedded model, trained on SYNTHETIC clips)
-      --data     the test-set directory with test_inputs.csv and test_labels.csv
-                 (default: $HEAR_DATA, else ../shared/data/hear-paper)
+      --model    default (the paper's 2D-CNN-64; the default), cnn2d-64, cnn1d-64, cnn1d-128 (the paper's
+                 published models, bundled), synthetic (a 2D-CNN-64 trained on SYNTHETIC clips only),
+                 a model directory or a .hearmodel file
+      --data     a directory in the original layout (test_inputs.csv, test_labels.csv, models/<name>/)
+                 to read instead of the bundled copy
       --logits   also write one row of 10 logits per sample (full precision) to this CSV file
       --plan     reference: layer-by-layer inference as PyTorch computes it (default);
                  folded: the folded plan the encrypted path evaluates (one square per block)
       --threads  threads (default: $HEAR_THREADS, else the number of cores)
-      --samples  which test samples, in this order: indices and inclusive ranges, e.g. 0..607 or 3,17,42
-                 (default: all); --logits rows follow this order
+      --samples  which test samples, in this order: all, slice (the first 5 clips of each class: 50
+                 clips, 5 falls), or indices and inclusive ranges, e.g. 0..607 or 3,17,42 (default: all
+                 in the clear, slice when encrypted); --logits rows follow this order
 
     Encrypted (--encrypted): generates the keys, encodes the weights, then for each sample encrypts,
     evaluates on the ciphertext with the evaluation keys only, and decrypts. Prints the time of each
@@ -82,12 +90,14 @@ let evaluateHelp = """
     """
 
 let classifyHelp = """
-    usage: hear classify --model <name|dir> --keypoints <clip.csv> [--data <dir>] [--threshold <pixels>]
-           hear classify --model <name|dir> --keypoints <test_inputs.csv> --row <i> [--data <dir>]
+    usage: hear classify [--model <name|dir|file>] --keypoints <clip.csv> [--threshold <pixels>]
+           hear classify [--model <name|dir|file>] --keypoints <test_inputs.csv> --row <i>
+           hear classify [--model <name|dir|file>] --clip <i> [--data <dir>]
 
       --keypoints  one frame per line, 45 numbers: x, y, score for the 15 joints (0, 0 = not detected);
                    the paper's frame selection reduces the clip to 32 frames
       --row        read row i (from 0) of a file in the format of the paper's test_inputs.csv instead
+      --clip       classify clip i (0…607) of the paper's test set (bundled, or from --data)
       --threshold  the frame-selection threshold on the mean joint displacement (default 5 pixels)
       --model, --data  as for `hear evaluate`
     """
@@ -180,7 +190,7 @@ func evaluate(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let options = try Options(arguments, allowed: ["model", "data", "logits", "plan", "threads", "samples", "method", "preset",
                                                    "strategy", "packing", "weights-memory"],
                               flags: ["encrypted"])
-    let modelReference = try options.required("model")
+    let modelReference = options.values["model"] ?? "default"
     let encrypted = options.flags.contains("encrypted")
     if !encrypted, let name = ["method", "preset", "strategy", "packing", "weights-memory"].first(where: { options.values[$0] != nil }) {
         throw CommandFailure(code: .usage, message: "--\(name) applies to the encrypted evaluation: add --encrypted")
@@ -199,7 +209,7 @@ func evaluate(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let data = dataSource(options)
     let testSet = try loadTestSet(data)
     let (model, modelOrigin) = try loadModel(modelReference, source: data)
-    let samples = try parseSamples(options.values["samples"], count: testSet.count)
+    let samples = try parseSamples(options.values["samples"] ?? (encrypted ? "slice" : "all"), labels: testSet.labels)
     let inputs = samples.map { Preprocessing.normalize(testSet.sequences[$0]) }
     let labels = samples.map { testSet.labels[$0] }
     if let encryptedSettings {
@@ -241,15 +251,32 @@ func writeLogits(_ logits: [[Double]], to url: URL) throws(CommandFailure) {
     print("logits    \(logits.count) rows written to \(url.path)")
 }
 
-/// `--samples`: ranges `a..b` (inclusive) and single indices, comma-separated, in the order given.
-func parseSamples(_ text: String?, count: Int) throws(CommandFailure) -> [Int] {
-    guard let text else { return Array(0..<count) }
+/// The clips per class in the representative slice (`--samples slice`).
+let slicePerClass = 5
+
+/// The representative slice the encrypted evaluation runs by default: the first
+/// `slicePerClass` clips of every class, in index order (50 clips of the paper's test set, 5 of
+/// them falls).
+func representativeSlice(labels: [Int]) -> [Int] {
+    var taken: [Int: Int] = [:]
+    return labels.indices.filter { i in
+        taken[labels[i], default: 0] += 1
+        return taken[labels[i]]! <= slicePerClass
+    }
+}
+
+/// `--samples`: `all`, `slice` (`representativeSlice`), or ranges `a..b` (inclusive) and single
+/// indices, comma-separated, in the order given.
+func parseSamples(_ text: String?, labels: [Int]) throws(CommandFailure) -> [Int] {
+    let count = labels.count
+    guard let text, text != "all" else { return Array(0..<count) }
+    if text == "slice" { return representativeSlice(labels: labels) }
     var result: [Int] = []
     for part in text.split(separator: ",", omittingEmptySubsequences: false) {
         let bounds = part.components(separatedBy: "..")
         let numbers = bounds.map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard (1...2).contains(numbers.count), numbers.allSatisfy({ $0 != nil }) else {
-            throw CommandFailure(code: .usage, message: "--samples takes indices and ranges like 0..607 or 3,17,42, got \"\(part)\"")
+            throw CommandFailure(code: .usage, message: "--samples takes all, slice, or indices and ranges like 0..607 or 3,17,42, got \"\(part)\"")
         }
         let low = numbers[0]!, high = numbers.last!!
         guard low >= 0, high < count, low <= high else {
@@ -261,9 +288,12 @@ func parseSamples(_ text: String?, count: Int) throws(CommandFailure) -> [Int] {
 }
 
 func classify(_ arguments: ArraySlice<String>) throws(CommandFailure) {
-    var options = try Options(arguments, allowed: ["model", "data", "keypoints", "threshold", "row"])
-    let modelReference = try options.required("model")
-    options.values["input"] = try options.required("keypoints")
+    var options = try Options(arguments, allowed: ["model", "data", "keypoints", "threshold", "row", "clip"])
+    let modelReference = options.values["model"] ?? "default"
+    if options.values["clip"] == nil { options.values["input"] = try options.required("keypoints") }
+    if options.values["clip"] != nil, options.values["keypoints"] != nil {
+        throw CommandFailure(code: .usage, message: "give --keypoints or --clip, not both")
+    }
     let threshold = try frameThreshold(options)
     let (sequence, source) = try readRecording(options)
     let (model, _) = try loadModel(modelReference, source: dataSource(options))
@@ -271,6 +301,7 @@ func classify(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let logits = model.referenceLogits(input)
     let predicted = predictedClass(logits)
     print("clip      \(sequence.frames.count) frames from \(source), 32 selected")
+    warnIfShort(sequence, source: source)
     print("model     \(model.name)")
     print("logits    " + zip(model.classNames, logits).map { "\($0) \(String(format: "%.4f", $1))" }.joined(separator: ", "))
     print("class     \(model.classNames[predicted])\(predicted == HEARTestSet.fallClass ? "  — FALL DETECTED" : "")")
@@ -292,7 +323,7 @@ func modelInit(_ arguments: ArraySlice<String>) throws(CommandFailure) {
 }
 
 let planHelp = """
-    usage: hear plan --model <name|dir> [--data <dir>] [--method fast-hear|hear] [--strategy auto|full|giant|baby[,…]]
+    usage: hear plan [--model <name|dir|file>] [--data <dir>] [--method fast-hear|hear] [--strategy auto|full|giant|baby[,…]]
                      [--packing auto|real|complex] [--slots 8192] [--preset default|seal-style|hear|fast-hear]
 
       Compiles the model into the packed slot program the encrypted evaluation runs and prints
@@ -354,7 +385,7 @@ func plan(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let strategies = try parseStrategies(options.values["strategy"])
     let slots = try options.integer("slots", range: 5120...65536) ?? 8192
     guard slots % 512 == 0 else { throw CommandFailure(code: .usage, message: "--slots must be a multiple of 512") }
-    let (model, _) = try loadModel(try options.required("model"), source: dataSource(options))
+    let (model, _) = try loadModel(options.values["model"] ?? "default", source: dataSource(options))
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
     let program = PackedProgram.compile(folded.packed, slotCount: slots, method: method, strategies: strategies, packing: packing)
@@ -391,7 +422,12 @@ func plan(_ arguments: ArraySlice<String>) throws(CommandFailure) {
 func run(_ arguments: [String]) throws(CommandFailure) {
     let wantsHelp = arguments.contains("--help") || arguments.contains("-h")
     switch arguments.first {
-    case nil, "--help", "-h":
+    case nil:
+        FileHandle.standardError.write(Data((mainHelp + "\n").utf8))
+        throw CommandFailure(code: .usage, message: "no command given")
+    case "--version", "version":
+        print("hear \(HEARVersion.string) (HEAR in Swift: RNS-CKKS and encrypted human action recognition)")
+    case "--help", "-h":
         print(mainHelp)
     case "help" where arguments.count == 1:
         print(mainHelp)
@@ -446,6 +482,8 @@ func run(_ arguments: [String]) throws(CommandFailure) {
     }
 }
 
+// Result lines appear as they are produced, also when stdout is a file or a pipe.
+setvbuf(stdout, nil, _IOLBF, 0)
 do {
     try run(Array(CommandLine.arguments.dropFirst()))
 } catch {

@@ -73,7 +73,7 @@ struct CommandLineTests {
             #expect(try hear(["help", command]).output == help.output)
             #expect(try hear(["--help"]).output.contains("  \(command) "), "\(command) in the command list")
         }
-        for arguments in [["frobnicate"], ["evaluate"], ["evaluate", "--model"], ["evaluate", "--model", "x", "--colour", "red"],
+        for arguments in [["frobnicate"], ["evaluate", "--model"], ["evaluate", "--model", "x", "--colour", "red"],
                           ["evaluate", "--model", "a", "--model", "b"], ["evaluate", "--model", "a", "--threads", "0"],
                           ["evaluate", "--model", "a", "--plan", "fast"], ["model", "init", "--architecture", "cnn3d-64", "--seed", "1", "--out", "/tmp/x"],
                           ["model", "init", "--architecture", "cnn2d-64", "--seed", "-1", "--out", "/tmp/x"], ["model", "delete"],
@@ -98,7 +98,7 @@ struct CommandLineTests {
     func badInputs() throws {
         let data = try tinyTestSet()
         let noData = try hear(["evaluate", "--model", "cnn2d-64", "--data", "/nonexistent/hear"])
-        #expect(noData.status == 66 && noData.error.contains("no test set at /nonexistent/hear"))
+        #expect(noData.status == 66 && noData.error.contains("no data directory /nonexistent/hear"), "\(noData.error)")
         let noModel = try hear(["evaluate", "--model", "cnn9d", "--data", data.path])
         #expect(noModel.status == 66 && noModel.error.contains("no model"))
         let noDirectory = try hear(["evaluate", "--model", "cnn2d-64", "--data", data.path, "--logits", "/nonexistent/dir/out.csv"])
@@ -240,17 +240,36 @@ struct CommandLineTests {
         let left = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         #expect(!left.contains("never.hear") && !left.contains { $0.contains("partial") }, "\(left)")
 
+        // A real fall of the bundled test set through the three parties, from an empty directory.
+        let fall = try hear(["encrypt", "--public-key", path("keys/public-key.hear"), "--clip", "164", "--out", path("fall.hear")],
+                            environment: noData)
+        #expect(fall.status == 0 && fall.output.contains("test clip 164") && fall.output.contains("label fall"), "\(fall.error)")
+        let fallResult = try hear(["infer", "--eval-keys", path("keys/evaluation-keys.hear"), "--in", path("fall.hear"),
+                                   "--out", path("fall-result.hear"), "--threads", "2"], environment: noData)
+        #expect(fallResult.status == 0, "\(fallResult.error)")
+        let json = try hear(["decrypt", "--secret-key", path("keys/secret-key.hear"), "--in", path("fall-result.hear"), "--json"])
+        #expect(json.status == 0, "\(json.error)")
+        let object = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+        #expect(object?["class"] as? String == "fall" && object?["alert"] as? Bool == true && object?["classIndex"] as? Int == 9,
+                "\(json.output)")
+        #expect(object?["scores"] == nil)
+        let plainFall = try hear(["classify", "--clip", "164"], environment: noData)
+        #expect(plainFall.output.contains("class     fall"), "\(plainFall.output)")
+
+        // The demo on real test clips (bundled), each decided as labelled and as the plaintext network.
         let demo = try hear(["demo", "--threads", "2"], environment: noData)
         #expect(demo.status == 0, "\(demo.error)")
-        for name in ["fall", "sit", "walk"] {
-            #expect(demo.output.contains("[station] \(name): \(name) (confidence") && demo.output.contains("(plaintext network: \(name))"), "\(name)")
+        for (clip, name) in [(164, "fall"), (381, "walk"), (98, "sit"), (426, "pick")] {
+            #expect(demo.output.contains("[station] clip \(clip) (label \(name)): \(name) (confidence")
+                    && demo.output.contains("(plaintext network: \(name);"), "\(clip) \(name): \(demo.output)")
         }
+        #expect(demo.output.contains("4 of 4 encrypted decisions equal the label"))
     }
 
-    @Test("hear evaluate --model cnn2d-64 prints the paper's figures",
-          .enabled(if: sharedDataPresent, sharedDataMessage), .enabled(if: fullDataTests, "release builds or HEAR_SLOW_TESTS=1"))
+    @Test("hear evaluate --model default prints the paper's figures from the bundled data, without ../shared",
+          .enabled(if: fullDataTests, "release builds or HEAR_SLOW_TESTS=1"))
     func paperFigures() throws {
-        let run = try hear(["evaluate", "--model", "cnn2d-64", "--data", sharedDataDirectory.path])
+        let run = try hear(["evaluate", "--model", "default"], environment: ["HEAR_DATA": "/nonexistent/hear-data"])
         #expect(run.status == 0, "\(run.error)")
         for line in ["accuracy            87.99 %", "fall sensitivity    86.21 %", "fall specificity    99.14 %",
                      "fall precision      83.33 %", "fall F1             84.75 %"] {

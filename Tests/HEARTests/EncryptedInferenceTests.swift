@@ -103,8 +103,7 @@ struct EncryptedInferenceTests {
         #expect(try resident.predict(x).resultSlots == streamed.predict(x).resultSlots)
     }
 
-    @Test("the paper's cnn2d-64 at the default (128-bit) preset: scores within 3.5e-3 of the plaintext network",
-          .enabled(if: sharedDataPresent, sharedDataMessage))
+    @Test("the paper's cnn2d-64 at the default (128-bit) preset: scores within 3.5e-3 of the plaintext network")
     func productionSlice() throws {
         let testSet = try #require(paperTestSet)
         let folded = try FoldedNetwork(folding: paperModel("cnn2d-64"))

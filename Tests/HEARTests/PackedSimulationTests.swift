@@ -10,9 +10,7 @@ struct PackedSimulationTests {
     static let cases: [(String, HEMethod)] = NetworkArchitecture.all.flatMap { a in HEMethod.allCases.map { (a.name, $0) } }
 
     func model(_ name: String) throws -> HEARModel {
-        if sharedDataPresent, FileManager.default.fileExists(atPath: sharedDataDirectory.appendingPathComponent("models/\(name)").path) {
-            return try paperModel(name)
-        }
+        if PaperData.modelNames.contains(name) { return try paperModel(name) }
         return HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: name)!, seed: 1)
     }
 
@@ -56,7 +54,7 @@ struct PackedSimulationTests {
 /// Every test sample through the simulator, for the four architectures and both methods
 /// (2D-CNN-128 with `hear model init` weights, seed 1, as its trained weights were never published).
 /// Release builds run all 608 samples (about 2.5 minutes on two cores), debug builds 4.
-@Suite("packed programs on the paper's test set", .enabled(if: sharedDataPresent, sharedDataMessage), .serialized)
+@Suite("packed programs on the paper's test set", .serialized)
 struct PackedPaperTests {
     @Test("simulator = folded network on every test sample", arguments: PackedSimulationTests.cases)
     func everySample(name: String, method: HEMethod) throws {

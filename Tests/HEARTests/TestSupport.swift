@@ -2,8 +2,11 @@ import Foundation
 import Testing
 import HEAR
 
-/// The paper's data, read from `../shared/data/hear-paper` beside the package (or `$HEAR_DATA`).
-/// Tests that need it are disabled with a message when it is absent.
+/// The paper's data in its original CSV form, read from `../shared/data/hear-paper` beside the
+/// package (or `$HEAR_DATA`). Only what the package does not ship needs it: the paper's PyTorch
+/// logits (a test oracle) and the check that the bundled resources equal the CSV files bit for
+/// bit. Those tests are disabled with a message when it is absent; everything else runs on the
+/// bundled data (`PaperData`).
 let sharedDataDirectory: URL = {
     if let path = ProcessInfo.processInfo.environment["HEAR_DATA"], !path.isEmpty { return URL(fileURLWithPath: path) }
     return URL(fileURLWithPath: #filePath)
@@ -12,7 +15,7 @@ let sharedDataDirectory: URL = {
 }()
 
 let sharedDataPresent = FileManager.default.fileExists(atPath: sharedDataDirectory.appendingPathComponent("test_inputs.csv").path)
-let sharedDataMessage: Comment = "the paper's data is expected at \(sharedDataDirectory.path) (../shared/data/hear-paper beside the package, or set HEAR_DATA)"
+let sharedDataMessage: Comment = "needs the paper's CSV data at \(sharedDataDirectory.path) (../shared/data/hear-paper beside the package, or set HEAR_DATA): the PyTorch logits are a test oracle the package does not ship"
 
 /// Whether tests over all 608 samples run: always in release builds (CI runs `swift test -c
 /// release`), in debug builds only with `HEAR_SLOW_TESTS=1`; debug builds check a slice.
@@ -24,11 +27,13 @@ let fullDataTests: Bool = {
     #endif
 }()
 
-/// The test set loaded once for all suites.
-let paperTestSet: HEARTestSet? = sharedDataPresent ? try? HEARTestSet.load(directory: sharedDataDirectory) : nil
+/// The bundled test set, loaded once for all suites (nil only if the resources are missing,
+/// which the tests that use it then report as a failure).
+let paperTestSet: HEARTestSet? = try? PaperData.bundledTestSet()
 
+/// A bundled paper model.
 func paperModel(_ name: String) throws -> HEARModel {
-    try HEARModel(contentsOf: sharedDataDirectory.appendingPathComponent("models/\(name)"))
+    try PaperData.bundledModel(named: name)
 }
 
 /// The paper's PyTorch logits for a model, one row of 10 per test sample.

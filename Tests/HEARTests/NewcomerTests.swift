@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+import HEAR
+
+/// What a new user meets on a fresh clone: the bundled data by default, `--version`, usage, and
+/// each input mistake answered by one sentence and the right exit status.
+@Suite("the hear command on a fresh clone", .enabled(if: hearExecutable != nil, "the hear executable is built beside the test runner"))
+struct NewcomerTests {
+    /// No `../shared`: the command must not look there.
+    let noData = ["HEAR_DATA": "/nonexistent/hear-data"]
+
+    func oneLine(_ run: CommandResult, status: Int32, containing text: String, _ label: String) {
+        #expect(run.status == status, "\(label): exit \(run.status), \(run.error)")
+        #expect(run.error.hasPrefix("hear: ") && run.error.split(separator: "\n").count == 1 && run.error.contains(text),
+                "\(label): \(run.error)")
+    }
+
+    @Test("--version, and no arguments: usage on stderr, exit 64")
+    func versionAndUsage() throws {
+        let version = try hear(["--version"])
+        #expect(version.status == 0 && version.output.hasPrefix("hear \(HEARVersion.string)"))
+        let bare = try hear([])
+        #expect(bare.status == 64 && bare.output.isEmpty && bare.error.contains("usage: hear <command>"))
+    }
+
+    @Test("classify --clip reads the bundled test set; the model names are listed for an unknown one")
+    func bundledClips() throws {
+        let run = try hear(["classify", "--clip", "164"], environment: noData)
+        #expect(run.status == 0 && run.output.contains("test clip 164") && run.output.contains("class     fall"), "\(run.output) \(run.error)")
+        oneLine(try hear(["classify", "--clip", "608"], environment: noData), status: 64, containing: "the test set has 608 clips (0…607)", "range")
+        oneLine(try hear(["classify", "--model", "cnn3d-64", "--clip", "1"], environment: noData), status: 66,
+                containing: "available: default (the paper's 2D-CNN-64), cnn2d-64, cnn1d-64, cnn1d-128, synthetic", "unknown model")
+        oneLine(try hear(["demo", "--clip", "700"], environment: noData), status: 64, containing: "--clip 700 is out of range", "demo clip")
+        let synthetic = try hear(["classify", "--model", "synthetic", "--clip", "0"], environment: noData)
+        #expect(synthetic.status == 0 && synthetic.output.contains("synthetic"), "\(synthetic.error)")
+    }
+
+    @Test("input mistakes: swapped arguments, huge coordinates, a test-set row without --row, a short clip, bad files")
+    func mistakes() throws {
+        let directory = try temporaryDirectory("newcomer")
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        // A valid clip and a fake party file.
+        let clip = path("clip.csv")
+        let frames = (0..<40).map { f in SkeletonFrame(joints: (0..<15).map { Keypoint(x: 100 + Double(f + $0), y: 80 + 4 * Double($0), score: 0.9) }) }
+        try KeypointCSV.write(SkeletonSequence(frames: frames), to: URL(fileURLWithPath: clip))
+        var party = Array("HEARFILE".utf8)
+        party += [UInt8](repeating: 7, count: 100)
+        try Data(party).write(to: URL(fileURLWithPath: path("public-key.hear")))
+
+        // encrypt --public-key clip.csv --input public-key.hear: both readers say the files look swapped.
+        oneLine(try hear(["encrypt", "--public-key", clip, "--input", path("public-key.hear"), "--out", path("x.hear")]),
+                status: 65, containing: "swapped", "swapped")
+        oneLine(try hear(["encrypt", "--public-key", clip, "--input", clip, "--out", path("x.hear")]),
+                status: 65, containing: "are two arguments swapped", "key is text")
+
+        // 1e300: the file, line and column.
+        var text = try String(contentsOfFile: clip, encoding: .utf8).split(separator: "\n").map(String.init)
+        var cells = text[3].split(separator: ",").map(String.init)
+        cells[4] = "1e300"
+        text[3] = cells.joined(separator: ",")
+        try (text.joined(separator: "\n") + "\n").write(toFile: path("huge.csv"), atomically: true, encoding: .utf8)
+        oneLine(try hear(["classify", "--keypoints", path("huge.csv")]), status: 65, containing: "huge.csv, line 4: column 5 is 1e+300", "1e300")
+
+        // A 1440-column row of the test-set format without --row.
+        let row = (0..<1440).map { i in i % 3 == 2 ? "0.9" : String(100 + i % 50) }.joined(separator: ",")
+        try (row + "\n").write(toFile: path("test_inputs.csv"), atomically: true, encoding: .utf8)
+        oneLine(try hear(["classify", "--keypoints", path("test_inputs.csv")]), status: 65, containing: "add --row <i>", "1440 columns")
+        let withRow = try hear(["classify", "--keypoints", path("test_inputs.csv"), "--row", "0"])
+        #expect(withRow.status == 0, "\(withRow.error)")
+
+        // A one-frame clip: classified, with a warning.
+        try KeypointCSV.write(SkeletonSequence(frames: [frames[0]]), to: URL(fileURLWithPath: path("one.csv")))
+        let short = try hear(["classify", "--keypoints", path("one.csv")])
+        #expect(short.status == 0 && short.error.contains("warning") && short.error.contains("1 frame;"), "\(short.error)")
+
+        // Missing, a directory, a path through a file; a truncated and a corrupted model file.
+        oneLine(try hear(["classify", "--keypoints", path("none.csv")]), status: 66, containing: "none.csv: no such file", "missing")
+        oneLine(try hear(["classify", "--keypoints", directory.path]), status: 66, containing: "it is a directory", "directory")
+        oneLine(try hear(["classify", "--keypoints", clip + "/x.csv"]), status: 66, containing: "not a directory", "not a directory")
+        let model = try PaperData.bundledModel(named: "cnn1d-64").binaryRepresentation
+        try model.prefix(model.count - 1000).write(to: URL(fileURLWithPath: path("truncated.hearmodel")))
+        oneLine(try hear(["classify", "--model", path("truncated.hearmodel"), "--clip", "0"], environment: noData), status: 65,
+                containing: "SHA-256 digest does not match", "truncated model")
+        var flipped = model
+        flipped[model.count / 2] ^= 1
+        try flipped.write(to: URL(fileURLWithPath: path("flipped.hearmodel")))
+        oneLine(try hear(["classify", "--model", path("flipped.hearmodel"), "--clip", "0"], environment: noData), status: 65,
+                containing: "SHA-256 digest does not match", "flipped model")
+        // A --data folder of the wrong shape.
+        let wrong = directory.appendingPathComponent("wrong")
+        try FileManager.default.createDirectory(at: wrong, withIntermediateDirectories: true)
+        try "1,2,3\n".write(to: wrong.appendingPathComponent("test_inputs.csv"), atomically: true, encoding: .utf8)
+        try "0\n".write(to: wrong.appendingPathComponent("test_labels.csv"), atomically: true, encoding: .utf8)
+        oneLine(try hear(["evaluate", "--data", wrong.path]), status: 65, containing: "expected 1440 numbers", "wrong data shape")
+    }
+}

@@ -15,9 +15,18 @@ import PackageDescription
 /// condition HERING_VECTOR_NTT), the scalar kernels everywhere else.
 ///   HEAR_TARGET_CPU=<llvm cpu>  use that CPU (e.g. znver4, skylake-avx512, haswell, x86-64);
 ///   HEAR_PORTABLE=1             baseline code that runs on any x86-64 / arm64 machine.
+///
+/// `-target-cpu` is an unsafe flag, which SwiftPM refuses in a package that another package
+/// depends on by version. So these settings apply only when this package is built on its own
+/// (or as a local `path:` dependency). As a versioned dependency — checked out under
+/// `.build/checkouts/` or Xcode's `SourcePackages/checkouts/` — it builds portable code, and the
+/// consumer turns the vector kernels on for the whole build with
+///     swift build -c release -Xswiftc -target-cpu -Xswiftc native -Xswiftc -DHERING_VECTOR_NTT
 func vectorSettings() -> [SwiftSetting] {
     let environment = ProcessInfo.processInfo.environment
     if environment["HEAR_PORTABLE"] == "1" { return [] }
+    let directory = Context.packageDirectory
+    if directory.contains("/.build/checkouts/") || directory.contains("/SourcePackages/checkouts/") { return [] }
     var cpu = environment["HEAR_TARGET_CPU"]
     #if os(Linux) && arch(x86_64)
     if cpu == nil, let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),

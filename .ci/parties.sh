@@ -59,7 +59,7 @@ expect_failure 65 "the checksum does not match" out3.hear "${infer[@]}" --eval-k
 expect_failure 65 "belongs to parameter set 'seal-style'" out4.hear "${infer[@]}" --eval-keys keys/evaluation-keys.hear --in input-seal.hear --out out4.hear
 expect_failure 65 "belongs to parameter set 'default'" /nonexistent decrypt --secret-key keys-seal/secret-key.hear --in result.hear
 expect_failure 65 "was made for model plan" out5.hear "${infer[@]}" --eval-keys keys-hear/evaluation-keys.hear --in input.hear --out out5.hear
-expect_failure 65 "the evaluation keys were generated for model 'cnn2d-64'" out6.hear infer --model default --eval-keys keys/evaluation-keys.hear --in input.hear --out out6.hear
+expect_failure 65 "the evaluation keys were generated for model 'cnn2d-64'" out6.hear infer --model synthetic --eval-keys keys/evaluation-keys.hear --in input.hear --out out6.hear
 expect_failure 65 "holds a SECRET KEY" out7.hear "${infer[@]}" --eval-keys keys/secret-key.hear --in input.hear --out out7.hear
 expect_failure 65 "malformed.csv, line 2: expected 45 numbers" out8.hear encrypt --public-key keys/public-key.hear --input malformed.csv --out out8.hear
 expect_failure 65 "holds an input ciphertext, not a result ciphertext" /nonexistent decrypt --secret-key keys/secret-key.hear --in input.hear

@@ -18,9 +18,10 @@ enum DataSource {
     }
 }
 
-/// `--data <dir>` when given, else the bundle.
+/// `--data <dir>` when given (`--data bundled` names the bundle), else the bundle.
 func dataSource(_ options: Options) -> DataSource {
-    options.values["data"].map { .directory(URL(fileURLWithPath: $0)) } ?? .bundle
+    guard let path = options.values["data"], path != "bundled" else { return .bundle }
+    return .directory(URL(fileURLWithPath: path))
 }
 
 /// The test set from the source; a directory must hold both CSV files.

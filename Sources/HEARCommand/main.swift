@@ -104,10 +104,13 @@ let classifyHelp = """
 
 let modelInitHelp = """
     usage: hear model init --architecture <cnn1d-64|cnn1d-128|cnn2d-64|cnn2d-128> --seed <n> --out <dir>
+           hear model convert [--model <name|dir|file>] [--data <dir>] --out <file.hearmodel>
 
-      Writes manifest.json and one CSV per tensor: Xavier-uniform convolution and linear weights,
-      zero biases, batch normalisation at the identity, deterministic in the seed. <dir> must not
-      exist or be empty.
+      init: writes manifest.json and one CSV per tensor: Xavier-uniform convolution and linear
+      weights, zero biases, batch normalisation at the identity, deterministic in the seed. <dir>
+      must not exist or be empty.
+      convert: writes any model (a name, a directory, a .hearmodel file) in the compact binary form
+      (HEARMODL version 2, exact, with its SHA-256); the file must not exist.
     """
 
 /// Parsed `--name value` options; every option takes one value.
@@ -307,6 +310,21 @@ func classify(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     print("class     \(model.classNames[predicted])\(predicted == HEARTestSet.fallClass ? "  — FALL DETECTED" : "")")
 }
 
+func modelConvert(_ arguments: ArraySlice<String>) throws(CommandFailure) {
+    let options = try Options(arguments, allowed: ["model", "data", "out"])
+    let out = URL(fileURLWithPath: try options.required("out"))
+    try checkWritable(out)
+    guard !FileManager.default.fileExists(atPath: out.path) else {
+        throw CommandFailure(code: .cannotCreate, message: "cannot write \(out.path): the file exists (nothing is overwritten)")
+    }
+    let (model, origin) = try loadModel(options.values["model"] ?? "default", source: dataSource(options))
+    let bytes = model.binaryRepresentation
+    do { try bytes.write(to: out, options: [.atomic, .withoutOverwriting]) } catch {
+        throw CommandFailure(code: .cannotCreate, message: "cannot write \(out.path): \(error.localizedDescription)")
+    }
+    print("wrote \(model.name) from \(origin) to \(out.path) (\(bytes.count) bytes, fingerprint \(String(model.fingerprint, radix: 16)))")
+}
+
 func modelInit(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let options = try Options(arguments, allowed: ["architecture", "seed", "out"])
     let name = try options.required("architecture")
@@ -473,10 +491,10 @@ func run(_ arguments: [String]) throws(CommandFailure) {
     case "bundle":
         if wantsHelp { print(bundleHelp) } else { try bundle(arguments.dropFirst()) }
     case "model":
-        guard arguments.count >= 2, arguments[1] == "init" || arguments[1] == "--help" || arguments[1] == "-h" else {
-            throw CommandFailure(code: .usage, message: "unknown model command\(arguments.count >= 2 ? " \"\(arguments[1])\"" : ""); use `hear model init`")
+        guard arguments.count >= 2, ["init", "convert", "--help", "-h"].contains(arguments[1]) else {
+            throw CommandFailure(code: .usage, message: "unknown model command\(arguments.count >= 2 ? " \"\(arguments[1])\"" : ""); use `hear model init` or `hear model convert`")
         }
-        if wantsHelp { print(modelInitHelp) } else { try modelInit(arguments.dropFirst(2)) }
+        if wantsHelp { print(modelInitHelp) } else if arguments[1] == "convert" { try modelConvert(arguments.dropFirst(2)) } else { try modelInit(arguments.dropFirst(2)) }
     case let command?:
         throw CommandFailure(code: .usage, message: "unknown command \"\(command)\"; see `hear --help`")
     }

@@ -41,19 +41,26 @@ struct InferenceBenchmarkOptions {
     }
 }
 
-/// The model and the test set named by the options.
+/// The model and the test set named by the options: a model directory or `.hearmodel` file, or a
+/// paper model's name (from `--data <dir>/models` when given, else the bundled copy); the test
+/// set from `--data` when given, else the bundled one.
 func benchmarkModel(_ options: InferenceBenchmarkOptions) throws -> (HEARModel, HEARTestSet) {
-    let dataPath = options.data ?? ProcessInfo.processInfo.environment["HEAR_DATA"].flatMap { $0.isEmpty ? nil : $0 }
-        ?? "../shared/data/hear-paper"
-    let data = URL(fileURLWithPath: dataPath)
+    let data = options.data.map { URL(fileURLWithPath: $0) }
+    let testSet = try data.map { try HEARTestSet.load(directory: $0) } ?? PaperData.bundledTestSet()
     var isDirectory: ObjCBool = false
     let direct = URL(fileURLWithPath: options.model)
-    let modelURL = FileManager.default.fileExists(atPath: direct.path, isDirectory: &isDirectory) && isDirectory.boolValue
-        ? direct : data.appendingPathComponent("models").appendingPathComponent(options.model)
-    guard FileManager.default.fileExists(atPath: modelURL.path) else {
-        throw BenchmarkError.usage("no model at \(modelURL.path) (for cnn2d-128: `hear model init --architecture cnn2d-128 --seed 1 --out <dir>`)")
+    if FileManager.default.fileExists(atPath: direct.path, isDirectory: &isDirectory) {
+        if isDirectory.boolValue { return (try HEARModel(contentsOf: direct), testSet) }
+        return (try HEARModel(binary: Data(contentsOf: direct), source: direct.path), testSet)
     }
-    return (try HEARModel(contentsOf: modelURL), try HEARTestSet.load(directory: data))
+    if let data, FileManager.default.fileExists(atPath: data.appendingPathComponent("models/\(options.model)").path) {
+        return (try HEARModel(contentsOf: data.appendingPathComponent("models/\(options.model)")), testSet)
+    }
+    guard PaperData.modelNames.contains(options.model) else {
+        throw BenchmarkError.usage("no model \(options.model): a bundled one (\(PaperData.modelNames.joined(separator: ", "))), a model "
+                                   + "directory or a .hearmodel file (for cnn2d-128: `hear model init --architecture cnn2d-128 --seed 1 --out <dir>`)")
+    }
+    return (try PaperData.bundledModel(named: options.model), testSet)
 }
 
 func benchmarkInference(_ options: InferenceBenchmarkOptions) throws {

@@ -36,12 +36,12 @@ func megabytes(_ bytes: Int) -> String {
 
 /// Runs the encrypted evaluation and prints its report; returns the decrypted logits.
 func evaluateEncrypted(model: HEARModel, modelOrigin: String, inputs: [ActionInput], labels: [Int], samples: [Int],
-                       dataOrigin: String, settings: EncryptedSettings) throws(CommandFailure) -> [[Double]] {
+                       dataOrigin: String, note: String = "", settings: EncryptedSettings) throws(CommandFailure) -> [[Double]] {
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
     let parameters = settings.parameters
     print("model     \(model.name) (\(model.architecture.convolution.rawValue.uppercased()) CNN, f = \(model.architecture.filters)) from \(modelOrigin)")
-    print("data      \(samples.count) samples from \(dataOrigin)")
+    print("data      \(samples.count) samples from \(dataOrigin)\(note)")
     print("method    \(settings.method.rawValue), preset \(parameters.name): N = \(parameters.degree), "
           + "log2 QP = \(parameters.totalModulusBits), scale 2^\(parameters.log2Scale), \(parameters.security.rawValue), "
           + "\(Parallelism.threadCount) thread(s)")

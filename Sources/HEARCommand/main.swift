@@ -68,8 +68,8 @@ let evaluateHelp = """
       --plan     reference: layer-by-layer inference as PyTorch computes it (default);
                  folded: the folded plan the encrypted path evaluates (one square per block)
       --threads  threads (default: $HEAR_THREADS, else the number of cores)
-      --samples  which test samples, in this order: all, slice (the first 5 clips of each class: 50
-                 clips, 5 falls), or indices and inclusive ranges, e.g. 0..607 or 3,17,42 (default: all
+      --samples  which test samples, in this order: all, slice (every 8th clip of each class: 80
+                 clips, 4 falls), or indices and inclusive ranges, e.g. 0..607 or 3,17,42 (default: all
                  in the clear, slice when encrypted); --logits rows follow this order
 
     Encrypted (--encrypted): generates the keys, encodes the weights, then for each sample encrypts,
@@ -217,7 +217,8 @@ func evaluate(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let labels = samples.map { testSet.labels[$0] }
     if let encryptedSettings {
         let logits = try evaluateEncrypted(model: model, modelOrigin: modelOrigin, inputs: inputs, labels: labels, samples: samples,
-                                           dataOrigin: data.description, settings: encryptedSettings)
+                                           dataOrigin: data.description, note: samplesNote(options, encrypted: true),
+                                           settings: encryptedSettings)
         if let logitsURL { try writeLogits(logits, to: logitsURL) }
         return
     }
@@ -234,7 +235,7 @@ func evaluate(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let seconds = Date().timeIntervalSince(start)
     let metrics = ClassificationMetrics(predictions: logits.map(predictedClass), labels: labels, classNames: model.classNames)
     print("model     \(model.name) (\(model.architecture.convolution.rawValue.uppercased()) CNN, f = \(model.architecture.filters)) from \(modelOrigin)")
-    print("data      \(samples.count) of \(testSet.count) samples from \(data.description)")
+    print("data      \(samples.count) of \(testSet.count) samples from \(data.description)\(samplesNote(options, encrypted: false))")
     print("plan      \(plan == "folded" ? "folded (one square per block, constants in the weights)" : "reference (layer by layer)"), Double precision")
     print(String(format: "time      %.3f s on %d thread(s)", seconds, Parallelism.threadCount))
     print("")
@@ -254,18 +255,24 @@ func writeLogits(_ logits: [[Double]], to url: URL) throws(CommandFailure) {
     print("logits    \(logits.count) rows written to \(url.path)")
 }
 
-/// The clips per class in the representative slice (`--samples slice`).
-let slicePerClass = 5
+/// Every how many clips of a class the representative slice takes one (`--samples slice`).
+let sliceStride = 8
 
-/// The representative slice the encrypted evaluation runs by default: the first
-/// `slicePerClass` clips of every class, in index order (50 clips of the paper's test set, 5 of
-/// them falls).
+/// The representative slice the encrypted evaluation runs by default: every 8th clip of each
+/// class (its 1st, 9th, 17th, …), in index order — a stratified sample with the classes in the
+/// test set's proportions: 80 of the paper's 608 clips, 4 of them falls.
 func representativeSlice(labels: [Int]) -> [Int] {
-    var taken: [Int: Int] = [:]
+    var seen: [Int: Int] = [:]
     return labels.indices.filter { i in
-        taken[labels[i], default: 0] += 1
-        return taken[labels[i]]! <= slicePerClass
+        defer { seen[labels[i], default: 0] += 1 }
+        return seen[labels[i], default: 0] % sliceStride == 0
     }
+}
+
+/// What the data line says about a default sample choice.
+func samplesNote(_ options: Options, encrypted: Bool) -> String {
+    let choice = options.values["samples"] ?? (encrypted ? "slice" : "all")
+    return choice == "slice" ? " (the representative slice: every \(sliceStride)th clip of each class; --samples all for every clip)" : ""
 }
 
 /// `--samples`: `all`, `slice` (`representativeSlice`), or ranges `a..b` (inclusive) and single

@@ -31,6 +31,10 @@ struct NewcomerTests {
         oneLine(try hear(["classify", "--model", "cnn3d-64", "--clip", "1"], environment: noData), status: 66,
                 containing: "available: default (the paper's 2D-CNN-64), cnn2d-64, cnn1d-64, cnn1d-128, synthetic", "unknown model")
         oneLine(try hear(["demo", "--clip", "700"], environment: noData), status: 64, containing: "--clip 700 is out of range", "demo clip")
+        // the representative slice: every 8th clip of each class, 80 clips with 4 falls
+        let slice = try hear(["evaluate", "--samples", "slice"], environment: noData)
+        #expect(slice.status == 0 && slice.output.contains("data      80 of 608 samples") && slice.output.contains("(3 of 4)"),
+                "\(slice.output)")
         let synthetic = try hear(["classify", "--model", "synthetic", "--clip", "0"], environment: noData)
         #expect(synthetic.status == 0 && synthetic.output.contains("synthetic"), "\(synthetic.error)")
     }

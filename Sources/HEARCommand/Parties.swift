@@ -147,10 +147,14 @@ func keygen(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let options = try Options(arguments, allowed: ["model", "out", "preset", "method", "strategy", "packing", "data"])
     let out = URL(fileURLWithPath: try options.required("out"))
     let settings = try EncryptedSettings(options)
+    if let contents = try? FileManager.default.contentsOfDirectory(atPath: out.path), !contents.isEmpty {  // before any work
+        throw CommandFailure(code: .cannotCreate, message: "cannot write \(out.relativePath): the directory is not empty (it may hold keys; nothing is overwritten)")
+    }
     let (model, modelOrigin) = try loadModel(options.values["model"] ?? "default", source: dataSource(options))
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
     let start = DispatchTime.now().uptimeNanoseconds
+    Progress.note("generating the keys…")
     let keys = try writeKeys(folded: folded, settings: settings, to: out)
     let session = keys.station.session
     print("model     \(model.name) from \(modelOrigin), fingerprint \(session.modelFingerprint)")
@@ -259,6 +263,7 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
     let server: CloudServer
+    Progress.note("encoding the weights…")
     do { server = try CloudServer(network: folded, evaluationKeys: keys, weightBudget: weightBudget) } catch { throw failure(error) }
     start = DispatchTime.now().uptimeNanoseconds
     let bytes: [UInt8]

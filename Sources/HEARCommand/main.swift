@@ -326,9 +326,7 @@ func modelConvert(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     }
     let (model, origin) = try loadModel(options.values["model"] ?? "default", source: dataSource(options))
     let bytes = model.binaryRepresentation
-    do { try bytes.write(to: out, options: [.atomic, .withoutOverwriting]) } catch {
-        throw CommandFailure(code: .cannotCreate, message: "cannot write \(out.path): \(error.localizedDescription)")
-    }
+    try writePartyFile([UInt8](bytes), to: out)  // a temporary file, synced, then renamed: never half-written
     print("wrote \(model.name) from \(origin) to \(out.path) (\(bytes.count) bytes, fingerprint \(String(model.fingerprint, radix: 16)))")
 }
 

@@ -90,11 +90,31 @@ struct NewcomerTests {
         try flipped.write(to: URL(fileURLWithPath: path("flipped.hearmodel")))
         oneLine(try hear(["classify", "--model", path("flipped.hearmodel"), "--clip", "0"], environment: noData), status: 65,
                 containing: "SHA-256 digest does not match", "flipped model")
+        // model convert: the compact form of any model, never over an existing file.
+        let converted = try hear(["model", "convert", "--model", "cnn1d-64", "--out", path("c.hearmodel")], environment: noData)
+        #expect(converted.status == 0, "\(converted.error)")
+        #expect(try HEARModel(binary: Data(contentsOf: URL(fileURLWithPath: path("c.hearmodel")))).fingerprint
+                == PaperData.bundledModel(named: "cnn1d-64").fingerprint)
+        oneLine(try hear(["model", "convert", "--model", "cnn1d-64", "--out", path("c.hearmodel")], environment: noData), status: 73,
+                containing: "the file exists", "convert over a file")
         // A --data folder of the wrong shape.
         let wrong = directory.appendingPathComponent("wrong")
         try FileManager.default.createDirectory(at: wrong, withIntermediateDirectories: true)
         try "1,2,3\n".write(to: wrong.appendingPathComponent("test_inputs.csv"), atomically: true, encoding: .utf8)
         try "0\n".write(to: wrong.appendingPathComponent("test_labels.csv"), atomically: true, encoding: .utf8)
         oneLine(try hear(["evaluate", "--data", wrong.path]), status: 65, containing: "expected 1440 numbers", "wrong data shape")
+    }
+}
+
+/// The README shows the library example that CI compiles (Docs/Examples/Consumer), verbatim.
+@Suite("the README's library example")
+struct ReadmeExampleTests {
+    @Test("the README's Swift example is Docs/Examples/Consumer/Sources/Consumer/main.swift")
+    func example() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let main = try String(contentsOf: root.appendingPathComponent("Docs/Examples/Consumer/Sources/Consumer/main.swift"), encoding: .utf8)
+        #expect(main.contains("import HEAR") && main.contains("MonitoringStation.generateKeys"))
+        #expect(readme.contains("```swift\n" + main + "```"), "README.md must show the consumer's main.swift as it is")
     }
 }

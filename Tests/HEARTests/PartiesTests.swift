@@ -108,7 +108,10 @@ struct PartiesTests {
             }
         }
         #expect(throws: ProtocolError.notAPartyFile(source: "x")) {
-            try SessionCiphertext(file: Array("not a key at all".utf8), kind: .inputCiphertext, source: "x")
+            try SessionCiphertext(file: [0xff, 0x00, 0x17] + Array("not a key at all".utf8), kind: .inputCiphertext, source: "x")
+        }
+        #expect(throws: ProtocolError.textNotPartyFile(source: "x")) {  // text: most likely arguments swapped
+            try SessionCiphertext(file: Array("x0,y0,score0\n1,2,3\n".utf8), kind: .inputCiphertext, source: "x")
         }
     }
 

@@ -5,7 +5,7 @@ import HEAR
 /// The bundled paper data and its formats: exact against the CSV files, every damage refused.
 @Suite("the bundled paper data")
 struct BundleTests {
-    @Test("bundle = the paper's CSV files, bit for bit (test set and the three models)", .enabled(if: sharedDataPresent, sharedDataMessage))
+    @Test("bundle = the paper's CSV files, bit for bit (test set and the three models)", .enabled(if: sharedDataPresent, sharedCSVMessage))
     func bitIdentical() throws {
         let csv = try HEARTestSet.load(directory: sharedDataDirectory)
         let bundled = try #require(paperTestSet)

@@ -15,7 +15,8 @@ let sharedDataDirectory: URL = {
 }()
 
 let sharedDataPresent = FileManager.default.fileExists(atPath: sharedDataDirectory.appendingPathComponent("test_inputs.csv").path)
-let sharedDataMessage: Comment = "needs the paper's CSV data at \(sharedDataDirectory.path) (../shared/data/hear-paper beside the package, or set HEAR_DATA): the PyTorch logits are a test oracle the package does not ship"
+let sharedDataMessage: Comment = "needs the paper's PyTorch logits, a test oracle the package does not ship, at \(sharedDataDirectory.path) (../shared/data/hear-paper beside the package, or set HEAR_DATA)"
+let sharedCSVMessage: Comment = "compares the bundle with the paper's CSV files, expected at \(sharedDataDirectory.path) (../shared/data/hear-paper beside the package, or set HEAR_DATA)"
 
 /// Whether tests over all 608 samples run: always in release builds (CI runs `swift test -c
 /// release`), in debug builds only with `HEAR_SLOW_TESTS=1`; debug builds check a slice.

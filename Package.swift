@@ -93,7 +93,7 @@ let package = Package(
         .executableTarget(name: "HEARCommand", dependencies: ["HEARTraining", "HEAR", "HETensor", "CKKS", "HERing"], swiftSettings: optimized),
         .executableTarget(
             name: "HEARBenchmarks",
-            dependencies: ["HERing", "CKKS", "HETensor", "HEAR"],
+            dependencies: ["HEARCrypto", "HERing", "CKKS", "HETensor", "HEAR"],
             path: "Benchmarks/HEARBenchmarks",
             swiftSettings: optimized
         ),

@@ -179,6 +179,8 @@ case "ckks":
     runSuite("ckks") { try benchmarkCKKS(CKKSBenchmarkOptions(Array(arguments.dropFirst()))) }
 case "inference":
     runSuite("inference") { try benchmarkInference(InferenceBenchmarkOptions(Array(arguments.dropFirst()))) }
+case "crypto":
+    benchmarkCrypto()
 case "files":
     runSuite("files") { try benchmarkFiles(InferenceBenchmarkOptions(Array(arguments.dropFirst()))) }
 case "--help", "-h", "help":
@@ -190,8 +192,9 @@ case "--help", "-h", "help":
                                         [--packing auto|real|complex]
                HEARBenchmarks files [--model <name|dir>] [--method fast-hear|hear] [--threads N] [--preset default|seal-style]
                                     (sizes of the party files, time to write and to read them back)
+               HEARBenchmarks crypto               (SHA-256/512 over 100 MB, HMAC, Ed25519 sign and verify)
         """)
 default:
-    FileHandle.standardError.write("unknown benchmark suite '\(suite)'; use ntt, poly, all, ckks, inference or files\n".data(using: .utf8)!)
+    FileHandle.standardError.write("unknown benchmark suite '\(suite)'; use ntt, poly, all, ckks, inference, files or crypto\n".data(using: .utf8)!)
     exit(2)
 }

@@ -41,9 +41,10 @@ final class Progress {
         write("\r\u{1B}[K")
     }
 
-    /// A one-off status line (for a step without a count).
+    /// A one-off status line for a step without a count, on a terminal only (in a log, the
+    /// result line that follows says the same, and an error stays one line).
     static func note(_ text: String) {
-        guard ProcessInfo.processInfo.environment["HEAR_QUIET"] != "1" else { return }
+        guard isatty(STDERR_FILENO) == 1, ProcessInfo.processInfo.environment["HEAR_QUIET"] != "1" else { return }
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 

@@ -67,12 +67,7 @@ public enum ClipBundle {
         guard let head = reader.take(8), Array(head) == magic else { throw damaged("not a HEAR clip file (no HEARCLIP header)") }
         guard let fileVersion = reader.uint32() else { throw damaged("the file is truncated") }
         guard fileVersion == version else { throw damaged("clip file version \(fileVersion), this build reads \(version)") }
-        guard bytes.count >= 32 + 32 else { throw damaged("the file is truncated") }
-        let body = bytes.count - 32
-        guard SHA256.hash(bytes[0..<body]) == Array(bytes[body...]) else {
-            throw damaged("the SHA-256 digest does not match: the file is corrupted or truncated")
-        }
-        bytes.removeLast(32)
+        if let problem = removeTrailingDigest(&bytes, minimum: 32) { throw damaged(problem) }
         reader = ByteReader(bytes, offset: 12)
         guard let count = reader.uint32().map(Int.init), let frames = reader.uint32(), let perFrame = reader.uint32(),
               let decimals = reader.uint32() else { throw damaged("the file is truncated") }

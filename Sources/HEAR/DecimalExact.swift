@@ -1,3 +1,5 @@
+import HEARCrypto
+
 /// Exact decimal storage of doubles that came from short decimal text.
 ///
 /// The paper's weights were published as decimal text (float32 values written with at most nine
@@ -51,6 +53,18 @@ public enum DecimalExact {
         guard Self.value(mantissa: m, exponent: k).bitPattern == value.bitPattern else { return nil }
         return (Int32(m), UInt8(k))
     }
+}
+
+/// The reason a file that ends with the SHA-256 of its contents fails that check, or nil after
+/// removing the digest. `minimum`: the fewest bytes a valid file has before the digest.
+func removeTrailingDigest(_ bytes: inout [UInt8], minimum: Int) -> String? {
+    guard bytes.count >= minimum + SHA256.digestByteCount else { return "the file is truncated" }
+    let body = bytes.count - SHA256.digestByteCount
+    guard constantTimeEqual(SHA256.hash(bytes[0..<body]), Array(bytes[body...])) else {
+        return "the SHA-256 digest does not match: the file is corrupted or truncated"
+    }
+    bytes.removeLast(SHA256.digestByteCount)
+    return nil
 }
 
 /// Little-endian reading of a byte array with bounds checks: every read past the end is an error

@@ -74,12 +74,7 @@ extension HEARModel {
         }
         guard version == 1 || version == 2 else { throw invalid("binary model version \(version), this build reads 1 and 2") }
         if version == 2 {
-            guard bytes.count >= 16 + 32 else { throw invalid("the file is truncated") }
-            let body = bytes.count - 32
-            guard SHA256.hash(bytes[0..<body]) == Array(bytes[body...]) else {
-                throw invalid("the SHA-256 digest does not match: the file is corrupted or truncated")
-            }
-            bytes.removeLast(32)
+            if let problem = removeTrailingDigest(&bytes, minimum: 16) { throw invalid(problem) }
             reader = ByteReader(bytes, offset: 12)
         }
         guard let jsonCount = reader.uint32().map(Int.init), let json = reader.take(jsonCount) else { throw invalid("truncated manifest") }

@@ -29,53 +29,15 @@ public struct SHA256: Sendable {
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
     ]
 
-    private var state: [UInt32] = SHA256.initialState
-    /// The bytes of an incomplete block (fewer than 64).
-    private var pending: [UInt8] = []
-    /// Message length so far, in bytes.
-    private var length: UInt64 = 0
+    private var core = SHA2Core(initialState: SHA256.initialState, blockSize: 64, lengthFieldSize: 8)
 
-    public init() { pending.reserveCapacity(64) }
+    public init() {}
 
     /// Absorbs more message bytes.
-    public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        if bytes.withContiguousStorageIfAvailable({ update(buffer: UnsafeRawBufferPointer($0)) }) != nil { return }
-        let array = Array(bytes)
-        array.withUnsafeBytes { update(buffer: $0) }
-    }
+    public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 { core.update(bytes, compress: Self.compress) }
 
-    private mutating func update(buffer: UnsafeRawBufferPointer) {
-        length &+= UInt64(buffer.count)
-        var offset = 0
-        if !pending.isEmpty {
-            let take = min(64 - pending.count, buffer.count)
-            pending.append(contentsOf: buffer[0..<take])
-            offset = take
-            guard pending.count == 64 else { return }
-            pending.withUnsafeBytes { compress(blocks: $0) }
-            pending.removeAll(keepingCapacity: true)
-        }
-        let whole = (buffer.count - offset) / 64 * 64
-        if whole > 0 { compress(blocks: UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + whole)])) }
-        pending.append(contentsOf: buffer[(offset + whole)...])
-    }
-
-    /// Pads the message and returns the 32-byte digest (§5.1.1, §6.2.2).
-    public mutating func finalize() -> [UInt8] {
-        let bitLength = length &* 8
-        var padding: [UInt8] = [0x80]
-        let afterOne = (pending.count + 1) % 64
-        padding += [UInt8](repeating: 0, count: afterOne <= 56 ? 56 - afterOne : 120 - afterOne)
-        for i in (0..<8).reversed() { padding.append(UInt8(truncatingIfNeeded: bitLength >> (8 * UInt64(i)))) }
-        let savedLength = length
-        update(padding)
-        length = savedLength
-        precondition(pending.isEmpty, "SHA-256 padding must end on a block boundary")
-        var digest: [UInt8] = []
-        digest.reserveCapacity(32)
-        for word in state { digest += [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)] }
-        return digest
-    }
+    /// Pads the message and returns the 32-byte digest.
+    public mutating func finalize() -> [UInt8] { core.finalize(compress: Self.compress) }
 
     /// The digest of a whole message.
     public static func hash<Bytes: Sequence>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
@@ -85,10 +47,10 @@ public struct SHA256: Sendable {
     }
 
     /// The compression function over whole 64-byte blocks.
-    private mutating func compress(blocks: UnsafeRawBufferPointer) {
+    private static func compress(_ state: inout [UInt32], _ blocks: UnsafeRawBufferPointer) {
         precondition(blocks.count % 64 == 0)
         var w = [UInt32](repeating: 0, count: 64)
-        SHA256.roundConstants.withUnsafeBufferPointer { k in
+        roundConstants.withUnsafeBufferPointer { k in
             w.withUnsafeMutableBufferPointer { w in
                 var start = 0
                 while start < blocks.count {

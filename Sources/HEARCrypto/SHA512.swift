@@ -34,51 +34,15 @@ public struct SHA512: Sendable {
         0x510e527fade682d1, 0x9b05688c2b3e6c1f, 0x1f83d9abfb41bd6b, 0x5be0cd19137e2179,
     ]
 
-    private var state: [UInt64] = SHA512.initialState
-    private var pending: [UInt8] = []
-    private var length: UInt64 = 0
+    private var core = SHA2Core(initialState: SHA512.initialState, blockSize: 128, lengthFieldSize: 16)
 
-    public init() { pending.reserveCapacity(128) }
+    public init() {}
 
-    public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        if bytes.withContiguousStorageIfAvailable({ update(buffer: UnsafeRawBufferPointer($0)) }) != nil { return }
-        let array = Array(bytes)
-        array.withUnsafeBytes { update(buffer: $0) }
-    }
+    /// Absorbs more message bytes.
+    public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 { core.update(bytes, compress: Self.compress) }
 
-    private mutating func update(buffer: UnsafeRawBufferPointer) {
-        length &+= UInt64(buffer.count)
-        var offset = 0
-        if !pending.isEmpty {
-            let take = min(128 - pending.count, buffer.count)
-            pending.append(contentsOf: buffer[0..<take])
-            offset = take
-            guard pending.count == 128 else { return }
-            pending.withUnsafeBytes { compress(blocks: $0) }
-            pending.removeAll(keepingCapacity: true)
-        }
-        let whole = (buffer.count - offset) / 128 * 128
-        if whole > 0 { compress(blocks: UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + whole)])) }
-        pending.append(contentsOf: buffer[(offset + whole)...])
-    }
-
-    /// Pads (a 1 bit, zeros, the 128-bit big-endian bit length) and returns the 64-byte digest.
-    public mutating func finalize() -> [UInt8] {
-        let bitLength = length &* 8, highBits = length >> 61
-        var padding: [UInt8] = [0x80]
-        let afterOne = (pending.count + 1) % 128
-        padding += [UInt8](repeating: 0, count: afterOne <= 112 ? 112 - afterOne : 240 - afterOne)
-        for i in (0..<8).reversed() { padding.append(UInt8(truncatingIfNeeded: highBits >> (8 * UInt64(i)))) }
-        for i in (0..<8).reversed() { padding.append(UInt8(truncatingIfNeeded: bitLength >> (8 * UInt64(i)))) }
-        let savedLength = length
-        update(padding)
-        length = savedLength
-        precondition(pending.isEmpty, "SHA-512 padding must end on a block boundary")
-        var digest: [UInt8] = []
-        digest.reserveCapacity(64)
-        for word in state { for i in (0..<8).reversed() { digest.append(UInt8(truncatingIfNeeded: word >> (8 * UInt64(i)))) } }
-        return digest
-    }
+    /// Pads the message and returns the 64-byte digest.
+    public mutating func finalize() -> [UInt8] { core.finalize(compress: Self.compress) }
 
     public static func hash<Bytes: Sequence>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
         var hasher = SHA512()
@@ -86,10 +50,10 @@ public struct SHA512: Sendable {
         return hasher.finalize()
     }
 
-    private mutating func compress(blocks: UnsafeRawBufferPointer) {
+    private static func compress(_ state: inout [UInt64], _ blocks: UnsafeRawBufferPointer) {
         precondition(blocks.count % 128 == 0)
         var w = [UInt64](repeating: 0, count: 80)
-        SHA512.roundConstants.withUnsafeBufferPointer { k in
+        roundConstants.withUnsafeBufferPointer { k in
             w.withUnsafeMutableBufferPointer { w in
                 var start = 0
                 while start < blocks.count {

@@ -24,6 +24,10 @@ public struct ChaCha20: RandomNumberGenerator, Sendable {
     /// Eight consecutive keystream blocks (128 words), generated at once.
     @usableFromInline var buffer: [UInt32] = [UInt32](repeating: 0, count: 128)
     @usableFromInline var position = 128         // next unused word of `buffer`
+    /// Whether the key came from the operating system: such a generator takes a fresh key before
+    /// its block counter can wrap; a deterministic seed expansion stops there instead (2³² blocks,
+    /// 256 GiB, far beyond any polynomial it expands).
+    @usableFromInline var reseedsFromSystem = false
 
     /// A generator keyed by 32 bytes, with a 12-byte nonce and an initial block counter.
     public init(key: [UInt8], nonce: [UInt8], counter: UInt32 = 0) {
@@ -44,8 +48,30 @@ public struct ChaCha20: RandomNumberGenerator, Sendable {
 
     /// A generator keyed from the operating system's entropy source.
     /// - Throws: `HERingError.entropyUnavailable` if the source fails.
-    public static func systemSeeded() throws(HERingError) -> ChaCha20 {
-        ChaCha20(key: try systemRandomBytes(32), nonce: [UInt8](repeating: 0, count: 12))
+    /// `startingAtBlock` is for tests of the rekeying (the default, 0, is what every caller wants).
+    public static func systemSeeded(startingAtBlock counter: UInt32 = 0) throws(HERingError) -> ChaCha20 {
+        var key = try systemRandomBytes(32)
+        defer { for i in key.indices { key[i] = 0 } }
+        var generator = ChaCha20(key: key, nonce: [UInt8](repeating: 0, count: 12), counter: counter)
+        generator.reseedsFromSystem = true
+        return generator
+    }
+
+    /// A fresh key from the operating system, the counter back to 0. Should the entropy source
+    /// fail, the next 32 keystream bytes become the key ("fast key erasure": the old key cannot
+    /// be recomputed from the new one), so the stream never repeats and never stops.
+    @usableFromInline
+    mutating func rekey() {
+        var key = (try? Self.systemRandomBytes(32)) ?? {
+            let (k, n) = (SIMD8(lowHalf: keyLow, highHalf: keyHigh), nonce)
+            var block = [UInt32](repeating: 0, count: 128)
+            block.withUnsafeMutableBufferPointer { Self.eightBlocks(key: k, nonce: n, counter: counter, into: $0.baseAddress!) }
+            return (0..<32).map { UInt8(truncatingIfNeeded: block[$0 / 4] >> (8 * UInt32($0 % 4))) }
+        }()
+        keyLow = SIMD4((0..<4).map { Self.littleEndianWord(key, $0 * 4) })
+        keyHigh = SIMD4((4..<8).map { Self.littleEndianWord(key, $0 * 4) })
+        for i in key.indices { key[i] = 0 }
+        counter = 0
     }
 
     /// `count` bytes from the operating system (`getrandom(2)` on Linux, `arc4random_buf` on
@@ -139,7 +165,8 @@ public struct ChaCha20: RandomNumberGenerator, Sendable {
     /// Generates the next eight blocks into `buffer`.
     @usableFromInline
     mutating func refill() {
-        precondition(counter <= UInt32.max - 8, "ChaCha20 block counter exhausted (256 GiB of keystream)")
+        if counter > UInt32.max - 8 && reseedsFromSystem { rekey() }
+        precondition(counter <= UInt32.max - 8, "ChaCha20 block counter exhausted (256 GiB of a deterministic seed expansion)")
         let (k, n, c) = (SIMD8(lowHalf: keyLow, highHalf: keyHigh), nonce, counter)
         buffer.withUnsafeMutableBufferPointer { Self.eightBlocks(key: k, nonce: n, counter: c, into: $0.baseAddress!) }
         counter &+= 8

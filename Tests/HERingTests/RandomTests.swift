@@ -70,6 +70,17 @@ struct RandomTests {
         #expect(r1.next() != r2.next())
     }
 
+    /// Near the end of the 32-bit block counter a system-seeded generator takes a new key from
+    /// the operating system and goes on (it used to trap); no keystream block repeats.
+    @Test("a system-seeded generator rekeys before its block counter wraps")
+    func rekeysBeforeWrap() throws {
+        var generator = try ChaCha20.systemSeeded(startingAtBlock: UInt32.max - 15)
+        var blocks: [[UInt32]] = []
+        for _ in 0..<48 { blocks.append((0..<16).map { _ in generator.nextWord() }) }  // 48 blocks: past the end
+        #expect(Set(blocks).count == blocks.count)
+        #expect(blocks.allSatisfy { $0.contains { $0 != 0 } })
+    }
+
     @Test("uniform mod q passes a χ² test and stays in range", arguments: [3, 97, 65537, 1_099_511_627_689])
     func uniformChiSquare(q: UInt64) {
         var rng = ChaCha20(seed: [UInt8](repeating: 1, count: 32), domain: q)

@@ -98,25 +98,16 @@ func loadModel(_ reference: String, source: DataSource) throws(CommandFailure) -
     do { return (try HEARModel(binary: bytes, source: url.path), url.path) } catch { throw failure(error) }
 }
 
-/// Reads a whole input file, with the errors a user can act on: no such file, permission
-/// denied, a directory, larger than `limit`.
+/// Reads a whole input file through `FileInput` (the reasons come from the system: no such
+/// file, permission denied, a directory), refusing one larger than `limit`.
 func readInputFile(_ url: URL, limit: Int, what: String) throws(CommandFailure) -> Data {
-    let path = url.path
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw CommandFailure(code: .noInput, message: "cannot read \(printable(path)): no such file")
+    switch FileInput.read(url.path, limit: limit) {
+    case let .success(bytes): return Data(bytes)
+    case let .failure(.cannotOpen(reason)):
+        throw CommandFailure(code: .noInput, message: "cannot read \(printable(url.path)): \(reason)")
+    case let .failure(.tooLarge(size, limit)):
+        throw CommandFailure(code: .dataError, message: "\(printable(url.path)) is \(size) bytes, more than any \(what) (at most \(limit))")
     }
-    guard !isDirectory.boolValue else { throw CommandFailure(code: .noInput, message: "cannot read \(printable(path)): it is a directory, not a \(what)") }
-    guard FileManager.default.isReadableFile(atPath: path) else {
-        throw CommandFailure(code: .noInput, message: "cannot read \(printable(path)): permission denied")
-    }
-    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > limit {
-        throw CommandFailure(code: .dataError, message: "\(printable(path)) is \(size) bytes, more than any \(what) (at most \(limit))")
-    }
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw CommandFailure(code: .noInput, message: "cannot read \(printable(path)): the file cannot be opened")
-    }
-    return data
 }
 
 /// A string from a file or the command line made safe to print: control characters (terminal

@@ -11,6 +11,7 @@ func benchmarkCrypto() {
         let r = measure(runs: 3, warmup: 1, hash)
         emit([("op", name), ("median_us", r.median), ("min_us", r.min), ("MB_per_s", Double(size) / r.min)])
     }
+    benchmarkTreeHash(data)
     let key = [UInt8](repeating: 0x5c, count: 32), message = [UInt8](repeating: 1, count: 1024)
     var r = measure(runs: 1001) { _ = HMACSHA256.authenticate(message, key: key) }
     emit([("op", "hmac_sha256_1kB"), ("median_us", r.median), ("min_us", r.min)])
@@ -24,4 +25,12 @@ func benchmarkCrypto() {
     let signature = signer.signature(for: digest)
     r = measure(runs: 51) { _ = Ed25519.isValidSignature(signature, of: digest, publicKey: signer.publicKey) }
     emit([("op", "ed25519_verify_32B"), ("median_us", r.median), ("min_us", r.min)])
+}
+
+/// The tree hash of the party files (`SHA256Tree`), one thread and two.
+func benchmarkTreeHash(_ data: [UInt8]) {
+    for threads in [1, 2] {
+        let r = measure(runs: 5, warmup: 1) { _ = SHA256Tree.hash(data, concurrency: threads) }
+        emit([("op", "sha256_tree_100MB_\(threads)t"), ("median_us", r.median), ("min_us", r.min), ("MB_per_s", Double(data.count) / r.min)])
+    }
 }

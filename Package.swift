@@ -73,9 +73,9 @@ let package = Package(
         // automorphisms, the ChaCha20 CSPRNG and the samplers. Imports nothing of ours.
         .target(name: "HERing", swiftSettings: optimized),
         .testTarget(name: "HERingTests", dependencies: ["HERing"], swiftSettings: optimized),
-        // Layer 2: the CKKS scheme. Imports HERing only.
-        .target(name: "CKKS", dependencies: ["HERing"], swiftSettings: optimized),
-        .testTarget(name: "CKKSTests", dependencies: ["CKKS"], swiftSettings: optimized),
+        // Layer 2: the CKKS scheme. Imports HERing and HEARCrypto (digests and fingerprints).
+        .target(name: "CKKS", dependencies: ["HERing", "HEARCrypto"], swiftSettings: optimized),
+        .testTarget(name: "CKKSTests", dependencies: ["CKKS", "HEARCrypto"], swiftSettings: optimized),
         // Layer 3: packed tensor layouts and the homomorphic CNN operations, compiled to slot
         // programs that run on the CKKS evaluator or on the clear-slot simulator.
         .target(name: "HETensor", dependencies: ["CKKS", "HERing"], swiftSettings: optimized),
@@ -85,12 +85,12 @@ let package = Package(
         .target(name: "HEAR", dependencies: ["HETensor", "CKKS", "HERing", "HEARCrypto"],
                 resources: [.copy("Resources/paper"), .copy("Resources/synthetic-cnn2d-64.hearmodel"), .copy("Resources/recordings")], swiftSettings: optimized),
         // The tests also run the `hear` executable (exit codes, messages, files written).
-        .testTarget(name: "HEARTests", dependencies: ["HEAR", "HETensor", "CKKS", "HERing", "HEARCommand"], swiftSettings: optimized),
+        .testTarget(name: "HEARTests", dependencies: ["HEAR", "HETensor", "CKKS", "HERing", "HEARCommand", "HEARCrypto"], swiftSettings: optimized),
         // The `hear` command-line tool (product name `hear`; the module has another name so that
         // it cannot collide with `HEAR` on case-insensitive file systems).
         .target(name: "HEARTraining", dependencies: ["HEAR", "HERing"], swiftSettings: optimized),
         .testTarget(name: "HEARTrainingTests", dependencies: ["HEARTraining", "HEAR", "HERing"], swiftSettings: optimized),
-        .executableTarget(name: "HEARCommand", dependencies: ["HEARTraining", "HEAR", "HETensor", "CKKS", "HERing"], swiftSettings: optimized),
+        .executableTarget(name: "HEARCommand", dependencies: ["HEARTraining", "HEAR", "HETensor", "CKKS", "HERing", "HEARCrypto"], swiftSettings: optimized),
         .executableTarget(
             name: "HEARBenchmarks",
             dependencies: ["HEARCrypto", "HERing", "CKKS", "HETensor", "HEAR"],

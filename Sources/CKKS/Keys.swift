@@ -1,5 +1,6 @@
 // Secret, public, relinearization and Galois keys, and their generation.
 import Foundation
+import HEARCrypto
 import HERing
 
 /// The secret key `s`: uniform ternary coefficients, kept both as coefficients and in NTT form
@@ -10,7 +11,7 @@ import HERing
 /// (the client, the nursing station) ever hold one.
 public final class SecretKey: @unchecked Sendable, CustomStringConvertible {
     /// The fingerprint of the parameters the key belongs to.
-    public let parametersFingerprint: UInt64
+    public let parametersFingerprint: Fingerprint
     let degree: Int
     /// `N` coefficients in {−1, 0, 1}.
     let coefficients: UnsafeMutableBufferPointer<Int8>
@@ -96,7 +97,7 @@ public func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
 /// expanded from a public 32-byte seed. Encryption works in `Q_ℓ·P` and divides by `P`, which
 /// divides the encryption noise `u·e + e₁·s` by `P` as well (see `Encryptor`).
 public struct PublicKey: Sendable, Equatable {
-    public let parametersFingerprint: UInt64
+    public let parametersFingerprint: Fingerprint
     public let b: RNSPolynomial
     public let a: RNSPolynomial
     public let seed: [UInt8]
@@ -107,7 +108,7 @@ public struct PublicKey: Sendable, Equatable {
 /// The gadget factor is `P` modulo the primes of digit `j` and `0` modulo every other prime, so
 /// only those limbs carry `s'`. Every `a_j` comes from one seed (domain `j`).
 public struct KeySwitchingKey: Sendable, Equatable {
-    public let parametersFingerprint: UInt64
+    public let parametersFingerprint: Fingerprint
     /// The highest ciphertext level the key serves: its limbs are those of `Q_level·P`.
     public let level: Int
     /// `dnum`.
@@ -149,7 +150,7 @@ public struct GaloisKeys: Sendable, Equatable {
         public let key: KeySwitchingKey
         public let permutation: [UInt32]
     }
-    public let parametersFingerprint: UInt64
+    public let parametersFingerprint: Fingerprint
     public let entries: [Int: Entry]
 
     /// The Galois elements covered, sorted.

@@ -1,6 +1,7 @@
 // CKKS parameter sets: ring degree, modulus chain, special primes, scale, key-switching digits,
 // and the security check that guards them.
 import Foundation
+import HEARCrypto
 import HERing
 
 /// Which table of maximal modulus sizes a parameter set is checked against.
@@ -163,25 +164,19 @@ public struct CKKSParameters: Sendable, Hashable, CustomStringConvertible {
     /// below `2^bits`, so the true `log₂(QP)` is slightly smaller).
     public var totalModulusBits: Int { (dataPrimeBits + specialPrimeBits).reduce(0, +) }
 
-    /// A 64-bit fingerprint of everything that defines the ring and the keys (FNV-1a over the
-    /// degree, the primes, the scale exponent and `dnum`); serialized objects carry it so that
-    /// a key or ciphertext of another parameter set is refused.
-    public var fingerprint: UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ word: UInt64) {
-            for byte in 0..<8 {
-                hash ^= (word >> (8 * UInt64(byte))) & 0xff
-                hash &*= 0x0000_0100_0000_01b3
-            }
-        }
-        mix(UInt64(degree))
-        mix(UInt64(dataPrimes.count))
-        dataPrimes.forEach(mix)
-        mix(UInt64(specialPrimes.count))
-        specialPrimes.forEach(mix)
-        mix(UInt64(log2Scale))
-        mix(UInt64(digitCount))
-        return hash
+    /// A 128-bit fingerprint of everything that defines the ring and the keys (truncated SHA-256
+    /// over the degree, the primes, the scale exponent and `dnum`); serialized objects carry it
+    /// so that a key or ciphertext of another parameter set is refused.
+    public var fingerprint: Fingerprint {
+        var hash = FingerprintHasher(domain: "HEAR CKKS parameters 1")
+        hash.mix(degree)
+        hash.mix(dataPrimes.count)
+        dataPrimes.forEach { hash.mix($0) }
+        hash.mix(specialPrimes.count)
+        specialPrimes.forEach { hash.mix($0) }
+        hash.mix(log2Scale)
+        hash.mix(digitCount)
+        return hash.finalize()
     }
 
     public var description: String {

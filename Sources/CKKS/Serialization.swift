@@ -1,13 +1,17 @@
 // Versioned, bit-packed, validated binary format for every object that crosses a party boundary.
 //
 // Layout (little-endian):
-//   magic "HEAR" · version u16 · kind u8 · reserved u8 (0) · parameter fingerprint u64 ·
-//   payload · FNV-1a-64 checksum of everything before it (u64)
+//   magic "HEAR" · version u16 · kind u8 · reserved u8 (0) · parameter fingerprint (16 bytes) ·
+//   payload · digest: `SHA256Tree` of everything before it (32 bytes)
+// The digest detects corruption and, once a party file's signature covers it, forgery too (the
+// signed header of a party file lists the digest of each object it holds, so each byte is
+// hashed once).
 // Residues are bit-packed per limb with the width of that limb's prime (a 31-bit prime takes 31
 // bits per coefficient, not 64); uniform polynomials that come from a seed are stored as the
 // 32-byte seed. Decoding checks everything (magic, version, kind, fingerprint, checksum, level,
 // counts, every residue below its prime, every flag) and throws; it never traps.
 import Foundation
+import HEARCrypto
 import HERing
 
 /// Why a serialized object was refused.
@@ -16,7 +20,7 @@ public enum SerializationError: Error, Equatable, CustomStringConvertible {
     case badMagic
     case unsupportedVersion(UInt16)
     case wrongKind(expected: String, found: UInt8)
-    case parameterMismatch(expected: UInt64, found: UInt64)
+    case parameterMismatch(expected: Fingerprint, found: Fingerprint)
     case checksumMismatch
     case invalidValue(String)
     case trailingBytes(Int)
@@ -31,9 +35,9 @@ public enum SerializationError: Error, Equatable, CustomStringConvertible {
         case let .wrongKind(expected, found):
             return "expected a serialized \(expected), found object kind \(found)"
         case let .parameterMismatch(expected, found):
-            return "the object belongs to another parameter set (fingerprint \(String(found, radix: 16)), "
-                + "expected \(String(expected, radix: 16))): use the parameters it was made with"
-        case .checksumMismatch: return "the checksum does not match: the data is corrupted"
+            return "the object belongs to another parameter set (fingerprint \(found.hex), "
+                + "expected \(expected.hex)): use the parameters it was made with"
+        case .checksumMismatch: return "the SHA-256 digest does not match: the data is corrupted or was altered"
         case let .invalidValue(what): return "invalid content: \(what)"
         case let .trailingBytes(count): return "\(count) unexpected bytes after the object"
         }
@@ -43,7 +47,7 @@ public enum SerializationError: Error, Equatable, CustomStringConvertible {
 /// Format constants.
 public enum Serialization {
     public static let magic: [UInt8] = Array("HEAR".utf8)
-    public static let version: UInt16 = 2
+    public static let version: UInt16 = 3
 
     /// Object kinds.
     enum Kind: UInt8 {
@@ -61,14 +65,19 @@ public enum Serialization {
         }
     }
 
-    /// FNV-1a, 64 bits.
-    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes {
-            hash ^= UInt64(b)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return hash
+    /// Bytes of the header (magic, version, kind, reserved, fingerprint) and of the digest.
+    static let headerSize = 24, digestSize = 32
+
+    /// The digest of an object's bytes before the digest (`SHA256Tree`, on the engine's threads).
+    static func digest(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+        bytes.withUnsafeBytes { SHA256Tree.hash($0, concurrency: Parallelism.threadCount) }
+    }
+
+    /// The digest stored at the end of a serialized object (checked when the object is
+    /// deserialized; a party file's signed header lists it). Nil when `bytes` is too short.
+    public static func storedDigest(of bytes: [UInt8]) -> [UInt8]? {
+        guard bytes.count >= headerSize + digestSize else { return nil }
+        return Array(bytes.suffix(digestSize))
     }
 }
 
@@ -77,12 +86,12 @@ public enum Serialization {
 struct ByteWriter {
     var bytes: [UInt8] = []
 
-    init(kind: Serialization.Kind, fingerprint: UInt64) {
+    init(kind: Serialization.Kind, fingerprint: Fingerprint) {
         bytes += Serialization.magic
         append(Serialization.version)
         bytes.append(kind.rawValue)
         bytes.append(0)
-        append(fingerprint)
+        bytes += fingerprint.bytes
     }
 
     mutating func append<T: FixedWidthInteger>(_ value: T) {
@@ -120,9 +129,9 @@ struct ByteWriter {
         }
     }
 
-    /// Finishes with the checksum.
+    /// Finishes with the digest.
     mutating func finish() -> [UInt8] {
-        append(Serialization.checksum(bytes[...]))
+        bytes += Serialization.digest(bytes[...])
         return bytes
     }
 }
@@ -130,36 +139,31 @@ struct ByteWriter {
 struct ByteReader {
     let bytes: [UInt8]
     var offset: Int
-    let end: Int   // before the checksum
+    let end: Int   // before the digest
 
-    /// Checks magic, version, kind, checksum and fingerprint; positions after the header.
-    init(_ bytes: [UInt8], kind: Serialization.Kind, fingerprint expected: UInt64?) throws(SerializationError) {
+    /// Checks magic, version, kind, digest and fingerprint; positions after the header.
+    init(_ bytes: [UInt8], kind: Serialization.Kind, fingerprint expected: Fingerprint?) throws(SerializationError) {
         self.bytes = bytes
+        let minimum = Serialization.headerSize + Serialization.digestSize
         guard bytes.count >= 4, Array(bytes[0..<4]) == Serialization.magic else {
-            if bytes.count < 4 { throw .truncated(needed: 24 - bytes.count, available: bytes.count) }
+            if bytes.count < 4 { throw .truncated(needed: minimum - bytes.count, available: bytes.count) }
             throw .badMagic
         }
-        guard bytes.count >= 24 else { throw .truncated(needed: 24 - bytes.count, available: bytes.count) }
+        guard bytes.count >= minimum else { throw .truncated(needed: minimum - bytes.count, available: bytes.count) }
         offset = 4
-        end = bytes.count - 8
+        end = bytes.count - Serialization.digestSize
         let version: UInt16 = try read()
         guard version == Serialization.version else { throw .unsupportedVersion(version) }
         let foundKind: UInt8 = try read()
         guard foundKind == kind.rawValue else { throw .wrongKind(expected: kind.name, found: foundKind) }
         let reserved: UInt8 = try read()
         guard reserved == 0 else { throw .invalidValue("reserved header byte is \(reserved), expected 0") }
-        var stored: UInt64 = 0
-        withUnsafeMutableBytes(of: &stored) { $0.copyBytes(from: bytes[end..<(end + 8)]) }
-        guard UInt64(littleEndian: stored) == Serialization.checksum(bytes[0..<end]) else { throw .checksumMismatch }
-        let fingerprint: UInt64 = try read()
+        guard Serialization.digest(bytes[0..<end]) == Array(bytes[end...]) else { throw .checksumMismatch }
+        let fingerprint = Fingerprint(bytes: try readRaw(Fingerprint.byteCount))!
         if let expected, fingerprint != expected { throw .parameterMismatch(expected: expected, found: fingerprint) }
     }
 
-    var fingerprintInHeader: UInt64 {
-        var v: UInt64 = 0
-        withUnsafeMutableBytes(of: &v) { $0.copyBytes(from: bytes[8..<16]) }
-        return UInt64(littleEndian: v)
-    }
+    var fingerprintInHeader: Fingerprint { Fingerprint(bytes: Array(bytes[8..<24]))! }
 
     mutating func need(_ count: Int) throws(SerializationError) {
         guard count >= 0, end - offset >= count else { throw .truncated(needed: count, available: max(0, end - offset)) }

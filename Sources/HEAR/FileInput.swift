@@ -7,7 +7,11 @@ import Foundation
 public enum FileInput {
     /// The bytes of the file at `path`, or the reason it cannot be read (`path` is not part of the
     /// reason).
-    public static func read(_ path: String, limit: Int) -> Result<[UInt8], FileInputFailure> {
+    /// `limitFromPrefix`: a tighter limit read from the file's first `prefixLength` bytes (a
+    /// header that says which parameters and so which size the file can have), checked
+    /// against the file's size before the rest is read.
+    public static func read(_ path: String, limit: Int, prefixLength: Int = 4 << 20,
+                            limitFromPrefix: (([UInt8]) -> Int)? = nil) -> Result<[UInt8], FileInputFailure> {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return .failure(.cannotOpen(reason(errno))) }
         defer { close(descriptor) }
@@ -15,7 +19,20 @@ public enum FileInput {
         guard fstat(descriptor, &status) == 0 else { return .failure(.cannotOpen(reason(errno))) }
         if (status.st_mode & S_IFMT) == S_IFDIR { return .failure(.cannotOpen("it is a directory, not a file")) }
         let size = Int(status.st_size)
+        var limit = limit
         if size > limit { return .failure(.tooLarge(size: size, limit: limit)) }
+        if let limitFromPrefix {
+            var prefix = [UInt8](repeating: 0, count: min(max(size, 0), prefixLength))
+            var filled = 0
+            while filled < prefix.count {
+                let count = prefix.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + filled, $0.count - filled, off_t(filled)) }
+                if count < 0 { if errno == EINTR { continue }; return .failure(.cannotOpen(reason(errno))) }
+                if count == 0 { break }
+                filled += count
+            }
+            limit = min(limit, limitFromPrefix(Array(prefix[0..<filled])))
+            if size > limit { return .failure(.tooLarge(size: size, limit: limit)) }
+        }
         var bytes = [UInt8](repeating: 0, count: max(size, 0))
         var offset = 0
         while true {

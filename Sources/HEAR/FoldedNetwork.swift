@@ -1,3 +1,4 @@
+import HEARCrypto
 import HETensor
 
 /// The inference plan the encrypted path evaluates: each block is one convolution with folded
@@ -54,7 +55,7 @@ public struct FoldedNetwork: Sendable {
     public var architecture: NetworkArchitecture
     /// The folded model's name and `HEARModel.fingerprint`: the identity the key files record.
     public var modelName: String
-    public var modelFingerprint: UInt64
+    public var modelFingerprint: Fingerprint
     /// The names of the ten classes, in score order.
     public var classNames: [String]
     public var blocks: [Block]

@@ -1,4 +1,5 @@
 import Foundation
+import HEARCrypto
 import HERing
 
 /// One of the paper's four networks: 1D or 2D convolutions, f ∈ {64, 128} filters in the first
@@ -191,40 +192,22 @@ public struct HEARModel: Sendable {
     public var linearWeight: Tensor { tensors["linear.weight"]! }
     public var linearBias: [Double] { tensors["linear.bias"]!.values }
 
-    /// A 64-bit fingerprint of what the model computes: FNV-1a over the architecture, the class
-    /// names, the batch-norm ε and every tensor's name and values (IEEE bit patterns, in the
-    /// order of `architecture.tensorShapes`). The name and the file format do not enter it, so
-    /// a model renamed or converted between a directory and a `.hearmodel` file keeps it.
-    /// It detects a different model, not a forged one (FNV is not a cryptographic hash).
-    public var fingerprint: UInt64 {
-        var hash = FNV1a()
+    /// A 128-bit fingerprint of what the model computes: truncated SHA-256 over the
+    /// architecture, the class names, the batch-norm ε and every tensor's name and values (IEEE
+    /// bit patterns, in the order of `architecture.tensorShapes`). The name and the file format
+    /// do not enter it, so a model renamed or converted between a directory and a `.hearmodel`
+    /// file keeps it; any change of a weight changes it, and no other model can be made to match.
+    public var fingerprint: Fingerprint {
+        var hash = FingerprintHasher(domain: "HEAR model 1")
         hash.mix(architecture.name)
+        hash.mix(classNames.count)
         classNames.forEach { hash.mix($0) }
-        hash.mix(batchNormEpsilon.bitPattern)
+        hash.mix(batchNormEpsilon)
         for (tensorName, _) in architecture.tensorShapes {
             hash.mix(tensorName)
-            for v in tensors[tensorName]!.values { hash.mix(v.bitPattern) }
+            hash.mix(doubles: tensors[tensorName]!.values)
         }
-        return hash.value
-    }
-}
-
-/// FNV-1a, 64 bits: a checksum for fingerprints and file integrity against accidents.
-struct FNV1a {
-    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
-
-    mutating func mix<C: Sequence>(bytes: C) where C.Element == UInt8 {
-        for b in bytes {
-            value ^= UInt64(b)
-            value &*= 0x0000_0100_0000_01b3
-        }
-    }
-
-    mutating func mix(_ word: UInt64) { withUnsafeBytes(of: word.littleEndian) { mix(bytes: $0) } }
-    /// A string with its length, so that ("ab", "c") and ("a", "bc") differ.
-    mutating func mix(_ text: String) {
-        mix(UInt64(text.utf8.count))
-        mix(bytes: text.utf8)
+        return hash.finalize()
     }
 }
 

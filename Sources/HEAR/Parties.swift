@@ -11,6 +11,7 @@
 import CKKS
 import Dispatch
 import Foundation
+import HEARCrypto
 import HERing
 import HETensor
 
@@ -23,12 +24,22 @@ extension PartyFile {
         return (file, CKKSContext(parameters))
     }
 
-    /// The bytes of a file of `kind`: the parameter set, then `objects()` (CKKS-serialized).
-    static func serialize(_ kind: PartyFileKind, session: SessionDescriptor, context: CKKSContext,
-                          _ objects: () throws(CKKSError) -> [[UInt8]]) throws(ProtocolError) -> [UInt8] {
+    /// The bytes of a file of `kind`: the parameter set, then `objects()` (CKKS-serialized),
+    /// signed by `identity`.
+    static func serialize(_ kind: PartyFileKind, session: SessionDescriptor, provenance: Provenance = .station(), context: CKKSContext,
+                          signedBy identity: SigningIdentity, _ objects: () throws(CKKSError) -> [[UInt8]]) throws(ProtocolError) -> [UInt8] {
+        guard identity.role == provenance.signer else {
+            throw .invalidInput("\(kind.name) is signed by the \(provenance.signer.title), not by a \(identity.role.title)")
+        }
         do {
-            return PartyFile(kind: kind, session: session, sections: [context.parameters.serialized()] + (try objects())).serialized()
+            return PartyFile(kind: kind, session: session, provenance: provenance,
+                             sections: [context.parameters.serialized()] + (try objects())).serialized(signedBy: identity)
         } catch { throw .invalidInput("cannot serialize \(kind.name): \(error.description)") }
+    }
+
+    /// Checks that the station `trust` signed this file (the session, keys).
+    func checkStationSignature(_ trust: StationTrust, source: String) throws(ProtocolError) {
+        try trust.check(signer: signer, source: source, pinnedIn: nil)
     }
 }
 
@@ -38,8 +49,9 @@ public struct SessionParameters: Sendable {
     public let session: SessionDescriptor
     public let parameters: CKKSParameters
 
-    public func serialized() -> [UInt8] {
-        PartyFile(kind: .parameters, session: session, sections: [parameters.serialized()]).serialized()
+    /// The file, signed by the station.
+    public func serialized(signedBy station: SigningIdentity) -> [UInt8] {
+        PartyFile(kind: .parameters, session: session, provenance: .station(), sections: [parameters.serialized()]).serialized(signedBy: station)
     }
 
     public init(session: SessionDescriptor, parameters: CKKSParameters) {
@@ -47,9 +59,11 @@ public struct SessionParameters: Sendable {
         self.parameters = parameters
     }
 
-    public init(file bytes: [UInt8], source: String, allowingInsecureParameters: Bool = false) throws(ProtocolError) {
+    /// Reads the session file; it must be signed by the station `trust` names.
+    public init(file bytes: [UInt8], source: String, trusting trust: StationTrust, allowingInsecureParameters: Bool = false) throws(ProtocolError) {
         let (file, parameters) = try PartyFile.read(bytes, expected: .parameters, source: source,
                                                     allowingInsecure: allowingInsecureParameters)
+        try file.checkStationSignature(trust, source: source)
         self.init(session: file.session, parameters: parameters)
     }
 }
@@ -60,8 +74,9 @@ public struct SessionPublicKey: Sendable {
     public let context: CKKSContext
     public let publicKey: PublicKey
 
-    public func serialized() throws(ProtocolError) -> [UInt8] {
-        try PartyFile.serialize(.publicKey, session: session, context: context) { () throws(CKKSError) in
+    /// The file, signed by the station.
+    public func serialized(signedBy station: SigningIdentity) throws(ProtocolError) -> [UInt8] {
+        try PartyFile.serialize(.publicKey, session: session, context: context, signedBy: station) { () throws(CKKSError) in
             [try publicKey.serialized(context: context)]
         }
     }
@@ -72,14 +87,16 @@ public struct SessionPublicKey: Sendable {
         self.publicKey = publicKey
     }
 
-    public init(file bytes: [UInt8], source: String, context existing: CKKSContext? = nil,
+    /// Reads a public key; it must be signed by the station `trust` names.
+    public init(file bytes: [UInt8], source: String, trusting trust: StationTrust, context existing: CKKSContext? = nil,
                 allowingInsecureParameters: Bool = false) throws(ProtocolError) {
         let (file, context) = try PartyFile.open(bytes, kind: .publicKey, source: source, context: existing,
                                                  allowingInsecure: allowingInsecureParameters)
+        try file.checkStationSignature(trust, source: source)
         let key = try PartyFile.section(file, 1, "public key", source: source) { b throws(SerializationError) in
             try PublicKey(deserializing: b, context: context)
         }
-        guard SessionDescriptor.hex(SessionDescriptor.keySetID(of: key)) == file.session.keySetID else {
+        guard SessionDescriptor.keySetID(ofPublicKeyObject: file.sections[1]) == file.session.keySetID else {
             throw .damaged(source: source, reason: "the public key is not the one of key set \(file.session.keySetID)")
         }
         self.init(session: file.session, context: context, publicKey: key)
@@ -95,8 +112,9 @@ public struct EvaluationKeys: Sendable {
     public let relinearizationKey: RelinearizationKey
     public let galoisKeys: GaloisKeys
 
-    public func serialized() throws(ProtocolError) -> [UInt8] {
-        try PartyFile.serialize(.evaluationKeys, session: session, context: context) { () throws(CKKSError) in
+    /// The file, signed by the station.
+    public func serialized(signedBy station: SigningIdentity) throws(ProtocolError) -> [UInt8] {
+        try PartyFile.serialize(.evaluationKeys, session: session, context: context, signedBy: station) { () throws(CKKSError) in
             [try relinearizationKey.serialized(context: context), try galoisKeys.serialized(context: context)]
         }
     }
@@ -108,12 +126,13 @@ public struct EvaluationKeys: Sendable {
         self.galoisKeys = galoisKeys
     }
 
-    /// Reads evaluation keys. A file holding a secret key is refused before any of it is read
-    /// (`ProtocolError.secretKeyRefused`).
-    public init(file bytes: [UInt8], source: String, context existing: CKKSContext? = nil,
+    /// Reads evaluation keys; they must be signed by the station `trust` names. A file holding a
+    /// secret key is refused before any of it is read (`ProtocolError.secretKeyRefused`).
+    public init(file bytes: [UInt8], source: String, trusting trust: StationTrust, context existing: CKKSContext? = nil,
                 allowingInsecureParameters: Bool = false) throws(ProtocolError) {
         let (file, context) = try PartyFile.open(bytes, kind: .evaluationKeys, source: source, context: existing,
                                                  allowingInsecure: allowingInsecureParameters)
+        try file.checkStationSignature(trust, source: source)
         let relinearization = try PartyFile.section(file, 1, "relinearization key", source: source) { b throws(SerializationError) in
             try RelinearizationKey(deserializing: b, context: context)
         }
@@ -124,18 +143,32 @@ public struct EvaluationKeys: Sendable {
     }
 }
 
+/// Where a ciphertext read from a file comes from, as its verified signatures say.
+public struct CiphertextOrigin: Sendable, Equatable {
+    /// The camera that encrypted the recording (name and key fingerprint, certified by the station).
+    public var camera: String
+    public var cameraFingerprint: Fingerprint
+    /// The camera's sequence number of the recording.
+    public var sequence: UInt64
+    /// SHA-256 of the input file's signed header, which lists the digest of the input ciphertext:
+    /// it names that input file exactly.
+    public var inputDigest: [UInt8]
+    /// For a result: the cloud server that computed it.
+    public var cloud: String?
+    public var cloudFingerprint: Fingerprint?
+}
+
 /// A ciphertext with its session: the client's encrypted input or the server's encrypted result.
 public struct SessionCiphertext: Sendable {
     public let kind: PartyFileKind
     public let session: SessionDescriptor
     public let context: CKKSContext
     public let ciphertext: Ciphertext
-
-    public func serialized() throws(ProtocolError) -> [UInt8] {
-        try PartyFile.serialize(kind, session: session, context: context) { () throws(CKKSError) in
-            [try ciphertext.serialized(context: context)]
-        }
-    }
+    /// Set when the ciphertext was read from a signed file.
+    public internal(set) var origin: CiphertextOrigin?
+    /// The signed header of the input: of this file (an input read from a file) or of the input
+    /// a result was computed from.
+    var inputHeader: [UInt8]?
 
     init(kind: PartyFileKind, session: SessionDescriptor, context: CKKSContext, ciphertext: Ciphertext) {
         self.kind = kind
@@ -144,17 +177,89 @@ public struct SessionCiphertext: Sendable {
         self.ciphertext = ciphertext
     }
 
-    /// Reads a ciphertext file of `kind` (`.inputCiphertext` or `.resultCiphertext`).
-    public init(file bytes: [UInt8], kind: PartyFileKind, source: String, context existing: CKKSContext? = nil,
+    /// A result that a server computed by other means than `CloudServer.evaluate` from `input`:
+    /// what a dishonest server can always send (it holds the evaluation keys and can compute
+    /// anything). For tests of what the station refuses.
+    public static func result(_ ciphertext: Ciphertext, claimingInput input: SessionCiphertext) -> SessionCiphertext {
+        var result = SessionCiphertext(kind: .resultCiphertext, session: input.session, context: input.context, ciphertext: ciphertext)
+        result.origin = input.origin
+        result.inputHeader = input.inputHeader
+        return result
+    }
+
+    /// An input ciphertext file, signed by the camera `camera` with its sequence number
+    /// `sequence` (which the camera never uses twice: `DeviceDirectory.nextSequence`).
+    public func serialized(signedBy camera: DeviceCredentials, sequence: UInt64) throws(ProtocolError) -> [UInt8] {
+        guard kind == .inputCiphertext else { throw .invalidInput("a camera signs input ciphertexts, not \(kind.name)") }
+        let provenance = Provenance(signer: .camera, certificate: camera.certificate, sequence: sequence)
+        return try PartyFile.serialize(kind, session: session, provenance: provenance, context: context, signedBy: camera.identity) { () throws(CKKSError) in
+            [try ciphertext.serialized(context: context)]
+        }
+    }
+
+    /// A result file, signed by the cloud server `cloud`; it carries the signed header of the
+    /// input it was computed from and that input's sequence number.
+    public func serialized(signedBy cloud: DeviceCredentials) throws(ProtocolError) -> [UInt8] {
+        guard kind == .resultCiphertext else { throw .invalidInput("a cloud server signs results, not \(kind.name)") }
+        guard let inputHeader, let sequence = origin?.sequence else {
+            throw .invalidInput("the result's input did not come from a signed file: nothing to bind the result to")
+        }
+        let provenance = Provenance(signer: .cloud, certificate: cloud.certificate, sequence: sequence,
+                                    input: Data(inputHeader).base64EncodedString())
+        return try PartyFile.serialize(kind, session: session, provenance: provenance, context: context, signedBy: cloud.identity) { () throws(CKKSError) in
+            [try ciphertext.serialized(context: context)]
+        }
+    }
+
+    /// Reads a ciphertext file of `kind` (`.inputCiphertext` or `.resultCiphertext`) and checks
+    /// every signature against the station `trust` names: an input must be signed by a camera
+    /// the station certified; a result by a cloud server the station certified, and the input
+    /// header it carries by such a camera, for the same session and sequence number.
+    public init(file bytes: [UInt8], kind: PartyFileKind, source: String, trusting trust: StationTrust, context existing: CKKSContext? = nil,
                 allowingInsecureParameters: Bool = false) throws(ProtocolError) {
-        precondition(kind == .inputCiphertext || kind == .resultCiphertext, "a ciphertext file is an input or a result")
+        guard kind == .inputCiphertext || kind == .resultCiphertext else {
+            throw .invalidInput("a ciphertext file is an input or a result, not \(kind.name)")
+        }
         let (file, context) = try PartyFile.open(bytes, kind: kind, source: source, context: existing,
                                                  allowingInsecure: allowingInsecureParameters)
+        let provenance = file.provenance
+        guard let certificate = provenance.certificate, let sequence = provenance.sequence else {
+            throw .damaged(source: source, reason: "no certificate or sequence number")   // excluded by PartyFile.read
+        }
+        var origin: CiphertextOrigin
+        let inputHeader: [UInt8]
+        if kind == .inputCiphertext {
+            try certificate.check(issuedBy: trust.publicKey, role: .camera, source: source)
+            inputHeader = file.header
+            origin = CiphertextOrigin(camera: certificate.name, cameraFingerprint: certificate.subjectFingerprint, sequence: sequence,
+                                      inputDigest: SHA256.hash(inputHeader))
+        } else {
+            try certificate.check(issuedBy: trust.publicKey, role: .cloud, source: source)
+            guard let encoded = provenance.input, let header = Data(base64Encoded: encoded).map({ [UInt8]($0) }) else {
+                throw .damaged(source: source, reason: "the input header it carries is not base64")
+            }
+            let inputSource = "the input that \(source) was computed from"
+            let input = try PartyFile.readHeader(header, expected: .inputCiphertext, source: inputSource)
+            guard input.end == header.count else { throw .damaged(source: source, reason: "the input header it carries has extra bytes") }
+            guard let camera = input.provenance.certificate, let inputSequence = input.provenance.sequence else {
+                throw .damaged(source: source, reason: "the input header it carries has no certificate")
+            }
+            try camera.check(issuedBy: trust.publicKey, role: .camera, source: inputSource)
+            if let problem = file.session.mismatch(with: input.session, source: source, otherSource: inputSource) { throw problem }
+            guard inputSequence == sequence else {
+                throw .mismatch("\(source) claims sequence number \(sequence), its input was sequence number \(inputSequence): refused")
+            }
+            inputHeader = header
+            origin = CiphertextOrigin(camera: camera.name, cameraFingerprint: camera.subjectFingerprint, sequence: sequence,
+                                      inputDigest: SHA256.hash(header), cloud: certificate.name, cloudFingerprint: certificate.subjectFingerprint)
+        }
         let ciphertext = try PartyFile.section(file, 1, "ciphertext", source: source) { b throws(SerializationError) in
             try Ciphertext(deserializing: b, context: context)
         }
         guard ciphertext.size == 2 else { throw .damaged(source: source, reason: "a ciphertext of \(ciphertext.size) parts, 2 expected") }
         self.init(kind: kind, session: file.session, context: context, ciphertext: ciphertext)
+        self.origin = origin
+        self.inputHeader = inputHeader
     }
 }
 
@@ -192,12 +297,20 @@ public struct Decision: Sendable, Equatable, CustomStringConvertible {
 public final class MonitoringStation: @unchecked Sendable {
     public let session: SessionDescriptor
     public let context: CKKSContext
+    /// The station's long-term signing identity: it signs the session, the keys and the
+    /// certificates, and its public key is what cameras and cloud servers trust.
+    public let identity: SigningIdentity
     let secretKey: SecretKey
     let decryptor: Decryptor
 
-    init(session: SessionDescriptor, context: CKKSContext, secretKey: SecretKey) throws(ProtocolError) {
+    /// The trust anchor this station is for the other parties.
+    public var trust: StationTrust { StationTrust(publicKey: identity.publicKey, holder: "this station") }
+
+    init(session: SessionDescriptor, context: CKKSContext, secretKey: SecretKey, identity: SigningIdentity) throws(ProtocolError) {
+        guard identity.role == .station else { throw .invalidInput("the station's identity has the role \(identity.role.rawValue)") }
         self.session = session
         self.context = context
+        self.identity = identity
         self.secretKey = secretKey
         do { decryptor = try Decryptor(context: context, secretKey: secretKey) } catch {
             throw .invalidInput("the secret key does not fit its parameters: \(error.description)")
@@ -214,17 +327,33 @@ public final class MonitoringStation: @unchecked Sendable {
         public let plan: LevelPlan
         /// Wall seconds of generating the keys (not of compiling the program).
         public let seconds: Double
+
+        /// The files the station hands out, signed by it.
+        public func parametersFile() -> [UInt8] { parameters.serialized(signedBy: station.identity) }
+        public func publicKeyFile() throws(ProtocolError) -> [UInt8] { try publicKey.serialized(signedBy: station.identity) }
+        public func evaluationKeysFile() throws(ProtocolError) -> [UInt8] { try evaluationKeys.serialized(signedBy: station.identity) }
     }
 
     /// Compiles `network` into its packed program, fixes the levels, and generates the secret
     /// key, the public key, the relinearization key and the Galois keys of exactly the plan's
     /// rotation steps (and conjugation), each up to the level where it is used.
+    /// `identity`: the station's signing identity (a new one from system entropy when nil).
+    /// `scoreBound`: the largest |class score| `decide` accepts (default: the largest value the
+    /// result's level can hold, |x| < Q_ℓ / (2Δ); `hear keygen` records 4 × the largest score
+    /// of the plaintext network over the paper's 608 test clips).
     /// `deterministicSeed`: reproducible keys for tests and benchmarks only; real keys come from
     /// system entropy.
     public static func generateKeys(for network: FoldedNetwork, method: HEMethod = .fastHEAR,
                                     strategies: [ConvolutionStrategy?] = [], packing: ChannelPacking = .auto,
-                                    parameters: CKKSParameters = .standard(), deterministicSeed: [UInt8]? = nil)
+                                    parameters: CKKSParameters = .standard(), identity: SigningIdentity? = nil,
+                                    scoreBound: Double? = nil, deterministicSeed: [UInt8]? = nil)
         throws(ProtocolError) -> KeyGeneration {
+        let signer: SigningIdentity
+        if let identity { signer = identity } else if let deterministicSeed {
+            signer = SigningIdentity.deterministic(role: .station, name: "station", seed: deterministicSeed)
+        } else {
+            signer = try SigningIdentity.generate(role: .station, name: "station")
+        }
         let program = PackedProgram.compile(network.packed, slotCount: parameters.slotCount, method: method,
                                             strategies: strategies, packing: packing)
         let plan: LevelPlan
@@ -238,17 +367,22 @@ public final class MonitoringStation: @unchecked Sendable {
             generator = KeyGenerator(context: context, deterministicSeed: deterministicSeed)
         } else {
             do { generator = try KeyGenerator(context: context) } catch {
-                throw .invalidInput("cannot seed the key generator: \(error.description)")
+                throw .entropyUnavailable("cannot seed the key generator: \(error.description)")
             }
         }
         let publicKey = generator.publicKey()
         let relinearizationKey = generator.relinearizationKey(level: plan.relinearizationLevel)
         let galoisKeys = generator.galoisKeys(rotationLevels: plan.rotationLevels, conjugationLevel: plan.conjugationLevel)
         let seconds = wallSeconds(since: start)
+        let resultLevel = plan.registerLevels[program.outputRegister], resultScale = plan.registerScales[program.outputRegister]
+        let representable = parameters.dataPrimes[0...resultLevel].reduce(1.0) { $0 * Double($1) } / (2 * resultScale)
         var session = SessionDescriptor(network: network, program: program, plan: plan, parameters: parameters,
-                                        requestedStrategies: strategies, packing: packing)
-        session.keySetID = SessionDescriptor.hex(SessionDescriptor.keySetID(of: publicKey))
-        let station = try MonitoringStation(session: session, context: context, secretKey: generator.secretKey)
+                                        requestedStrategies: strategies, packing: packing,
+                                        scoreBound: min(scoreBound ?? representable, representable))
+        do { session.keySetID = SessionDescriptor.keySetID(ofPublicKeyObject: try publicKey.serialized(context: context)) } catch {
+            throw .invalidInput("cannot serialize the public key: \(error.description)")
+        }
+        let station = try MonitoringStation(session: session, context: context, secretKey: generator.secretKey, identity: signer)
         return KeyGeneration(station: station, parameters: SessionParameters(session: session, parameters: parameters),
                              publicKey: SessionPublicKey(session: session, context: context, publicKey: publicKey),
                              evaluationKeys: EvaluationKeys(session: session, context: context, relinearizationKey: relinearizationKey,
@@ -256,22 +390,29 @@ public final class MonitoringStation: @unchecked Sendable {
                              program: program, plan: plan, seconds: seconds)
     }
 
-    /// The secret key file (write it with mode 0600, e.g. `PartyStorage.write(_:to:permissions:)`).
+    /// The secret key file, signed by the station (write it with mode 0600, e.g.
+    /// `PartyStorage.write(_:to:permissions:)`, and wipe it after writing).
     public func secretKeyFile() -> [UInt8] {
-        var keyBytes = secretKey.serialized()
-        defer { keyBytes.withUnsafeMutableBytes { wipe($0) } }
-        return PartyFile(kind: .secretKey, session: session, sections: [context.parameters.serialized(), keyBytes]).serialized()
+        var file = PartyFile(kind: .secretKey, session: session, provenance: .station(),
+                             sections: [context.parameters.serialized(), secretKey.serialized()])
+        defer { file.sections[1].withUnsafeMutableBytes { wipe($0) } }
+        return file.serialized(signedBy: identity)
     }
 
-    /// The station from its secret key file.
-    public convenience init(secretKeyFile bytes: [UInt8], source: String, allowingInsecureParameters: Bool = false) throws(ProtocolError) {
+    /// The station from its secret key file and its signing identity (which must have signed the file).
+    public convenience init(secretKeyFile bytes: [UInt8], source: String, identity: SigningIdentity,
+                            allowingInsecureParameters: Bool = false) throws(ProtocolError) {
         var (file, parameters) = try PartyFile.read(bytes, expected: .secretKey, source: source, allowingInsecure: allowingInsecureParameters)
         defer { for i in file.sections.indices { file.sections[i].withUnsafeMutableBytes { wipe($0) } } }   // the key's bytes
+        guard file.signer == identity.publicKey else {
+            throw .untrusted("\(source) was written by station \(identityFingerprint(file.signer)), not by this station "
+                             + "(\(identity.fingerprint)): the secret key and the station key belong to different stations")
+        }
         let context = CKKSContext(parameters)
         let key = try PartyFile.section(file, 1, "secret key", source: source) { b throws(SerializationError) in
             try SecretKey(deserializing: b, context: context)
         }
-        try self.init(session: file.session, context: context, secretKey: key)
+        try self.init(session: file.session, context: context, secretKey: key, identity: identity)
     }
 
     /// The decrypted class scores of a result. Release with care: exact decrypted values carry
@@ -286,16 +427,29 @@ public final class MonitoringStation: @unchecked Sendable {
             throw .wrongKind(source: source, expected: PartyFileKind.resultCiphertext.name, found: result.kind.name)
         }
         if let problem = session.mismatch(with: result.session, source: "the secret key", otherSource: source) { throw problem }
-        do { return try decryptor.decryptReal(result.ciphertext) } catch {
+        let ciphertext = result.ciphertext
+        guard ciphertext.level == session.resultLevel, ciphertext.scale == session.resultScale else {
+            throw .mismatch("\(source) is at level \(ciphertext.level), scale 2^\(String(format: "%.2f", log2(ciphertext.scale))); the plan's "
+                            + "result is at level \(session.resultLevel), scale 2^\(String(format: "%.2f", log2(session.resultScale))): "
+                            + "not a result of this computation, refused")
+        }
+        do { return try decryptor.decryptReal(ciphertext) } catch {
             throw .damaged(source: source, reason: "cannot decrypt: \(error.description)")
         }
     }
 
     func scores(ofResultSlots slots: [Double]) -> [Double] { session.outputSlots.map { slots[$0] } }
 
-    /// The decision for a result: class, rounded confidence, alert.
+    /// The decision for a result: class, rounded confidence, alert. A result whose class scores
+    /// lie outside ±`session.scoreBound` is refused: no genuine evaluation of the model on a
+    /// recording gives it (a forged or broken result), and nothing of it is released.
     public func decide(_ result: SessionCiphertext, source: String = "the result") throws(ProtocolError) -> Decision {
-        Decision(scores: try decryptScores(result, source: source), classNames: session.classNames, alertClass: session.alertClass)
+        let scores = try decryptScores(result, source: source)
+        guard scores.allSatisfy({ $0.isFinite && abs($0) <= session.scoreBound }) else {
+            throw .mismatch("\(source) decrypts to class scores outside ±\(String(format: "%.1f", session.scoreBound)), the range this model "
+                            + "produces: not a genuine result, refused")
+        }
+        return Decision(scores: scores, classNames: session.classNames, alertClass: session.alertClass)
     }
 }
 
@@ -361,9 +515,9 @@ public final class CloudServer: @unchecked Sendable {
     init(network: FoldedNetwork, evaluationKeys keys: EvaluationKeys, weightBudget: Int?,
          compiled: (program: PackedProgram, plan: LevelPlan)?) throws(ProtocolError) {
         let session = keys.session
-        guard SessionDescriptor.hex(network.modelFingerprint) == session.modelFingerprint else {
+        guard network.modelFingerprint.hex == session.modelFingerprint else {
             throw .mismatch("the evaluation keys were generated for model '\(session.modelName)' (fingerprint \(session.modelFingerprint)), "
-                            + "the model given is '\(network.modelName)' (fingerprint \(SessionDescriptor.hex(network.modelFingerprint))): "
+                            + "the model given is '\(printable(network.modelName))' (fingerprint \(network.modelFingerprint.hex)): "
                             + "use that model, or generate keys for this one")
         }
         guard let options = session.compileOptions else { throw .invalidInput("the evaluation keys name an unknown method or strategy") }
@@ -377,7 +531,7 @@ public final class CloudServer: @unchecked Sendable {
             }
         }
         let own = SessionDescriptor(network: network, program: program, plan: plan, parameters: parameters,
-                                    requestedStrategies: options.strategies, packing: options.packing)
+                                    requestedStrategies: options.strategies, packing: options.packing, scoreBound: session.scoreBound)
         guard own.planFingerprint == session.planFingerprint else {
             throw .mismatch("the evaluation keys were made for plan \(session.planFingerprint), this build compiles the model to plan "
                             + "\(own.planFingerprint) (strategies \(own.strategies.joined(separator: ",")) vs "
@@ -428,7 +582,10 @@ public final class CloudServer: @unchecked Sendable {
         }
         do {
             let run = try program.run(on: backend, input: ciphertext)
-            return (SessionCiphertext(kind: .resultCiphertext, session: session, context: context, ciphertext: run.result), run.phaseSeconds)
+            var result = SessionCiphertext(kind: .resultCiphertext, session: session, context: context, ciphertext: run.result)
+            result.origin = input.origin
+            result.inputHeader = input.inputHeader
+            return (result, run.phaseSeconds)
         } catch {
             throw .invalidInput("the evaluation failed: \(error.description)")
         }
@@ -436,11 +593,11 @@ public final class CloudServer: @unchecked Sendable {
 }
 
 extension SessionDescriptor {
-    /// The key-set identifier: FNV-1a of the public key's seed (public; it names the key
-    /// generation without saying anything about the secret).
-    static func keySetID(of publicKey: PublicKey) -> UInt64 {
-        var hash = FNV1a()
-        hash.mix(bytes: publicKey.seed)
-        return hash.value
+    /// The key-set identifier: a fingerprint of the serialized public key's digest (public; it
+    /// names the key generation and nothing else can have it).
+    static func keySetID(ofPublicKeyObject bytes: [UInt8]) -> String {
+        var hash = FingerprintHasher(domain: "HEAR key set 1")
+        hash.mix(bytes: Serialization.storedDigest(of: bytes) ?? [])
+        return hash.finalize().hex
     }
 }

@@ -1,27 +1,34 @@
 // The files that cross between the three parties, and the session they all belong to.
 //
-// Every file is one container:
+// Every file is one container, signed by the party that wrote it:
 //
-//   magic "HEARFILE" · version u16 · kind u8 · section count u8 · descriptor length u32 ·
-//   section lengths (u64 each) · session descriptor (UTF-8 JSON) ·
-//   FNV-1a-64 checksum of everything before it (u64) · sections
+//   magic "HEARFILE" · version u16 (2) · kind u8 · section count u8 · descriptor length u32 ·
+//   provenance length u32 · per section: length u64 · digest (32 bytes) ·
+//   session descriptor (UTF-8 JSON) · provenance (UTF-8 JSON) ·
+//   signer's Ed25519 public key (32) · Ed25519 signature of every byte before it (64) ·
+//   sections
 //
 // The sections are objects in the CKKS serialization format (`Serialization.swift`: bit-packed,
-// each with its own header, parameter fingerprint and checksum); the first is always the CKKS
-// parameter set. Which sections follow depends on the kind:
+// each with its own header, parameter fingerprint and trailing `SHA256Tree` digest); the first is
+// always the CKKS parameter set. The header lists each section's digest, so the signature over
+// the header covers every byte of the file while each byte is hashed once (when its object is
+// decoded). Which sections follow depends on the kind:
 //
-//   parameters        (the session only)
-//   public key        public key                               → clients
-//   evaluation keys   relinearization key · Galois keys         → the cloud server
+//   parameters        (the session only)                       signed by the station
+//   public key        public key                               station → clients
+//   evaluation keys   relinearization key · Galois keys         station → the cloud server
 //   secret key        secret key                               stays at the monitoring station
-//   input ciphertext  ciphertext (at the plan's start level)   client → cloud
-//   result ciphertext ciphertext (level 0)                     cloud → monitoring station
+//   input ciphertext  ciphertext (at the plan's start level)   camera → cloud (camera-signed)
+//   result ciphertext ciphertext (the plan's result level)     cloud → station (cloud-signed)
 //
 // The descriptor names the model plan (model fingerprint, method, strategies, packing, levels,
 // key levels: `planFingerprint`) and the key set (`keySetID`, from the public key), so that a
-// loader can say exactly which two files do not belong together.
+// loader can say exactly which two files do not belong together. The provenance says who signed
+// (the station; or a camera or cloud server with the station's certificate), the camera's
+// sequence number, and for a result the signed header of the input it was computed from.
 import CKKS
 import Foundation
+import HEARCrypto
 import HERing
 import HETensor
 
@@ -36,14 +43,20 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
     case wrongKind(source: String, expected: String, found: String)
     /// A secret key offered to the cloud server, which must never hold one.
     case secretKeyRefused(source: String)
-    /// Cut short, corrupted or with invalid content.
+    /// Cut short, corrupted, altered or with invalid content.
     case damaged(source: String, reason: String)
     /// Two objects that do not belong together; the text says which and how they differ.
     case mismatch(String)
+    /// Signed by a party this one does not trust (another station, an uncertified camera).
+    case untrusted(String)
+    /// A sequence number already seen for this camera.
+    case replayed(String)
     /// Parameters without security (the insecure test sets) are refused for real parties.
     case insecureParameters(source: String, name: String)
     /// A value a party cannot use.
     case invalidInput(String)
+    /// The operating system gave no randomness (keys cannot be made).
+    case entropyUnavailable(String)
     case cannotRead(path: String, reason: String)
     case cannotWrite(path: String, reason: String)
 
@@ -62,10 +75,10 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
                 + "(the cloud server takes evaluation-keys.hear, a client public-key.hear)"
         case let .damaged(source, reason):
             return "\(source) is damaged: \(reason)"
-        case let .mismatch(text): return text
+        case let .mismatch(text), let .untrusted(text), let .replayed(text), let .invalidInput(text): return text
         case let .insecureParameters(source, name):
             return "\(source) uses the parameter set '\(name)', which has NO SECURITY (a test set): refused"
-        case let .invalidInput(text): return text
+        case let .entropyUnavailable(reason): return "no randomness from the operating system: \(reason)"
         case let .cannotRead(path, reason): return "cannot read \(path): \(reason)"
         case let .cannotWrite(path, reason): return "cannot write \(path): \(reason)"
         }
@@ -104,7 +117,7 @@ public enum PartyFileKind: UInt8, Sendable, CaseIterable {
 /// What every file of one key generation agrees on: the model plan, the parameter set, the
 /// encodings of the input and the result, and the key set. Stored as JSON in each file.
 public struct SessionDescriptor: Codable, Sendable, Equatable {
-    /// The model's name and `HEARModel.fingerprint` (16 hex digits).
+    /// The model's name and `HEARModel.fingerprint` (32 hex digits).
     public var modelName: String
     public var modelFingerprint: String
     /// `cnn2d-64`, …
@@ -128,22 +141,23 @@ public struct SessionDescriptor: Codable, Sendable, Equatable {
     public var inputScale: Double
     /// The station's decoding: the slot of each class score in the result.
     public var outputSlots: [Int]
+    /// The level and scale of the result ciphertext the plan produces (the station refuses any other).
+    public var resultLevel: Int
+    public var resultScale: Double
+    /// The largest |class score| the station accepts: a result beyond it is no evaluation of this
+    /// model on a real recording (see `MonitoringStation.generateKeys`).
+    public var scoreBound: Double
     /// A fingerprint of everything above and of the key levels: files with the same plan
     /// fingerprint were made for the same computation.
     public var planFingerprint: String
     /// Which key generation the files come from (a fingerprint of the public key's seed).
     public var keySetID: String
 
-    static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
-    }
-
     /// The descriptor of a compiled model (`keySetID` is filled in by key generation).
     init(network: FoldedNetwork, program: PackedProgram, plan: LevelPlan, parameters: CKKSParameters,
-         requestedStrategies: [ConvolutionStrategy?], packing: ChannelPacking) {
+         requestedStrategies: [ConvolutionStrategy?], packing: ChannelPacking, scoreBound: Double) {
         modelName = network.modelName
-        modelFingerprint = Self.hex(network.modelFingerprint)
+        modelFingerprint = network.modelFingerprint.hex
         architecture = network.architecture.name
         classNames = network.classNames
         alertClass = network.classNames.firstIndex(of: "fall") ?? HEARTestSet.fallClass
@@ -155,29 +169,36 @@ public struct SessionDescriptor: Codable, Sendable, Equatable {
         self.packing = packing.rawValue
         complexPacked = program.complexPacked
         self.parameters = parameters.name
-        parametersFingerprint = Self.hex(parameters.fingerprint)
+        parametersFingerprint = parameters.fingerprint.hex
         inputChannels = program.inputLayout.channels
         inputLevel = plan.startLevel
         inputScale = plan.inputScale
         outputSlots = program.outputSlots
+        resultLevel = plan.registerLevels[program.outputRegister]
+        resultScale = plan.registerScales[program.outputRegister]
+        self.scoreBound = scoreBound
         keySetID = ""
-        var hash = FNV1a()
-        hash.mix(network.modelFingerprint)
-        hash.mix(parameters.fingerprint)
+        var hash = FingerprintHasher(domain: "HEAR model plan 1")
+        hash.mix(bytes: network.modelFingerprint.bytes)
+        hash.mix(bytes: parameters.fingerprint.bytes)
         hash.mix(method)
         strategies.forEach { hash.mix($0) }
         complexPacked.forEach { hash.mix($0 ? 1 : 0) }
-        hash.mix(UInt64(inputChannels))
-        hash.mix(UInt64(inputLevel))
-        hash.mix(inputScale.bitPattern)
-        outputSlots.forEach { hash.mix(UInt64($0)) }
+        hash.mix(inputChannels)
+        hash.mix(inputLevel)
+        hash.mix(inputScale)
+        hash.mix(outputSlots.count)
+        outputSlots.forEach { hash.mix($0) }
+        hash.mix(resultLevel)
+        hash.mix(resultScale)
+        hash.mix(plan.rotationLevels.count)
         for (step, level) in plan.rotationLevels.sorted(by: { $0.key < $1.key }) {
-            hash.mix(UInt64(step))
-            hash.mix(UInt64(level))
+            hash.mix(step)
+            hash.mix(level)
         }
-        hash.mix(UInt64(plan.relinearizationLevel))
-        hash.mix(UInt64(plan.conjugationLevel.map { $0 + 1 } ?? 0))
-        planFingerprint = Self.hex(hash.value)
+        hash.mix(plan.relinearizationLevel)
+        hash.mix(plan.conjugationLevel.map { $0 + 1 } ?? 0)
+        planFingerprint = hash.finalize().hex
     }
 
     /// The compile options it records.
@@ -195,7 +216,7 @@ public struct SessionDescriptor: Codable, Sendable, Equatable {
     /// Checks the fields against the parameter set of the file; `source` names the file.
     func validate(parameters: CKKSParameters, source: String) throws(ProtocolError) {
         func bad(_ reason: String) -> ProtocolError { .damaged(source: source, reason: "invalid session descriptor: \(reason)") }
-        func isHex(_ s: String) -> Bool { s.count == 16 && UInt64(s, radix: 16) != nil }
+        func isHex(_ s: String) -> Bool { Fingerprint(hex: s)?.hex == s }
         guard let architecture = NetworkArchitecture(name: architecture) else { throw bad("unknown architecture '\(self.architecture)'") }
         guard classNames.count == NetworkArchitecture.classCount, classNames.indices.contains(alertClass) else {
             throw bad("expected \(NetworkArchitecture.classCount) class names and an alert class among them")
@@ -206,11 +227,15 @@ public struct SessionDescriptor: Codable, Sendable, Equatable {
             throw bad("unknown method, strategy or packing")
         }
         guard isHex(modelFingerprint), isHex(parametersFingerprint), isHex(planFingerprint), isHex(keySetID) else {
-            throw bad("a fingerprint is not 16 hexadecimal digits")
+            throw bad("a fingerprint is not 32 lower-case hexadecimal digits")
         }
-        guard parametersFingerprint == Self.hex(parameters.fingerprint), self.parameters == parameters.name else {
+        guard isValidIdentityName(modelName) else { throw bad("the model name is not 1–64 letters, digits, '.', '_' or '-'") }
+        guard classNames.allSatisfy(isValidIdentityName), self.parameters.utf8.count <= 64, self.parameters.unicodeScalars.allSatisfy({ (33...126).contains($0.value) }) else {
+            throw bad("a class or parameter-set name has characters outside letters, digits and punctuation")
+        }
+        guard parametersFingerprint == parameters.fingerprint.hex, self.parameters == parameters.name else {
             throw bad("it names parameter set '\(self.parameters)' (\(parametersFingerprint)), the file holds '\(parameters.name)' "
-                      + "(\(Self.hex(parameters.fingerprint)))")
+                      + "(\(parameters.fingerprint.hex))")
         }
         let blocks = parameters.slotCount / 512
         guard parameters.slotCount % 512 == 0, blocks >= NetworkArchitecture.classCount else {
@@ -222,6 +247,10 @@ public struct SessionDescriptor: Codable, Sendable, Equatable {
         guard outputSlots.count == NetworkArchitecture.classCount, outputSlots.allSatisfy({ (0..<parameters.slotCount).contains($0) }) else {
             throw bad("the result slots are not \(NetworkArchitecture.classCount) slots below \(parameters.slotCount)")
         }
+        guard (0...inputLevel).contains(resultLevel), resultScale.isFinite, resultScale >= 1 else {
+            throw bad("result level \(resultLevel), scale \(resultScale)")
+        }
+        guard scoreBound.isFinite, scoreBound > 0 else { throw bad("score bound \(scoreBound)") }
         _ = architecture
     }
 
@@ -236,13 +265,15 @@ public struct SessionDescriptor: Codable, Sendable, Equatable {
         "model '\(modelName)' (\(modelFingerprint)), \(method), parameters '\(parameters)', plan \(planFingerprint), key set \(keySetID)"
     }
 
-    /// Reads only the session of a party file of any kind (checking the container and the
-    /// parameter set; key material is not decoded).
-    public static func read(from bytes: [UInt8], source: String) throws(ProtocolError) -> (kind: PartyFileKind, session: SessionDescriptor) {
+    /// Reads only the session of a party file of any kind, with who signed it (checking the
+    /// container, the signature and the parameter set; key material is not decoded, and the
+    /// signer is not checked against any trust: for `hear inspect`).
+    public static func read(from bytes: [UInt8], source: String) throws(ProtocolError)
+        -> (kind: PartyFileKind, session: SessionDescriptor, signer: PartyRole, signerFingerprint: Fingerprint, sequence: UInt64?) {
         guard let kind = PartyFileKind.of(bytes) else { throw .notAPartyFile(source: source) }
         var (file, _) = try PartyFile.read(bytes, expected: kind, source: source, allowingInsecure: true)
         for i in file.sections.indices { file.sections[i].withUnsafeMutableBytes { wipe($0) } }
-        return (kind, file.session)
+        return (kind, file.session, file.provenance.signer, identityFingerprint(file.signer), file.provenance.sequence)
     }
 
     /// Why `other` (from `otherSource`) does not belong with this one (from `source`), or nil.
@@ -272,30 +303,70 @@ public struct SessionDescriptor: Codable, Sendable, Equatable {
     }
 }
 
-/// One party file in memory: kind, session, the CKKS sections (parameters first).
+/// Where a party file comes from, as its signer states it (JSON in the signed header).
+struct Provenance: Codable, Sendable, Equatable {
+    /// The signer's role: the station for the session and keys, a camera for an input, a cloud
+    /// server for a result.
+    var signer: PartyRole
+    /// For a camera or a cloud server: the station's certificate of the signing key.
+    var certificate: Certificate?
+    /// For an input or a result: the camera's sequence number of the recording.
+    var sequence: UInt64?
+    /// For a result: the signed header of the input ciphertext it was computed from (base64).
+    var input: String?
+
+    static func station() -> Provenance { Provenance(signer: .station) }
+}
+
+/// One party file in memory: kind, session, provenance, the CKKS sections (parameters first),
+/// and, once read, the signer's key and the signed header.
 struct PartyFile {
     static let magic: [UInt8] = Array("HEARFILE".utf8)
-    static let version: UInt16 = 1
+    static let version: UInt16 = 2
+    /// Fixed part of the header: magic, version, kind, section count, two lengths.
+    static let fixedHeader = 20
+    static let digestSize = 32, keySize = 32, signatureSize = 64
 
     var kind: PartyFileKind
     var session: SessionDescriptor
+    var provenance: Provenance
     var sections: [[UInt8]]
+    /// The signer's public key (set by `read`).
+    var signer: [UInt8] = []
+    /// The signed header, signature included (set by `read`).
+    var header: [UInt8] = []
 
-    func serialized() -> [UInt8] {
+    init(kind: PartyFileKind, session: SessionDescriptor, provenance: Provenance, sections: [[UInt8]]) {
+        self.kind = kind
+        self.session = session
+        self.provenance = provenance
+        self.sections = sections
+    }
+
+    static func json<T: Encodable>(_ value: T) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let descriptor = Array(try! encoder.encode(session))
+        return Array(try! encoder.encode(value))
+    }
+
+    /// The file, signed by `identity`.
+    func serialized(signedBy identity: SigningIdentity) -> [UInt8] {
+        let descriptor = Self.json(session), provenance = Self.json(self.provenance)
         var bytes = Self.magic
         func append<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
         append(Self.version)
         append(kind.rawValue)
         append(UInt8(sections.count))
         append(UInt32(descriptor.count))
-        for section in sections { append(UInt64(section.count)) }
+        append(UInt32(provenance.count))
+        for section in sections {
+            append(UInt64(section.count))
+            bytes += Serialization.storedDigest(of: section) ?? [UInt8](repeating: 0, count: Self.digestSize)
+        }
         bytes += descriptor
-        var hash = FNV1a()
-        hash.mix(bytes: bytes)
-        append(hash.value)
+        bytes += provenance
+        bytes += identity.publicKey
+        bytes += identity.sign(bytes)
         bytes.reserveCapacity(bytes.count + sections.reduce(0) { $0 + $1.count })
         for section in sections { bytes += section }
         return bytes
@@ -307,10 +378,21 @@ struct PartyFile {
         return PartyFileKind(rawValue: bytes[10])
     }
 
-    /// Reads and checks the container and the parameter set; the other sections are returned
-    /// as bytes for the caller to deserialize. `expected`: the kind the caller needs.
-    static func read(_ bytes: [UInt8], expected: PartyFileKind, source: String, allowingInsecure: Bool = false)
-        throws(ProtocolError) -> (file: PartyFile, parameters: CKKSParameters) {
+    /// The parsed header: where it ends, the section lengths and digests, descriptor, provenance, signer.
+    struct Header {
+        var kind: PartyFileKind
+        var end: Int
+        var lengths: [Int]
+        var digests: [[UInt8]]
+        var session: SessionDescriptor
+        var provenance: Provenance
+        var signer: [UInt8]
+    }
+
+    /// Parses and authenticates a header: magic, version, kind, lengths, the signature (with the
+    /// key in the header; who that key belongs to is the caller's question), the descriptor and
+    /// the provenance, and that the provenance fits the kind. `bytes` may end after the header.
+    static func readHeader(_ bytes: [UInt8], expected: PartyFileKind?, source: String) throws(ProtocolError) -> Header {
         guard bytes.count >= 8, Array(bytes[0..<8]) == magic else {
             if bytes.count < 8 && magic.starts(with: bytes) {
                 throw .damaged(source: source, reason: "the file is truncated (\(bytes.count) bytes)")
@@ -324,7 +406,7 @@ struct PartyFile {
         func truncated(_ needed: Int) -> ProtocolError {
             .damaged(source: source, reason: "the file is truncated: \(bytes.count) bytes, at least \(needed) expected")
         }
-        guard bytes.count >= 16 else { throw truncated(16) }
+        guard bytes.count >= fixedHeader else { throw truncated(fixedHeader) }
         func read<T: FixedWidthInteger>(_ offset: Int) -> T {
             var v = T.zero
             withUnsafeMutableBytes(of: &v) { $0.copyBytes(from: bytes[offset..<(offset + MemoryLayout<T>.size)]) }
@@ -335,45 +417,90 @@ struct PartyFile {
         guard let kind = PartyFileKind(rawValue: bytes[10]) else {
             throw .damaged(source: source, reason: "unknown file kind \(bytes[10])")
         }
-        guard kind == expected else {
+        if let expected, kind != expected {
             if kind == .secretKey { throw .secretKeyRefused(source: source) }
             throw .wrongKind(source: source, expected: expected.name, found: kind.name)
         }
         let sectionCount = Int(bytes[11])
-        let descriptorLength = Int(read(12) as UInt32)
-        let headerEnd = 16 + 8 * sectionCount + descriptorLength + 8
-        guard bytes.count >= headerEnd else { throw truncated(headerEnd) }
-        var hash = FNV1a()
-        hash.mix(bytes: bytes[0..<(headerEnd - 8)])
-        guard hash.value == read(headerEnd - 8) as UInt64 else {
-            throw .damaged(source: source, reason: "the header checksum does not match: the file is corrupted")
-        }
         guard sectionCount == kind.sectionCount else {
             throw .damaged(source: source, reason: "\(sectionCount) sections, \(kind.sectionCount) expected for \(kind.name)")
         }
-        var lengths: [Int] = []
-        var total = headerEnd
+        let descriptorLength = Int(read(12) as UInt32), provenanceLength = Int(read(16) as UInt32)
+        guard descriptorLength <= 1 << 20, provenanceLength <= 1 << 20 else {
+            throw .damaged(source: source, reason: "the header claims \(descriptorLength + provenanceLength) bytes of descriptor (at most 2 MiB)")
+        }
+        let sectionTable = fixedHeader, descriptorStart = sectionTable + sectionCount * (8 + digestSize)
+        let signerStart = descriptorStart + descriptorLength + provenanceLength
+        let end = signerStart + keySize + signatureSize
+        guard bytes.count >= end else { throw truncated(end) }
+        let signer = Array(bytes[signerStart..<(signerStart + keySize)])
+        guard Ed25519.isValidSignature(Array(bytes[(end - signatureSize)..<end]), of: bytes[0..<(end - signatureSize)], publicKey: signer) else {
+            throw .damaged(source: source, reason: "the signature does not verify: the file was altered or corrupted")
+        }
+        var lengths: [Int] = [], digests: [[UInt8]] = []
         for i in 0..<sectionCount {
-            let length: UInt64 = read(16 + 8 * i)
-            guard length <= UInt64(bytes.count) else { throw truncated(headerEnd + Int(min(length, UInt64(Int.max / 4)))) }
+            let at = sectionTable + i * (8 + digestSize)
+            let length: UInt64 = read(at)
+            guard length <= UInt64(Int.max / 512) else { throw .damaged(source: source, reason: "section \(i) claims \(length) bytes") }
             lengths.append(Int(length))
-            total += Int(length)   // at most 255 sections of at most bytes.count each: no overflow
+            digests.append(Array(bytes[(at + 8)..<(at + 8 + digestSize)]))
         }
-        guard bytes.count >= total else { throw truncated(total) }
-        guard bytes.count == total else {
-            throw .damaged(source: source, reason: "\(bytes.count - total) unexpected bytes after the last section")
-        }
-        let descriptorStart = 16 + 8 * sectionCount
-        let session: SessionDescriptor
+        let session: SessionDescriptor, provenance: Provenance
         do {
             session = try JSONDecoder().decode(SessionDescriptor.self, from: Data(bytes[descriptorStart..<(descriptorStart + descriptorLength)]))
         } catch {
             throw .damaged(source: source, reason: "the session descriptor is not valid JSON of the expected form")
         }
+        do {
+            provenance = try JSONDecoder().decode(Provenance.self, from: Data(bytes[(descriptorStart + descriptorLength)..<signerStart]))
+        } catch {
+            throw .damaged(source: source, reason: "the provenance is not valid JSON of the expected form")
+        }
+        try checkProvenance(provenance, kind: kind, signer: signer, source: source)
+        return Header(kind: kind, end: end, lengths: lengths, digests: digests, session: session, provenance: provenance, signer: signer)
+    }
+
+    /// The signer and the fields a file of `kind` must (and must not) carry.
+    static func checkProvenance(_ p: Provenance, kind: PartyFileKind, signer: [UInt8], source: String) throws(ProtocolError) {
+        func bad(_ reason: String) -> ProtocolError { .damaged(source: source, reason: "invalid provenance: \(reason)") }
+        switch kind {
+        case .parameters, .publicKey, .evaluationKeys, .secretKey:
+            guard p.signer == .station, p.certificate == nil, p.sequence == nil, p.input == nil else {
+                throw bad("\(kind.name) is signed by the monitoring station alone")
+            }
+        case .inputCiphertext, .resultCiphertext:
+            let role: PartyRole = kind == .inputCiphertext ? .camera : .cloud
+            guard p.signer == role, let certificate = p.certificate, p.sequence != nil, (p.input != nil) == (kind == .resultCiphertext) else {
+                throw bad("\(kind.name) is signed by a \(role.title) with its certificate and a sequence number")
+            }
+            guard certificate.isValid else { throw bad("the \(role.title)'s certificate does not verify") }
+            guard certificate.role == role, certificate.subjectKey == signer else {
+                throw bad("the signing key is not the one the certificate names")
+            }
+        }
+    }
+
+    /// Reads and checks the container and the parameter set; the other sections are returned
+    /// as bytes for the caller to deserialize (their contents are checked against their digests
+    /// then). `expected`: the kind the caller needs. Who signed is checked by the caller.
+    static func read(_ bytes: [UInt8], expected: PartyFileKind, source: String, allowingInsecure: Bool = false)
+        throws(ProtocolError) -> (file: PartyFile, parameters: CKKSParameters) {
+        let header = try readHeader(bytes, expected: expected, source: source)
+        let total = header.lengths.reduce(header.end, +)
+        guard bytes.count >= total else {
+            throw .damaged(source: source, reason: "the file is truncated: \(bytes.count) bytes, at least \(total) expected")
+        }
+        guard bytes.count == total else {
+            throw .damaged(source: source, reason: "\(bytes.count - total) unexpected bytes after the last section")
+        }
         var sections: [[UInt8]] = []
-        var offset = headerEnd
-        for length in lengths {
-            sections.append(Array(bytes[offset..<(offset + length)]))
+        var offset = header.end
+        for (i, length) in header.lengths.enumerated() {
+            let section = Array(bytes[offset..<(offset + length)])
+            guard Serialization.storedDigest(of: section) == header.digests[i] else {
+                throw .damaged(source: source, reason: "section \(i) does not end with the digest the signed header lists: the file was altered")
+            }
+            sections.append(section)
             offset += length
         }
         let parameters: CKKSParameters
@@ -385,8 +512,11 @@ struct PartyFile {
         guard parameters.security != .insecureNoSecurity || allowingInsecure else {
             throw .insecureParameters(source: source, name: parameters.name)
         }
-        try session.validate(parameters: parameters, source: source)
-        return (PartyFile(kind: kind, session: session, sections: sections), parameters)
+        try header.session.validate(parameters: parameters, source: source)
+        var file = PartyFile(kind: header.kind, session: header.session, provenance: header.provenance, sections: sections)
+        file.signer = header.signer
+        file.header = Array(bytes[0..<header.end])
+        return (file, parameters)
     }
 
     /// Deserializes section `index` with `decode`, naming the section in errors.
@@ -398,6 +528,34 @@ struct PartyFile {
             throw .damaged(source: source, reason: "the \(what): \(error.description)")
         }
     }
+
+    /// The largest file of `kind` that parameters with `degree` N and `bits` bits of all primes
+    /// (data and special) can produce, with room for the header; larger files are refused
+    /// before they are read. Evaluation keys: at most `maximumGaloisKeys` keys of at most one
+    /// digit per prime.
+    static func sizeLimit(kind: PartyFileKind, degree: Int, dataBits: Int, allBits: Int, primeCount: Int) -> Int {
+        let polynomial = degree * dataBits / 8 + 1024, extended = degree * allBits / 8 + 1024
+        let header = 4 << 20
+        switch kind {
+        case .parameters: return header
+        case .publicKey, .inputCiphertext, .resultCiphertext: return header + 2 * polynomial
+        case .secretKey: return header + 8 * degree * (primeCount + 1)
+        case .evaluationKeys: return header + (maximumGaloisKeys + 1) * primeCount * extended
+        }
+    }
+
+    /// The size limit for a file whose first bytes are `prefix`, from the parameter set in its
+    /// first section; nil when the prefix does not get that far (the full read then reports
+    /// what is wrong).
+    static func sizeLimit(ofPrefix prefix: [UInt8], kind: PartyFileKind) -> Int? {
+        guard let header = try? readHeader(prefix, expected: nil, source: ""), header.end + header.lengths[0] <= prefix.count,
+              let parameters = try? CKKSParameters(deserializing: Array(prefix[header.end..<(header.end + header.lengths[0])])) else { return nil }
+        return sizeLimit(kind: kind, degree: parameters.degree, dataBits: parameters.dataPrimeBits.reduce(0, +),
+                         allBits: parameters.totalModulusBits, primeCount: parameters.dataPrimes.count + parameters.specialPrimes.count)
+    }
+
+    /// The most Galois keys an evaluation-key file may hold (our plans use 20 to 60).
+    static let maximumGaloisKeys = 256
 }
 
 // MARK: - Reading and writing files
@@ -405,12 +563,30 @@ struct PartyFile {
 /// File input and output for the parties: whole-file reads with clear errors, and writes that
 /// never leave a partial file (a temporary file in the same directory, `fsync`, `rename`).
 public enum PartyStorage {
-    /// The bytes of a file.
-    public static func read(_ url: URL, limit: Int = maximumFileBytes) throws(ProtocolError) -> [UInt8] {
-        switch FileInput.read(url.path, limit: limit) {
+    /// The bytes of a file. With `kind`, the file is refused before it is read when it is larger
+    /// than a file of that kind can be with the parameters its header names
+    /// (`PartyFile.sizeLimit`), so that a 50 GB file never reaches memory.
+    public static func read(_ url: URL, kind: PartyFileKind? = nil, limit: Int = maximumFileBytes) throws(ProtocolError) -> [UInt8] {
+        // a file of another kind is refused from its header, before the rest is read
+        final class Found: @unchecked Sendable { var kind: PartyFileKind? }
+        let found = Found()
+        let refine: (([UInt8]) -> Int)? = kind.map { kind in
+            { prefix in
+                if let other = PartyFileKind.of(prefix), other != kind {
+                    found.kind = other
+                    return min(limit, prefix.count)
+                }
+                return PartyFile.sizeLimit(ofPrefix: prefix, kind: kind) ?? limit
+            }
+        }
+        switch FileInput.read(url.path, limit: limit, limitFromPrefix: refine) {
         case let .success(bytes): return bytes
         case let .failure(failure):
             if failure.isMissing { throw .cannotRead(path: url.relativePath, reason: failure.description) }
+            if let other = found.kind, let kind {
+                if other == .secretKey { throw .secretKeyRefused(source: url.relativePath) }
+                throw .wrongKind(source: url.relativePath, expected: kind.name, found: other.name)
+            }
             throw .damaged(source: url.relativePath, reason: failure.description)
         }
     }

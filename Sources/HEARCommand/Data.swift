@@ -112,11 +112,6 @@ func readInputFile(_ url: URL, limit: Int, what: String) throws(CommandFailure) 
 
 /// A string from a file or the command line made safe to print: control characters (terminal
 /// escapes among them) become `?`, and it is cut at 200 characters.
-func printable(_ text: String) -> String {
-    var out = String(text.unicodeScalars.prefix(200).map { $0.properties.generalCategory == .control ? "?" : Character($0) })
-    if text.unicodeScalars.count > 200 { out += "…" }
-    return out
-}
 
 let bundleHelp = """
     usage: hear bundle --data <dir> --out <dir>

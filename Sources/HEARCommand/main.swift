@@ -16,6 +16,8 @@ enum ExitCode: Int32 {
     case usage = 64
     case dataError = 65
     case noInput = 66
+    /// An internal failure of the system (no randomness from the OS).
+    case software = 70
     case cannotCreate = 73
 }
 
@@ -38,13 +40,15 @@ let mainHelp = """
       plan         compile a model into the packed program of the encrypted evaluation and print its counts
       bundle       convert the paper's published data directory into the package's bundled resources
 
-    the three parties, through files:
+    the three parties, through signed files:
       demo         run all three on real test clips with the paper's 2D-CNN-64 (bundled: needs nothing else)
-      keygen       monitoring station: generate the keys for a model (public, evaluation, secret key files)
-      encrypt      client: encrypt a keypoint recording with the public key
-      infer        cloud server: evaluate the model on an input ciphertext with the evaluation keys
-      decrypt      monitoring station: decrypt a result and print the decision (class, confidence, alert)
-      inspect      say what a key or ciphertext file holds (never key material)
+      keygen       monitoring station: generate the keys for a model and the station's signing identity
+      enroll       camera or cloud server: make a device directory with its own signing identity
+      certify      monitoring station: certify a camera's or cloud server's identity
+      encrypt      camera: encrypt a keypoint recording with the public key, sign it
+      infer        cloud server: evaluate the model on an input ciphertext with the evaluation keys, sign the result
+      decrypt      monitoring station: verify and decrypt a result, print the decision (class, confidence, alert)
+      inspect      say what a key or ciphertext file holds and who signed it (never key material)
 
     The paper's three models (cnn2d-64 = default, cnn1d-64, cnn1d-128) and its 608 test clips are
     bundled; --data <dir> reads them from a directory in the original layout instead.
@@ -327,7 +331,7 @@ func modelConvert(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let (model, origin) = try loadModel(options.values["model"] ?? "default", source: dataSource(options))
     let bytes = model.binaryRepresentation
     try writePartyFile([UInt8](bytes), to: out)  // a temporary file, synced, then renamed: never half-written
-    print("wrote \(model.name) from \(origin) to \(out.path) (\(bytes.count) bytes, fingerprint \(String(model.fingerprint, radix: 16)))")
+    print("wrote \(model.name) from \(origin) to \(out.path) (\(bytes.count) bytes, fingerprint \(model.fingerprint.hex))")
 }
 
 func modelInit(_ arguments: ArraySlice<String>) throws(CommandFailure) {
@@ -463,6 +467,8 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         case "train": print(trainHelp)
         case "synth": print(synthHelp)
         case "keygen": print(keygenHelp)
+        case "enroll": print(enrollHelp)
+        case "certify": print(certifyHelp)
         case "encrypt": print(encryptHelp)
         case "infer": print(inferHelp)
         case "decrypt": print(decryptHelp)
@@ -483,6 +489,10 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         if wantsHelp { print(synthHelp) } else { try synth(arguments.dropFirst()) }
     case "keygen":
         if wantsHelp { print(keygenHelp) } else { try keygen(arguments.dropFirst()) }
+    case "enroll":
+        if wantsHelp { print(enrollHelp) } else { try enroll(arguments.dropFirst()) }
+    case "certify":
+        if wantsHelp { print(certifyHelp) } else { try certify(arguments.dropFirst()) }
     case "encrypt":
         if wantsHelp { print(encryptHelp) } else { try encrypt(arguments.dropFirst()) }
     case "infer":

@@ -63,6 +63,11 @@ public enum Ed25519 {
         }
     }
 
+    /// Whether 32 bytes are a canonical encoding of a point on the curve (a usable public key).
+    public static func isValidPublicKey(_ publicKey: [UInt8]) -> Bool {
+        publicKey.count == 32 && EdwardsPoint(encoding: publicKey) != nil
+    }
+
     /// Whether `signature` is a valid Ed25519 signature of `message` under `publicKey`
     /// (RFC 8032 §5.1.7). Every malformed input is simply invalid: wrong lengths, a public key or
     /// R that does not decode (non-canonical y, no square root, x = 0 with the sign set), S ≥ ℓ.

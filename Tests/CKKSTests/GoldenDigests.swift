@@ -1,15 +1,16 @@
-/// FNV-1a-64 digests of the objects serialized by `SerializationTests.objects()` (deterministic
+/// SHA-256 digests of the objects serialized by `SerializationTests.objects()` (deterministic
 /// seeds). A change here is a change of the wire format or of the key/encryption derivation:
-/// bump `Serialization.version` if the format changed. Version 2: keys carry their level.
+/// bump `Serialization.version` if the format changed. Version 3: 128-bit SHA-256 parameter
+/// fingerprints and a trailing `SHA256Tree` digest (version 2: keys carry their level).
 enum GoldenDigests {
-    static let values: [String: UInt64] = [
-        "parameters": 0x37c3_76fb_5b3a_8b08,
-        "public key": 0x56d9_c71a_6318_5770,
-        "relinearization key": 0x66a2_27de_076f_c96a,
-        "Galois keys": 0xac09_5c8b_1bdf_d3f7,
-        "secret key": 0xcddb_09b0_fbce_df96,
-        "plaintext": 0xa3dd_8800_3be2_fe7f,
-        "ciphertext": 0xb6bc_5d3e_a301_4e9c,
-        "seeded ciphertext": 0x2fc0_6c5d_b024_42b5,
+    static let values: [String: String] = [
+        "parameters": "57fb2458b7895e674cfbf8f2ec6c690b0b7eca86da4d69261a232b0ec2af3784",
+        "public key": "dcc46415c4170d7ea2a0d5ca83ef0bbe14683118bb5cb45ef9dd2f81cbfb9313",
+        "relinearization key": "c6dac73cf8ae0424ce6def35928c1e6f878ac85e98d617987d2f7813203dbe20",
+        "Galois keys": "4aeb4faaaaffed186d2a2eabbb81bc0d1649aa5a5b1f5c335b0ee07cc9a02d88",
+        "secret key": "1923e3d043d7b45767ad6146257fd1f4fd4e185087df7aa428cefbdbbe20d71c",
+        "plaintext": "64f2796ccff150e316e9d24491e82edc718994cb6e113c21b8303a0e7e3aeb37",
+        "ciphertext": "c6ec3b0fe1c4d877f00306a46d422a1e382af800e5358346fdf7bcfc75ff7733",
+        "seeded ciphertext": "34935a6d06d8411c267440340fe67a33c412ee0762837cf46b04f74dcd09035f",
     ]
 }

@@ -1,21 +1,17 @@
 import Foundation
 import Testing
 import CKKS
+import HEARCrypto
 import HERing
 
-/// FNV-1a-64, written here independently of the library's checksum.
-func fnv1a(_ bytes: [UInt8]) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-    return h
-}
+/// Bytes of an object's header (magic, version, kind, reserved, 16-byte parameter fingerprint)
+/// and of its trailing digest.
+let headerSize = 24, digestSize = 32
 
-/// Replaces the trailing checksum so that a deliberately edited payload reaches validation.
+/// Replaces the trailing digest so that a deliberately edited payload reaches validation.
 func resealed(_ bytes: [UInt8]) -> [UInt8] {
-    var body = Array(bytes.dropLast(8))
-    let h = fnv1a(body)
-    for i in 0..<8 { body.append(UInt8(truncatingIfNeeded: h >> (8 * UInt64(i)))) }
-    return body
+    let body = Array(bytes.dropLast(digestSize))
+    return body + SHA256Tree.hash(body)
 }
 
 @Suite("CKKS serialization")
@@ -83,15 +79,15 @@ struct SerializationTests {
         let bitsPerCoefficient = c.parameters.dataPrimeBits.reduce(0, +)
         let payload = 2 * c.degree * bitsPerCoefficient / 8
         let size = try ct.serialized(context: c).count
-        #expect(size > payload && size < payload + 64)
+        #expect(size > payload && size < payload + 96)   // header, level, scale, flags, digest
     }
 
     @Test("golden digests of one serialized object per type")
     func goldenDigests() throws {
-        let digests = Dictionary(uniqueKeysWithValues: try objects().map { ($0.name, fnv1a($0.bytes)) })
-        let golden: [String: UInt64] = GoldenDigests.values
+        let digests = Dictionary(uniqueKeysWithValues: try objects().map { ($0.name, hexString(SHA256.hash($0.bytes))) })
+        let golden: [String: String] = GoldenDigests.values
         for (name, digest) in digests.sorted(by: { $0.key < $1.key }) {
-            #expect(golden[name] == digest, "\(name): digest \(String(digest, radix: 16))")
+            #expect(golden[name] == digest, "\(name): digest \(digest)")
         }
     }
 
@@ -99,7 +95,7 @@ struct SerializationTests {
     func truncated() throws {
         for object in try objects() {
             let n = object.bytes.count
-            for length in Set([0, 1, 3, 4, 8, 15, 16, 23, 24, 30, n / 3, n / 2, n - 9, n - 8, n - 1]) where length < n {
+            for length in Set([0, 1, 3, 4, 8, 15, 16, 23, 24, 30, 55, 56, n / 3, n / 2, n - 33, n - 32, n - 1]) where length < n {
                 #expect(throws: SerializationError.self, "\(object.name) cut at \(length)") {
                     try object.decode(Array(object.bytes.prefix(length)))
                 }
@@ -113,7 +109,7 @@ struct SerializationTests {
         var rng = ChaCha20(seed: [UInt8](repeating: 11, count: 32))
         for object in try objects() {
             let n = object.bytes.count
-            var positions = [0, 4, 6, 7, 8, 15, 16, n - 9, n - 1]
+            var positions = [0, 4, 6, 7, 8, 15, 16, 23, 24, n - 33, n - 32, n - 1]
             for _ in 0..<12 { positions.append(Int(rng.next() % UInt64(n))) }
             for position in positions {
                 var bad = object.bytes
@@ -123,13 +119,13 @@ struct SerializationTests {
         }
     }
 
-    @Test("random edits behind a valid checksum reach validation and never trap")
+    @Test("random edits behind a valid digest reach validation and never trap")
     func resealedFuzz() throws {
         var rng = ChaCha20(seed: [UInt8](repeating: 12, count: 32))
         for object in try objects() {
             for _ in 0..<40 {
                 var bad = object.bytes
-                let position = 16 + Int(rng.next() % UInt64(bad.count - 24))   // the payload
+                let position = headerSize + Int(rng.next() % UInt64(bad.count - headerSize - digestSize))   // the payload
                 bad[position] = UInt8(truncatingIfNeeded: rng.next())
                 // either still a valid object or a typed error: reaching the next line is the test
                 do { try object.decode(resealed(bad)) } catch is SerializationError {} catch {
@@ -161,20 +157,20 @@ struct SerializationTests {
         // a residue ≥ its prime, with a valid checksum: the first coefficient of c₀ (55 bits) set
         // to all ones
         var badResidue = bytes
-        let firstCoefficient = 16 + 1 + 1 + 8 + 1
+        let firstCoefficient = headerSize + 1 + 1 + 8 + 1
         for i in 0..<7 { badResidue[firstCoefficient + i] = 0xff }
         #expect(throws: SerializationError.self) { _ = try Ciphertext(deserializing: resealed(badResidue), context: c) }
         // a level above the top, with a valid checksum
         var badLevel = bytes
-        badLevel[16] = 9
+        badLevel[headerSize] = 9
         #expect(throws: SerializationError.self) { _ = try Ciphertext(deserializing: resealed(badLevel), context: c) }
         // a parameter file whose chain breaks the security table is refused on load too
         var params = c.parameters.serialized()
-        params[params.count - 9] = 0   // security standard → he-standard-2018, which N = 2^11 fails
+        params[params.count - digestSize - 1] = 0   // security standard → he-standard-2018, which N = 2^11 fails
         #expect(throws: SerializationError.self) { try CKKSParameters(deserializing: resealed(params)) }
         // an invalid ternary code in a secret key
         var sk = s.generator.secretKey.serialized()
-        sk[16] = 0xff
+        sk[headerSize] = 0xff
         #expect(throws: SerializationError.self) { try SecretKey(deserializing: resealed(sk), context: c) }
     }
 }

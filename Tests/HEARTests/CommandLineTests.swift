@@ -1,4 +1,5 @@
 import Foundation
+import HEARCrypto
 import Testing
 import HEAR
 
@@ -67,7 +68,7 @@ struct CommandLineTests {
         let help = try hear(["--help"])
         #expect(help.status == 0 && help.output.contains("evaluate") && help.output.contains("model init"))
         #expect(try hear(["evaluate", "--help"]).output.contains("--logits"))
-        for command in ["keygen", "encrypt", "infer", "decrypt", "demo", "inspect"] {
+        for command in ["keygen", "enroll", "certify", "encrypt", "infer", "decrypt", "demo", "inspect"] {
             let help = try hear([command, "--help"])
             #expect(help.status == 0 && help.output.contains("usage: hear \(command)"), "\(command)")
             #expect(try hear(["help", command]).output == help.output)
@@ -87,7 +88,9 @@ struct CommandLineTests {
                           ["infer"], ["infer", "--model", "a", "--eval-keys", "b", "--in", "c", "--out", "d", "--threads", "0"],
                           ["decrypt"], ["decrypt", "--secret-key", "a", "--in", "b", "--raw", "--raw"], ["inspect"],
                           ["inspect", "a", "b"], ["demo", "--threads", "0"], ["demo", "--frobnicate"],
-                          ["synth", "--recording", "dance", "--out", "/tmp/x.csv"]] {
+                          ["synth", "--recording", "dance", "--out", "/tmp/x.csv"], ["enroll", "--role", "station", "--name", "s", "--out", "/tmp/x"],
+                          ["enroll", "--role", "camera", "--name", "bad\u{1b}name", "--out", "/tmp/hear-never"], ["certify", "--keys", "k"],
+                          ["encrypt", "--device", "d", "--trust", "xyz", "--public-key", "a", "--clip", "1", "--out", "c"]] {
             let result = try hear(arguments)
             #expect(result.status == 64, "\(arguments)")
             #expect(result.error.hasPrefix("hear: ") && result.error.split(separator: "\n").count == 1, "\(arguments): \(result.error)")
@@ -191,25 +194,56 @@ struct CommandLineTests {
         let noData = ["HEAR_DATA": "/nonexistent/hear-data"]   // the embedded model and recordings only
         let keygen = try hear(["keygen", "--model", "default", "--out", path("keys")], environment: noData)
         #expect(keygen.status == 0, "\(keygen.error)")
-        let secretMode = try FileManager.default.attributesOfItem(atPath: path("keys/secret-key.hear"))[.posixPermissions] as? NSNumber
-        #expect(secretMode?.intValue == 0o600)
+        for file in ["keys/secret-key.hear", "keys/station.key"] {
+            let mode = try FileManager.default.attributesOfItem(atPath: path(file))[.posixPermissions] as? NSNumber
+            #expect(mode?.intValue == 0o600, "\(file)")
+        }
+        let stationLine = keygen.output.split(separator: "\n").first { $0.hasPrefix("station   ") }
+        let station = try #require(stationLine?.split(separator: " ").dropFirst().first.map(String.init))
+        let stationKey = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path("keys/station.key"))))
+        let seedHex = hexString(stationKey[18..<50])   // "HEARIDKY" · version · role · name length · "station" · seed
+        #expect(station.count == 32 && !keygen.output.contains(seedHex) && !keygen.error.contains(seedHex))
+        for (role, name) in [("camera", "kitchen"), ("cloud", "cloud-1")] {
+            let enroll = try hear(["enroll", "--role", role, "--name", name, "--out", path(role)])
+            #expect(enroll.status == 0 && enroll.output.contains("'\(name)', fingerprint "), "\(enroll.error)")
+            // encrypt/infer before the certificate is installed: refused with the command that fixes it
+            let certify = try hear(["certify", "--keys", path("keys"), "--device", path("\(role)/identity.pub"), "--out", path("\(role)/certificate.hear")])
+            #expect(certify.status == 0 && certify.output.contains("certified"), "\(certify.error)")
+        }
         let clip = path("fall.csv")
         #expect(try hear(["synth", "--recording", "fall", "--frames", "50", "--seed", "77", "--out", clip]).status == 0)
-        let encrypt = try hear(["encrypt", "--public-key", path("keys/public-key.hear"), "--input", clip, "--out", path("in.hear")])
-        #expect(encrypt.status == 0 && encrypt.output.contains("50 frames"), "\(encrypt.error)")
-        let infer = try hear(["infer", "--model", "default", "--eval-keys", path("keys/evaluation-keys.hear"), "--in", path("in.hear"),
-                              "--out", path("out.hear"), "--threads", "2"], environment: noData)
+        let encrypt = try hear(["encrypt", "--device", path("camera"), "--trust", station, "--public-key", path("keys/public-key.hear"),
+                                "--input", clip, "--out", path("in.hear")])
+        #expect(encrypt.status == 0 && encrypt.output.contains("50 frames") && encrypt.output.contains("sequence number 1"), "\(encrypt.error)")
+        #expect(encrypt.error.contains("pinned station \(station)"))
+        let infer = try hear(["infer", "--device", path("cloud"), "--model", "default", "--eval-keys", path("keys/evaluation-keys.hear"),
+                              "--in", path("in.hear"), "--out", path("out.hear"), "--threads", "2"], environment: noData)
         #expect(infer.status == 0, "\(infer.error)")
-        let decrypt = try hear(["decrypt", "--secret-key", path("keys/secret-key.hear"), "--in", path("out.hear")])
-        let plain = try hear(["classify", "--model", "default", "--keypoints", clip], environment: noData)
-        let decided = decrypt.output.split(separator: "\n").first { $0.hasPrefix("decision  ") }?.split(separator: " ").dropFirst().first
-        let expected = plain.output.split(separator: "\n").first { $0.hasPrefix("class     ") }?.split(separator: " ").dropFirst().first
-        #expect(decrypt.status == 0 && decided != nil && decided == expected, "\(decrypt.output) vs \(plain.output)")
-        #expect(!decrypt.output.contains("scores"))
         let raw = try hear(["decrypt", "--secret-key", path("keys/secret-key.hear"), "--in", path("out.hear"), "--raw"])
-        #expect(raw.status == 0 && raw.output.contains("scores    clap ") && raw.error.contains("warning"))
+        #expect(raw.status == 0 && raw.output.contains("scores    clap ") && raw.error.contains("warning"), "\(raw.error)")
+        #expect(raw.output.contains("verified  camera 'kitchen'") && raw.output.contains("cloud server 'cloud-1'"))
+        let plain = try hear(["classify", "--model", "default", "--keypoints", clip], environment: noData)
+        let decided = raw.output.split(separator: "\n").first { $0.hasPrefix("decision  ") }?.split(separator: " ").dropFirst().first
+        let expected = plain.output.split(separator: "\n").first { $0.hasPrefix("class     ") }?.split(separator: " ").dropFirst().first
+        #expect(decided != nil && decided == expected, "\(raw.output) vs \(plain.output)")
+        // the same result again: a replay
+        let again = try hear(["decrypt", "--secret-key", path("keys/secret-key.hear"), "--in", path("out.hear")])
+        #expect(again.status == 65 && again.error.contains("a replay, refused") && !again.output.contains("decision"), "\(again.error)")
         let inspect = try hear(["inspect", path("keys/secret-key.hear")])
-        #expect(inspect.status == 0 && inspect.output.contains("a secret key") && inspect.output.contains("key set"))
+        #expect(inspect.status == 0 && inspect.output.contains("a secret key") && inspect.output.contains("key set")
+                && inspect.output.contains("signed    by a monitoring station"))
+
+        // a dishonest cloud server, which holds a valid certificate: results it forged are refused by the station
+        let cloudCredentials = try DeviceDirectory(URL(fileURLWithPath: path("cloud"))).credentials().credentials
+        let trust = cloudCredentials.station
+        let inputFile = try PartyStorage.read(URL(fileURLWithPath: path("in.hear")))
+        let input = try SessionCiphertext(file: inputFile, kind: .inputCiphertext, source: "in.hear", trusting: trust)
+        try PartyStorage.write(try SessionCiphertext.result(input.ciphertext, claimingInput: input).serialized(signedBy: cloudCredentials),
+                               to: URL(fileURLWithPath: path("echo.hear")))
+        let echo = try hear(["decrypt", "--secret-key", path("keys/secret-key.hear"), "--in", path("echo.hear"), "--state", path("state-2.json")])
+        #expect(echo.status == 65 && echo.error.contains("echo.hear is at level 9") && echo.error.contains("not a result of this computation"),
+                "\(echo.error)")
+        #expect(!FileManager.default.fileExists(atPath: path("state-2.json")))
 
         // bad files: each its own message, a non-zero exit, no output left behind
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path("in.hear")))
@@ -218,17 +252,23 @@ struct CommandLineTests {
         corrupted[bytes.count / 2] ^= 0x40
         try corrupted.write(to: URL(fileURLWithPath: path("corrupted.hear")))
         try "x0,y0\n1,2,3\n".write(toFile: path("bad.csv"), atomically: true, encoding: .utf8)
-        let inferBase = ["infer", "--model", "default", "--eval-keys", path("keys/evaluation-keys.hear"), "--out", path("never.hear")]
+        let inferBase = ["infer", "--device", path("cloud"), "--model", "default", "--eval-keys", path("keys/evaluation-keys.hear"),
+                         "--out", path("never.hear")]
+        let encryptBase = ["encrypt", "--device", path("camera"), "--out", path("never.hear")]
+        #expect(try hear(["enroll", "--role", "camera", "--name", "stranger", "--out", path("stranger")]).status == 0)
         let cases: [([String], Int32, String)] = [
             (inferBase + ["--in", path("missing.hear")], 66, "missing.hear: no such file"),
             (inferBase + ["--in", path("truncated.hear")], 65, "the file is truncated"),
-            (inferBase + ["--in", path("corrupted.hear")], 65, "the checksum does not match"),
-            (["infer", "--model", "default", "--eval-keys", path("keys/secret-key.hear"), "--in", path("in.hear"), "--out", path("never.hear")],
-             65, "holds a SECRET KEY"),
-            (["encrypt", "--public-key", path("keys/public-key.hear"), "--input", path("bad.csv"), "--out", path("never.hear")],
-             65, "bad.csv, line 2: expected 45 numbers"),
-            (["encrypt", "--public-key", path("keys/evaluation-keys.hear"), "--input", clip, "--out", path("never.hear")],
-             65, "holds evaluation keys, not a public key"),
+            (inferBase + ["--in", path("corrupted.hear")], 65, "the SHA-256 digest does not match"),
+            (inferBase + ["--in", path("in.hear")], 65, "which was already accepted: a replay"),
+            (["infer", "--device", path("cloud"), "--model", "default", "--eval-keys", path("keys/secret-key.hear"), "--in", path("in.hear"),
+              "--out", path("never.hear")], 65, "holds a SECRET KEY"),
+            (encryptBase + ["--public-key", path("keys/public-key.hear"), "--input", path("bad.csv")], 65, "bad.csv, line 2: expected 45 numbers"),
+            (encryptBase + ["--public-key", path("keys/evaluation-keys.hear"), "--input", clip], 65, "holds evaluation keys, not a public key"),
+            (encryptBase + ["--trust", String(repeating: "ab", count: 16), "--public-key", path("keys/public-key.hear"), "--input", clip],
+             65, "not by the station abababababababababababababababab given with --trust"),
+            (["encrypt", "--device", path("stranger"), "--public-key", path("keys/public-key.hear"), "--input", clip, "--out", path("never.hear")],
+             65, "has no certificate.hear"),
             (["decrypt", "--secret-key", path("keys/secret-key.hear"), "--in", path("in.hear")], 65, "not a result ciphertext"),
             (["keygen", "--model", "default", "--out", path("keys")], 73, "the directory is not empty"),
         ]
@@ -241,10 +281,10 @@ struct CommandLineTests {
         #expect(!left.contains("never.hear") && !left.contains { $0.contains("partial") }, "\(left)")
 
         // A real fall of the bundled test set through the three parties, from an empty directory.
-        let fall = try hear(["encrypt", "--public-key", path("keys/public-key.hear"), "--clip", "164", "--out", path("fall.hear")],
-                            environment: noData)
+        let fall = try hear(["encrypt", "--device", path("camera"), "--public-key", path("keys/public-key.hear"), "--clip", "164",
+                             "--out", path("fall.hear")], environment: noData)
         #expect(fall.status == 0 && fall.output.contains("test clip 164") && fall.output.contains("label fall"), "\(fall.error)")
-        let fallResult = try hear(["infer", "--eval-keys", path("keys/evaluation-keys.hear"), "--in", path("fall.hear"),
+        let fallResult = try hear(["infer", "--device", path("cloud"), "--eval-keys", path("keys/evaluation-keys.hear"), "--in", path("fall.hear"),
                                    "--out", path("fall-result.hear"), "--threads", "2"], environment: noData)
         #expect(fallResult.status == 0, "\(fallResult.error)")
         let json = try hear(["decrypt", "--secret-key", path("keys/secret-key.hear"), "--in", path("fall-result.hear"), "--json"])
@@ -252,6 +292,7 @@ struct CommandLineTests {
         let object = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
         #expect(object?["class"] as? String == "fall" && object?["alert"] as? Bool == true && object?["classIndex"] as? Int == 9,
                 "\(json.output)")
+        #expect(object?["camera"] as? String == "kitchen" && object?["sequence"] as? Int == 2, "\(json.output)")
         #expect(object?["scores"] == nil)
         let plainFall = try hear(["classify", "--clip", "164"], environment: noData)
         #expect(plainFall.output.contains("class     fall"), "\(plainFall.output)")

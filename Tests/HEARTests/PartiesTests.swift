@@ -1,5 +1,6 @@
 import CKKS
 import Foundation
+import HEARCrypto
 import HETensor
 import Testing
 import HEAR
@@ -24,34 +25,101 @@ struct SmallSession: Sendable {
     }
 }
 
-/// Reads a party file's layout (as `PartyFiles.swift` documents it) to tamper with it.
-func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-    return hash
+/// The signing parties of the small session: the station's identity (deterministic from
+/// `seed`, as `generateKeys` makes it), a camera and a cloud server it certified, and a
+/// second station with its own camera.
+struct SmallParties: Sendable {
+    let station: SigningIdentity
+    let camera: DeviceCredentials
+    let cloud: DeviceCredentials
+    let otherStation: SigningIdentity
+    let strangerCamera: DeviceCredentials
+
+    static func device(_ role: PartyRole, _ name: String, by station: SigningIdentity) -> DeviceCredentials {
+        let identity = SigningIdentity.deterministic(role: role, name: name, seed: Array(name.utf8))
+        return try! DeviceCredentials(identity: identity, certificate: try! Certificate(certifying: identity.publicIdentity, by: station))
+    }
+
+    static let shared: SmallParties = {
+        let station = SmallSession.shared.keys.station.identity
+        let other = SigningIdentity.deterministic(role: .station, name: "other", seed: [1, 2, 3])
+        return SmallParties(station: station, camera: device(.camera, "kitchen", by: station), cloud: device(.cloud, "cloud-1", by: station),
+                            otherStation: other, strangerCamera: device(.camera, "intruder", by: other))
+    }()
 }
 
 func littleEndian<T: FixedWidthInteger>(_ bytes: [UInt8], at offset: Int, as: T.Type) -> T {
     (0..<MemoryLayout<T>.size).reduce(T.zero) { $0 | T(bytes[offset + $1]) << (8 * $1) }
 }
 
+/// The layout of a party file's header (as `PartyFiles.swift` documents it), to tamper with it.
+struct HeaderLayout {
+    let sectionCount: Int, descriptorStart: Int, descriptorLength: Int, provenanceLength: Int
+    var signerStart: Int { descriptorStart + descriptorLength + provenanceLength }
+    var end: Int { signerStart + 32 + 64 }
+
+    init(_ file: [UInt8]) {
+        sectionCount = Int(file[11])
+        descriptorLength = Int(littleEndian(file, at: 12, as: UInt32.self))
+        provenanceLength = Int(littleEndian(file, at: 16, as: UInt32.self))
+        descriptorStart = 20 + sectionCount * 40
+    }
+
+    /// `file` with its descriptor replaced and the header signed again with `key` (a forger who
+    /// holds a signing key, or the station itself writing a bad descriptor).
+    static func replacingDescriptor(of file: [UInt8], with descriptor: [UInt8], signingWith key: Ed25519.SigningKey) -> [UInt8] {
+        let layout = HeaderLayout(file)
+        var bytes = Array(file[0..<12])
+        withUnsafeBytes(of: UInt32(descriptor.count).littleEndian) { bytes += $0 }
+        bytes += file[16..<layout.descriptorStart] + descriptor
+        bytes += file[(layout.descriptorStart + layout.descriptorLength)..<layout.signerStart]
+        bytes += key.publicKey
+        bytes += key.signature(for: bytes)
+        return bytes + file[layout.end...]
+    }
+}
+
+/// The station's Ed25519 key of the small session (as `SigningIdentity.deterministic` derives it).
+let smallStationKey = Ed25519.SigningKey(seed: SHA256.hash(seed))
+
 @Suite("the three parties and their files", .enabled(if: encryptedTests, "N = 2^14: release builds, or HEAR_SLOW_TESTS=1"))
 struct PartiesTests {
     let small = SmallSession.shared
+    let parties = SmallParties.shared
     let insecure = true
+    var trust: StationTrust { small.keys.station.trust }
 
-    @Test("every file round-trips byte for byte, and the parties agree with the plaintext network through files")
+    func inputFile(sequence: UInt64 = 1, camera: DeviceCredentials? = nil, seed value: UInt8 = 7) throws -> [UInt8] {
+        try small.encryptedInput(seed: value).serialized(signedBy: camera ?? parties.camera, sequence: sequence)
+    }
+
+    func readInput(_ file: [UInt8]) throws(ProtocolError) -> SessionCiphertext {
+        try SessionCiphertext(file: file, kind: .inputCiphertext, source: "in", trusting: trust, allowingInsecureParameters: true)
+    }
+
+    func readResult(_ file: [UInt8]) throws(ProtocolError) -> SessionCiphertext {
+        try SessionCiphertext(file: file, kind: .resultCiphertext, source: "out", trusting: trust, allowingInsecureParameters: true)
+    }
+
+    /// A result file: evaluated by the small network's server, signed by `cloud`.
+    func resultFile(sequence: UInt64 = 1, cloud: DeviceCredentials? = nil) throws -> [UInt8] {
+        let server = try CloudServer(network: small.network, evaluationKeys: small.keys.evaluationKeys, weightBudget: 0)
+        return try server.evaluate(try readInput(try inputFile(sequence: sequence))).result.serialized(signedBy: cloud ?? parties.cloud)
+    }
+
+    @Test("every file round-trips byte for byte, signed; the parties agree with the plaintext network through files")
     func throughFiles() throws {
         let keys = small.keys
-        let parametersFile = keys.parameters.serialized()
-        let publicFile = try keys.publicKey.serialized(), evaluationFile = try keys.evaluationKeys.serialized()
+        let parametersFile = keys.parametersFile()
+        let publicFile = try keys.publicKeyFile(), evaluationFile = try keys.evaluationKeysFile()
         let secretFile = keys.station.secretKeyFile()
-        #expect(try SessionParameters(file: parametersFile, source: "p", allowingInsecureParameters: insecure).serialized() == parametersFile)
-        let publicKey = try SessionPublicKey(file: publicFile, source: "pk", allowingInsecureParameters: insecure)
-        #expect(try publicKey.serialized() == publicFile)
-        let evaluationKeys = try EvaluationKeys(file: evaluationFile, source: "ek", allowingInsecureParameters: insecure)
-        #expect(try evaluationKeys.serialized() == evaluationFile)
-        let station = try MonitoringStation(secretKeyFile: secretFile, source: "sk", allowingInsecureParameters: insecure)
+        #expect(try SessionParameters(file: parametersFile, source: "p", trusting: trust, allowingInsecureParameters: insecure)
+            .serialized(signedBy: parties.station) == parametersFile)
+        let publicKey = try SessionPublicKey(file: publicFile, source: "pk", trusting: parties.camera.station, allowingInsecureParameters: insecure)
+        #expect(try publicKey.serialized(signedBy: parties.station) == publicFile)
+        let evaluationKeys = try EvaluationKeys(file: evaluationFile, source: "ek", trusting: parties.cloud.station, allowingInsecureParameters: insecure)
+        #expect(try evaluationKeys.serialized(signedBy: parties.station) == evaluationFile)
+        let station = try MonitoringStation(secretKeyFile: secretFile, source: "sk", identity: parties.station, allowingInsecureParameters: insecure)
         #expect(station.secretKeyFile() == secretFile)
         #expect(publicKey.session == keys.station.session && evaluationKeys.session == keys.station.session)
         // the evaluation keys are exactly the plan's: one Galois key per rotation step (+ conjugation), at its level
@@ -60,13 +128,17 @@ struct PartiesTests {
         #expect(evaluationKeys.relinearizationKey.key.level == plan.relinearizationLevel)
 
         var client = try Client(publicKey: publicKey, deterministicSeed: [UInt8](repeating: 3, count: 32))
-        let inputFile = try client.encrypt(small.input).serialized()
-        let input = try SessionCiphertext(file: inputFile, kind: .inputCiphertext, source: "in", allowingInsecureParameters: insecure)
-        #expect(try input.serialized() == inputFile && input.ciphertext.level == plan.startLevel)
+        let inputFile = try client.encrypt(small.input).serialized(signedBy: parties.camera, sequence: 17)
+        let input = try SessionCiphertext(file: inputFile, kind: .inputCiphertext, source: "in", trusting: parties.cloud.station,
+                                          allowingInsecureParameters: insecure)
+        #expect(try input.serialized(signedBy: parties.camera, sequence: 17) == inputFile && input.ciphertext.level == plan.startLevel)
+        #expect(input.origin?.camera == "kitchen" && input.origin?.sequence == 17 && input.origin?.cameraFingerprint == parties.camera.identity.fingerprint)
         let server = try CloudServer(network: small.network, evaluationKeys: evaluationKeys, weightBudget: nil)
-        let resultFile = try server.evaluate(input).result.serialized()
-        let result = try SessionCiphertext(file: resultFile, kind: .resultCiphertext, source: "out", allowingInsecureParameters: insecure)
-        #expect(try result.serialized() == resultFile && result.ciphertext.level == 0)
+        let resultFile = try server.evaluate(input).result.serialized(signedBy: parties.cloud)
+        let result = try SessionCiphertext(file: resultFile, kind: .resultCiphertext, source: "out", trusting: station.trust,
+                                           allowingInsecureParameters: insecure)
+        #expect(try result.serialized(signedBy: parties.cloud) == resultFile && result.ciphertext.level == station.session.resultLevel)
+        #expect(result.origin?.sequence == 17 && result.origin?.cloud == "cloud-1" && result.origin?.inputDigest == input.origin?.inputDigest)
         let scores = try station.decryptScores(result)
         let expected = small.network.logits(small.input)
         #expect(maximumDifference(scores, expected) < 1e-3, "\(scores) vs \(expected)")
@@ -77,81 +149,203 @@ struct PartiesTests {
 
     @Test("parameter sets without security are refused unless the loader opts in")
     func insecureRefused() throws {
-        let file = try small.keys.publicKey.serialized()
+        let file = try small.keys.publicKeyFile()
         #expect(throws: ProtocolError.insecureParameters(source: "pk", name: "INSECURE-testing")) {
-            try SessionPublicKey(file: file, source: "pk")
+            try SessionPublicKey(file: file, source: "pk", trusting: trust)
         }
     }
 
-    @Test("truncated files and every flipped bit are refused, never a crash")
+    /// Every kind of file, each truncated and with a bit flipped in every byte of its header and
+    /// at a stride through its objects: refused with a typed error, never a crash.
+    @Test("truncated files and flipped bits in every kind of file are refused, never a crash")
     func truncatedAndCorrupted() throws {
-        let file = try small.encryptedInput().serialized()
-        let descriptorLength = Int(littleEndian(file, at: 12, as: UInt32.self))
-        let headerEnd = 16 + 8 * 2 + descriptorLength + 8
-        for length in [0, 3, 8, 15, 16, 40, headerEnd - 1, headerEnd, headerEnd + 100, file.count / 2, file.count - 1] {
-            #expect(throws: ProtocolError.self, "prefix of \(length) bytes") {
-                try SessionCiphertext(file: Array(file.prefix(length)), kind: .inputCiphertext, source: "in", allowingInsecureParameters: true)
+        let keys = small.keys
+        let context = keys.publicKey.context
+        let station = parties.station
+        let files: [(String, [UInt8], ([UInt8]) throws -> Void)] = [
+            ("parameters", keys.parametersFile(), { _ = try SessionParameters(file: $0, source: "f", trusting: trust, allowingInsecureParameters: true) }),
+            ("public key", try keys.publicKeyFile(), { _ = try SessionPublicKey(file: $0, source: "f", trusting: trust, context: context, allowingInsecureParameters: true) }),
+            ("evaluation keys", try keys.evaluationKeysFile(), { _ = try EvaluationKeys(file: $0, source: "f", trusting: trust, context: context, allowingInsecureParameters: true) }),
+            ("secret key", keys.station.secretKeyFile(), { _ = try MonitoringStation(secretKeyFile: $0, source: "f", identity: station, allowingInsecureParameters: true) }),
+            ("input", try inputFile(), { _ = try SessionCiphertext(file: $0, kind: .inputCiphertext, source: "f", trusting: trust, context: context, allowingInsecureParameters: true) }),
+            ("result", try resultFile(), { _ = try SessionCiphertext(file: $0, kind: .resultCiphertext, source: "f", trusting: trust, context: context, allowingInsecureParameters: true) }),
+        ]
+        for (name, file, read) in files {
+            try read(file)   // the intact file is accepted
+            let end = HeaderLayout(file).end
+            for length in [0, 3, 8, 19, 20, 40, end - 1, end, end + 100, file.count / 2, file.count - 1] where length < file.count {
+                #expect(throws: ProtocolError.self, "\(name): prefix of \(length) bytes") { try read(Array(file.prefix(length))) }
             }
-        }
-        #expect(throws: ProtocolError.damaged(source: "in", reason: "1 unexpected bytes after the last section")) {
-            try SessionCiphertext(file: file + [0], kind: .inputCiphertext, source: "in", allowingInsecureParameters: true)
-        }
-        // every byte of the header, the descriptor and the section headers; a stride through the residues
-        var positions = Array(0..<min(file.count, headerEnd + 200))
-        positions += stride(from: headerEnd + 200, to: file.count, by: 40_009)
-        let context = small.keys.publicKey.context
-        for position in positions {
-            var corrupted = file
-            corrupted[position] ^= UInt8(1 << (position % 8))
-            #expect(throws: ProtocolError.self, "bit flip at byte \(position)") {
-                try SessionCiphertext(file: corrupted, kind: .inputCiphertext, source: "in", context: context, allowingInsecureParameters: true)
+            #expect(throws: ProtocolError.damaged(source: "f", reason: "1 unexpected bytes after the last section")) { try read(file + [0]) }
+            var positions = Array(0..<min(file.count, end + 64))
+            positions += stride(from: end + 64, to: file.count, by: max(1, file.count / 97))
+            positions.append(file.count - 1)
+            for position in positions {
+                var corrupted = file
+                corrupted[position] ^= UInt8(1 << (position % 8))
+                #expect(throws: ProtocolError.self, "\(name): bit flip at byte \(position)") { try read(corrupted) }
             }
         }
         #expect(throws: ProtocolError.notAPartyFile(source: "x")) {
-            try SessionCiphertext(file: [0xff, 0x00, 0x17] + Array("not a key at all".utf8), kind: .inputCiphertext, source: "x")
+            try SessionCiphertext(file: [0xff, 0x00, 0x17] + Array("not a key at all".utf8), kind: .inputCiphertext, source: "x", trusting: trust)
         }
         #expect(throws: ProtocolError.textNotPartyFile(source: "x")) {  // text: most likely arguments swapped
-            try SessionCiphertext(file: Array("x0,y0,score0\n1,2,3\n".utf8), kind: .inputCiphertext, source: "x")
+            try SessionCiphertext(file: Array("x0,y0,score0\n1,2,3\n".utf8), kind: .inputCiphertext, source: "x", trusting: trust)
         }
     }
 
-    @Test("a descriptor that does not fit its parameters is refused even with a valid checksum")
+    @Test("a descriptor that does not fit its parameters is refused even when validly signed")
     func descriptorValidated() throws {
-        let file = try small.encryptedInput().serialized()
-        let descriptorLength = Int(littleEndian(file, at: 12, as: UInt32.self))
-        let start = 16 + 16, end = start + descriptorLength
-        let text = String(decoding: file[start..<end], as: UTF8.self)
+        let file = try small.keys.publicKeyFile()
+        let layout = HeaderLayout(file)
+        let text = String(decoding: file[layout.descriptorStart..<(layout.descriptorStart + layout.descriptorLength)], as: UTF8.self)
         let level = small.keys.plan.startLevel
         let tampered = Array(text.replacingOccurrences(of: "\"inputLevel\":\(level)", with: "\"inputLevel\":\(level + 40)").utf8)
-        #expect(tampered.count == descriptorLength + 1)
-        var bytes = Array(file[0..<12])
-        withUnsafeBytes(of: UInt32(tampered.count).littleEndian) { bytes += $0 }
-        bytes += file[16..<start] + tampered
-        withUnsafeBytes(of: fnv1a(bytes[...]).littleEndian) { bytes += $0 }
-        bytes += file[(end + 8)...]
-        #expect(throws: ProtocolError.damaged(source: "in", reason: "invalid session descriptor: input level \(level + 40) outside 0…\(small.keys.publicKey.context.parameters.maxLevel)")) {
-            try SessionCiphertext(file: bytes, kind: .inputCiphertext, source: "in", allowingInsecureParameters: true)
+        #expect(tampered.count == layout.descriptorLength + 1)
+        let bytes = HeaderLayout.replacingDescriptor(of: file, with: tampered, signingWith: smallStationKey)
+        #expect(throws: ProtocolError.damaged(source: "pk", reason: "invalid session descriptor: input level \(level + 40) outside 0…\(small.keys.publicKey.context.parameters.maxLevel)")) {
+            try SessionPublicKey(file: bytes, source: "pk", trusting: trust, allowingInsecureParameters: true)
         }
+        // the same change signed with another key: the signature verifies, the signer is not trusted
+        let forged = HeaderLayout.replacingDescriptor(of: file, with: Array(text.utf8), signingWith: Ed25519.SigningKey(seed: [UInt8](repeating: 5, count: 32)))
+        #expect(throws: ProtocolError.self) { try SessionPublicKey(file: forged, source: "pk", trusting: trust, allowingInsecureParameters: true) }
+        do {
+            _ = try SessionPublicKey(file: forged, source: "pk", trusting: trust, allowingInsecureParameters: true)
+        } catch {
+            guard case .untrusted(let text) = error else { Issue.record("\(error)"); return }
+            #expect(text.contains("pk is signed by station") && text.contains("but this station trusts station \(parties.station.fingerprint)"))
+        }
+    }
+
+    @Test("who signed: keys of another station, cameras and servers it did not certify, roles swapped")
+    func signers() throws {
+        let keys = small.keys
+        // the station's keys re-signed by another station
+        let otherTrust = StationTrust(publicKey: parties.otherStation.publicKey, holder: "this camera")
+        #expect(throws: ProtocolError.self) { try SessionPublicKey(file: try keys.publicKeyFile(), source: "pk", trusting: otherTrust, allowingInsecureParameters: true) }
+        let reSigned = try keys.publicKey.serialized(signedBy: parties.otherStation)
+        #expect(throws: ProtocolError.self) { try SessionPublicKey(file: reSigned, source: "pk", trusting: trust, allowingInsecureParameters: true) }
+        #expect(throws: ProtocolError.self) {
+            try MonitoringStation(secretKeyFile: keys.station.secretKeyFile(), source: "sk", identity: parties.otherStation, allowingInsecureParameters: true)
+        }
+        // an input from a camera of another station
+        let stranger = try inputFile(camera: parties.strangerCamera)
+        do {
+            _ = try readInput(stranger)
+            Issue.record("an input of an unknown camera was accepted")
+        } catch {
+            guard case .untrusted(let text) = error else { Issue.record("\(error)"); return }
+            #expect(text.contains("camera 'intruder'") && text.contains("an unknown camera"))
+        }
+        // a camera cannot sign a result, nor a cloud server an input (its certificate names its role)
+        #expect(throws: ProtocolError.self) { try small.encryptedInput().serialized(signedBy: parties.cloud, sequence: 1) }
+        #expect(throws: ProtocolError.self) { try resultFile(cloud: parties.camera) }
+        // a certificate that does not name the signing key
+        #expect(throws: ProtocolError.self) {
+            try DeviceCredentials(identity: parties.cloud.identity, certificate: parties.camera.certificate)
+        }
+        // a result by a server of another station
+        let strangerCloud = SmallParties.device(.cloud, "rogue", by: parties.otherStation)
+        #expect(throws: ProtocolError.self) { try readResult(try resultFile(cloud: strangerCloud)) }
+    }
+
+    @Test("a result binds its input: the input header it carries is checked, signature and sequence")
+    func resultBinding() throws {
+        let file = try resultFile(sequence: 5)
+        let result = try readResult(file)
+        #expect(result.origin?.sequence == 5)
+        // the embedded input header with one byte changed: the camera's signature fails
+        let layout = HeaderLayout(file)
+        let provenanceStart = layout.descriptorStart + layout.descriptorLength
+        let provenance = String(decoding: file[provenanceStart..<layout.signerStart], as: UTF8.self)
+        struct P: Codable { var signer: String; var certificate: Certificate?; var sequence: UInt64?; var input: String? }
+        var p = try JSONDecoder().decode(P.self, from: Data(provenance.utf8))
+        var header = [UInt8](Data(base64Encoded: p.input!)!)
+        header[40] ^= 1
+        p.input = Data(header).base64EncodedString()
+        // rebuild the header with the altered provenance and sign it as the cloud server would
+        let cloudKey = Ed25519.SigningKey(seed: SHA256.hash(Array("cloud-1".utf8)))
+        #expect(cloudKey.publicKey == parties.cloud.identity.publicKey)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let newProvenance = Array(try encoder.encode(p))
+        var bytes = Array(file[0..<16])
+        withUnsafeBytes(of: UInt32(newProvenance.count).littleEndian) { bytes += $0 }
+        bytes += file[20..<provenanceStart] + newProvenance + cloudKey.publicKey
+        bytes += cloudKey.signature(for: bytes)
+        bytes += file[layout.end...]
+        #expect(throws: ProtocolError.self) { try readResult(bytes) }
+        // a sequence number that is not the input's
+        var q = try JSONDecoder().decode(P.self, from: Data(provenance.utf8))
+        q.sequence = 6
+        let lying = Array(try encoder.encode(q))
+        var other = Array(file[0..<16])
+        withUnsafeBytes(of: UInt32(lying.count).littleEndian) { other += $0 }
+        other += file[20..<provenanceStart] + lying + cloudKey.publicKey
+        other += cloudKey.signature(for: other)
+        other += file[layout.end...]
+        do {
+            _ = try readResult(other)
+            Issue.record("a result with another sequence number was accepted")
+        } catch {
+            #expect(error.description.contains("claims sequence number 6, its input was sequence number 5"))
+        }
+    }
+
+    @Test("the station refuses results at another level or scale and scores outside the model's range")
+    func resultChecks() throws {
+        let station = small.keys.station
+        let session = station.session
+        let input = try readInput(try inputFile(sequence: 9))
+        // the input itself sent back as the result: the level of the input, not the result's
+        let echoed = try readResult(try SessionCiphertext.result(input.ciphertext, claimingInput: input).serialized(signedBy: parties.cloud))
+        #expect(throws: ProtocolError.self) { try station.decide(echoed) }
+        do { _ = try station.decide(echoed) } catch { #expect(error.description.contains("is at level \(session.inputLevel)")) }
+        // a ciphertext at the result level with another scale
+        let context = small.keys.publicKey.context
+        var client = try Client(publicKey: small.keys.publicKey, deterministicSeed: seed)
+        _ = client
+        var encryptor = try Encryptor(context: context, publicKey: small.keys.publicKey.publicKey, deterministicSeed: seed)
+        let scores = [Double](repeating: 0.5, count: context.slotCount)
+        let wrongScale = try encryptor.encrypt(try context.encode(scores, level: session.resultLevel, scale: session.resultScale * 2))
+        let scaled = try readResult(try SessionCiphertext.result(wrongScale, claimingInput: input).serialized(signedBy: parties.cloud))
+        do { _ = try station.decide(scaled); Issue.record("a result at another scale was accepted") } catch {
+            #expect(error.description.contains("scale 2^"))
+        }
+        // the right level and scale, scores far outside what the model produces
+        var huge = [Double](repeating: 0, count: context.slotCount)
+        for slot in session.outputSlots { huge[slot] = 4 * session.scoreBound }
+        let outOfRange = try encryptor.encrypt(try context.encode(huge, level: session.resultLevel, scale: session.resultScale))
+        let forged = try readResult(try SessionCiphertext.result(outOfRange, claimingInput: input).serialized(signedBy: parties.cloud))
+        do { _ = try station.decide(forged); Issue.record("scores outside the bound were accepted") } catch {
+            #expect(error.description.contains("outside ±"))
+        }
+        // and a genuine result passes every check
+        let genuine = try readResult(try resultFile(sequence: 10))
+        _ = try station.decide(genuine)
+        _ = client
     }
 
     @Test("files of the wrong kind; a secret key is refused wherever it is not the station's")
     func wrongKinds() throws {
-        let secret = small.keys.station.secretKeyFile(), publicKey = try small.keys.publicKey.serialized()
+        let secret = small.keys.station.secretKeyFile(), publicKey = try small.keys.publicKeyFile()
         #expect(throws: ProtocolError.secretKeyRefused(source: "sk")) {
-            try EvaluationKeys(file: secret, source: "sk", allowingInsecureParameters: true)
+            try EvaluationKeys(file: secret, source: "sk", trusting: trust, allowingInsecureParameters: true)
         }
         #expect(throws: ProtocolError.secretKeyRefused(source: "sk")) {
-            try SessionPublicKey(file: secret, source: "sk", allowingInsecureParameters: true)
+            try SessionPublicKey(file: secret, source: "sk", trusting: trust, allowingInsecureParameters: true)
         }
         #expect(throws: ProtocolError.wrongKind(source: "pk", expected: "a secret key", found: "a public key")) {
-            try MonitoringStation(secretKeyFile: publicKey, source: "pk", allowingInsecureParameters: true)
+            try MonitoringStation(secretKeyFile: publicKey, source: "pk", identity: parties.station, allowingInsecureParameters: true)
         }
-        let input = try small.encryptedInput().serialized()
+        let input = try inputFile()
         #expect(throws: ProtocolError.wrongKind(source: "in", expected: "a result ciphertext", found: "an input ciphertext")) {
-            try SessionCiphertext(file: input, kind: .resultCiphertext, source: "in", allowingInsecureParameters: true)
+            try SessionCiphertext(file: input, kind: .resultCiphertext, source: "in", trusting: trust, allowingInsecureParameters: true)
         }
         #expect(PartyFileKind.of(secret) == .secretKey && PartyFileKind.of(Array(secret.prefix(7))) == nil)
-        #expect(try SessionDescriptor.read(from: secret, source: "sk").kind == .secretKey)
+        let read = try SessionDescriptor.read(from: secret, source: "sk")
+        #expect(read.kind == .secretKey && read.signer == .station && read.signerFingerprint == parties.station.fingerprint)
+        #expect(try SessionDescriptor.read(from: input, source: "in").sequence == 1)
     }
 
     @Test("files from another key set, plan, model or parameter set do not mix, and say why")
@@ -181,6 +375,7 @@ struct PartiesTests {
                 && planProblem.description.contains("the same model with another plan (method hear vs fast-hear"))
         // another model
         let otherNetwork = try FoldedNetwork(folding: HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: "cnn1d-64")!, seed: 6))
+        #expect(otherNetwork.modelFingerprint != network.modelFingerprint)
         #expect(throws: ProtocolError.self) { try CloudServer(network: otherNetwork, evaluationKeys: keys.evaluationKeys, weightBudget: 0) }
         do {
             _ = try CloudServer(network: otherNetwork, evaluationKeys: keys.evaluationKeys, weightBudget: 0)
@@ -193,6 +388,24 @@ struct PartiesTests {
         let otherParameters = try MonitoringStation.generateKeys(for: network, parameters: otherChain, deterministicSeed: seed)
         let parameterProblem = try #require(keys.station.session.mismatch(with: otherParameters.station.session, source: "a", otherSource: "b"))
         #expect(parameterProblem.description.hasPrefix("b belongs to parameter set"))
+    }
+
+    @Test("a file larger than its kind can be with its parameters is refused before it is read")
+    func sizeLimits() throws {
+        let directory = try temporaryDirectory("oversized")
+        let url = directory.appendingPathComponent("input.hear")
+        let file = try inputFile()
+        try PartyStorage.write(file, to: url)
+        #expect(try PartyStorage.read(url, kind: .inputCiphertext) == file)
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.truncate(atOffset: 50_000_000_000)   // sparse: 50 GB that are never read
+        try handle.close()
+        do {
+            _ = try PartyStorage.read(url, kind: .inputCiphertext)
+            Issue.record("a 50 GB input ciphertext was read")
+        } catch {
+            #expect(error.description.contains("the file has 50000000000 bytes, more than this kind of file can have"))
+        }
     }
 }
 
@@ -240,16 +453,19 @@ struct DefaultPresetPartiesTests {
         let model = try HEARModel.embeddedSynthetic()
         let network = try FoldedNetwork(folding: model)
         let keys = try MonitoringStation.generateKeys(for: network, parameters: .standard(), deterministicSeed: seed)
-        let evaluationKeys = try EvaluationKeys(file: try keys.evaluationKeys.serialized(), source: "ek")
+        let evaluationKeys = try EvaluationKeys(file: try keys.evaluationKeysFile(), source: "ek", trusting: keys.station.trust)
         let server = try CloudServer(network: network, evaluationKeys: evaluationKeys)
-        let station = try MonitoringStation(secretKeyFile: keys.station.secretKeyFile(), source: "sk")
+        let station = try MonitoringStation(secretKeyFile: keys.station.secretKeyFile(), source: "sk", identity: keys.station.identity)
+        let camera = SmallParties.device(.camera, "camera", by: keys.station.identity), cloud = SmallParties.device(.cloud, "cloud", by: keys.station.identity)
         let recordings = try EmbeddedResources.sampleRecordings()
         #expect(recordings.map(\.name) == ["fall", "sit", "walk"])
-        for (name, recording) in recordings {
+        for (index, (name, recording)) in recordings.enumerated() {
             let input = Client.input(for: recording)
             var client = try Client(publicKey: keys.publicKey, deterministicSeed: seed)
-            let encrypted = try SessionCiphertext(file: try client.encrypt(input).serialized(), kind: .inputCiphertext, source: name)
-            let result = try server.evaluate(encrypted).result
+            let encrypted = try SessionCiphertext(file: try client.encrypt(input).serialized(signedBy: camera, sequence: UInt64(index + 1)),
+                                                  kind: .inputCiphertext, source: name, trusting: keys.station.trust)
+            let result = try SessionCiphertext(file: try server.evaluate(encrypted).result.serialized(signedBy: cloud), kind: .resultCiphertext,
+                                               source: name, trusting: station.trust)
             let expected = network.logits(input)
             #expect(maximumDifference(try station.decryptScores(result), expected) < 3.5e-3, "\(name)")
             let decision = try station.decide(result)

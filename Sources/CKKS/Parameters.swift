@@ -11,25 +11,29 @@ import HERing
 public enum SecurityStandard: String, Sendable, Hashable, CaseIterable {
     /// HomomorphicEncryption.org standard (Albrecht et al., 2018), Table 1, 128-bit, ternary.
     case heStandard2018 = "he-standard-2018"
-    /// The 2024 guideline (Bossuat et al., ePrint 2024/463), slightly stricter where it differs
-    /// from the 2018 table (N = 2^14: 430 instead of 438, N = 2^15: 868 instead of 881). For
-    /// ring degrees where we hold no 2024 figure the 2018 bound applies.
+    /// The 2024 guideline (Bossuat et al., "Security Guidelines for Implementing Homomorphic
+    /// Encryption", ePrint 2024/463, Table 5.2: uniform ternary secret, 128-bit), slightly
+    /// stricter than the 2018 table for every ring degree (N = 2^14: 430 instead of 438).
     case guideline2024 = "guideline-2024"
     /// No security at all: small rings for fast tests. Never use for data.
     case insecureNoSecurity = "INSECURE-no-security"
 
-    /// HomomorphicEncryption.org 2018, 128-bit classical, ternary secret: N → max log₂(QP).
+    /// HomomorphicEncryption.org 2018 (Albrecht et al., Table 1), 128-bit classical, ternary
+    /// secret: N → max log₂(QP).
     public static let heStandard2018Table: [Int: Int] = [
         1024: 27, 2048: 54, 4096: 109, 8192: 218, 16384: 438, 32768: 881, 65536: 1772,
     ]
-    /// The 2024 guideline's stricter figures.
-    public static let guideline2024Table: [Int: Int] = [16384: 430, 32768: 868]
+    /// The 2024 guideline (ePrint 2024/463, Table 5.2), 128-bit, uniform ternary secret:
+    /// N → max log₂(QP), for every ring degree the guideline lists up to 2^16.
+    public static let guideline2024Table: [Int: Int] = [
+        1024: 26, 2048: 53, 4096: 106, 8192: 214, 16384: 430, 32768: 868, 65536: 1747,
+    ]
 
     /// The largest admissible `log₂(QP)` for ring degree `n`, or nil when the table has no entry.
     public func maximalLogModulus(degree n: Int) -> Int? {
         switch self {
         case .heStandard2018: return Self.heStandard2018Table[n]
-        case .guideline2024: return Self.guideline2024Table[n] ?? Self.heStandard2018Table[n]
+        case .guideline2024: return Self.guideline2024Table[n]
         case .insecureNoSecurity: return nil
         }
     }

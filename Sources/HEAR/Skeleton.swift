@@ -110,8 +110,15 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
 /// are ignored; the first line may be a header of column names.
 public enum KeypointCSV {
     public static func read(from url: URL) throws(DataError) -> SkeletonSequence {
-        let csv = try NumericCSV(contentsOf: url)
-        let path = url.path
+        try parse(NumericCSV(contentsOf: url), path: url.path)
+    }
+
+    /// The frames of a CSV file's bytes; `path` names it in errors.
+    public static func parse(bytes: [UInt8], path: String) throws(DataError) -> SkeletonSequence {
+        try parse(NumericCSV(bytes: bytes, path: path), path: path)
+    }
+
+    static func parse(_ csv: NumericCSV, path: String) throws(DataError) -> SkeletonSequence {
         var frames: [SkeletonFrame] = []
         var first = true
         for line in csv.lines {

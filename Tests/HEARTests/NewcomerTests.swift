@@ -51,10 +51,16 @@ struct NewcomerTests {
         party += [UInt8](repeating: 7, count: 100)
         try Data(party).write(to: URL(fileURLWithPath: path("public-key.hear")))
 
+        // a camera certified by a station
+        let camera = directory.appendingPathComponent("camera")
+        let station = SigningIdentity.deterministic(role: .station, name: "station", seed: [4])
+        let identity = try DeviceDirectory.create(at: camera, role: .camera, name: "kitchen")
+        try PartyStorage.write(try Certificate(certifying: identity, by: station).serialized(),
+                               to: camera.appendingPathComponent(DeviceDirectory.certificate))
         // encrypt --public-key clip.csv --input public-key.hear: both readers say the files look swapped.
-        oneLine(try hear(["encrypt", "--public-key", clip, "--input", path("public-key.hear"), "--out", path("x.hear")]),
+        oneLine(try hear(["encrypt", "--device", camera.path, "--public-key", clip, "--input", path("public-key.hear"), "--out", path("x.hear")]),
                 status: 65, containing: "swapped", "swapped")
-        oneLine(try hear(["encrypt", "--public-key", clip, "--input", clip, "--out", path("x.hear")]),
+        oneLine(try hear(["encrypt", "--device", camera.path, "--public-key", clip, "--input", clip, "--out", path("x.hear")]),
                 status: 65, containing: "are two arguments swapped", "key is text")
 
         // 1e300: the file, line and column.

@@ -66,13 +66,14 @@ let package = Package(
     ],
     dependencies: [],
     targets: [
-        // The classical primitives (SHA-256 …), in one place for an auditor. Imports nothing of ours.
+        // The classical primitives (SHA-256, Ed25519, ChaCha20, wiping), in one place for an auditor.
+        // Imports nothing of ours.
         .target(name: "HEARCrypto", swiftSettings: optimized),
         .testTarget(name: "HEARCryptoTests", dependencies: ["HEARCrypto"], swiftSettings: optimized),
         // Layer 1: word-size modular arithmetic, primes, NTT, RNS polynomials, base conversion,
-        // automorphisms, the ChaCha20 CSPRNG and the samplers. Imports nothing of ours.
-        .target(name: "HERing", swiftSettings: optimized),
-        .testTarget(name: "HERingTests", dependencies: ["HERing"], swiftSettings: optimized),
+        // automorphisms and the samplers (their randomness: HEARCrypto's ChaCha20). Imports HEARCrypto only.
+        .target(name: "HERing", dependencies: ["HEARCrypto"], swiftSettings: optimized),
+        .testTarget(name: "HERingTests", dependencies: ["HERing", "HEARCrypto"], swiftSettings: optimized),
         // Layer 2: the CKKS scheme. Imports HERing and HEARCrypto (digests and fingerprints).
         .target(name: "CKKS", dependencies: ["HERing", "HEARCrypto"], swiftSettings: optimized),
         .testTarget(name: "CKKSTests", dependencies: ["CKKS", "HEARCrypto"], swiftSettings: optimized),

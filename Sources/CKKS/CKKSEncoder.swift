@@ -12,6 +12,8 @@ public enum CKKSError: Error, Equatable, CustomStringConvertible {
     case degreeMismatch(expected: Int, got: Int)
     /// A parameter set that cannot be built (sizes, counts, primes).
     case invalidParameters(String)
+    /// The operating system gave no randomness: no key or encryption can be made.
+    case entropyUnavailable(String)
     /// A parameter set above the 128-bit bound of the chosen security table.
     case insecureParameters(degree: Int, log2QP: Int, maximum: Int, standard: SecurityStandard)
     /// Operands at different levels where the operation needs one level.
@@ -29,6 +31,7 @@ public enum CKKSError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case let .entropyUnavailable(reason): return "no randomness from the operating system: \(reason)"
         case let .tooManySlots(given, available):
             return "\(given) values do not fit in \(available) slots; split the vector or use a larger ring degree"
         case let .notFinite(index):

@@ -1,5 +1,6 @@
 // Encryption (public key: clients; secret key: seeded, half size) and decryption.
 import Foundation
+import HEARCrypto
 import HERing
 
 /// Encrypts plaintexts with the public key, in the extended basis `Q_ℓ·P` followed by a division
@@ -37,9 +38,9 @@ public struct Encryptor {
         let n = context.degree
         // Randomness is drawn in a fixed order (u, e₀, e₁), so the result does not depend on
         // the thread count.
-        var u = RNSPolynomial(basis: basis, signedCoefficients: Sampler.ternary(degree: n, using: &rng))
-        var e0 = RNSPolynomial(basis: basis, signedCoefficients: Sampler.discreteGaussian(degree: n, using: &rng))
-        var e1 = RNSPolynomial(basis: basis, signedCoefficients: Sampler.discreteGaussian(degree: n, using: &rng))
+        var u = RNSPolynomial(secretSample: Sampler.ternary(degree: n, using: &rng), basis: basis)
+        var e0 = RNSPolynomial(secretSample: Sampler.discreteGaussian(degree: n, using: &rng), basis: basis)
+        var e1 = RNSPolynomial(secretSample: Sampler.discreteGaussian(degree: n, using: &rng), basis: basis)
         u.forwardNTT(); e0.forwardNTT(); e1.forwardNTT()
         // the public key's limbs of Q_ℓ·P: rows 0 … ℓ and the special rows
         let rows = context.keySwitching[level].keyRows
@@ -110,6 +111,7 @@ public struct Decryptor {
         }
         inner.multiply(secret: s)
         m.add(inner)
+        inner.data.withUnsafeMutableBytes { wipe($0) }   // c₁·s: with c₁ public, it gives s away
         return Plaintext(polynomial: m, scale: ciphertext.scale, level: level, isExtended: false)
     }
 
@@ -126,7 +128,7 @@ public struct Decryptor {
         let n = context.degree
         let seed = rng.nextBytes(32)
         let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: Self.seedDomain)
-        var c0 = RNSPolynomial(basis: basis, signedCoefficients: Sampler.discreteGaussian(degree: n, using: &rng))
+        var c0 = RNSPolynomial(secretSample: Sampler.discreteGaussian(degree: n, using: &rng), basis: basis)
         c0.forwardNTT()
         c0.add(plaintext.polynomial)
         c0.subtractProduct(a, secret: secretKey.limb(0))

@@ -42,9 +42,11 @@ public final class SecretKey: @unchecked Sendable, CustomStringConvertible {
 
     /// Generates a fresh key from `rng` (use the system-seeded generator for real keys).
     public convenience init(context: CKKSContext, using rng: inout ChaCha20) {
-        var ternary = Sampler.ternary(degree: context.degree, using: &rng).map { Int8($0) }
+        var sample = Sampler.ternary(degree: context.degree, using: &rng)
+        var ternary = sample.map { Int8($0) }
+        sample.withUnsafeMutableBytes { wipe($0) }
         self.init(context: context, coefficients: ternary)
-        ternary.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
+        ternary.withUnsafeMutableBytes { wipe($0) }
     }
 
     deinit {
@@ -81,16 +83,7 @@ extension RNSPolynomial {
 
 /// A ChaCha20 stream keyed from the system's entropy: the source of every secret and error.
 func systemRandomness() throws(CKKSError) -> ChaCha20 {
-    do { return try ChaCha20.systemSeeded() } catch { throw .invalidParameters("\(error)") }
-}
-
-/// Overwrites memory with zeros through a call the optimizer cannot see through (for buffers
-/// that held secret material: key bytes, ternary samples).
-@inline(never)
-public func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
-    guard let base = buffer.baseAddress, buffer.count > 0 else { return }
-    memset(base, 0, buffer.count)
-    withExtendedLifetime(buffer) {}
+    do { return try ChaCha20.systemSeeded() } catch { throw .entropyUnavailable(error.reason) }
 }
 
 /// The public key `(b, a) = (−a·s + e, a)` modulo `Q_L·P` (the key basis), NTT form; `a` is
@@ -199,7 +192,7 @@ public struct KeyGenerator {
 
     /// A Gaussian error polynomial in NTT form over `basis`.
     mutating func error(basis: RNSBasis) -> RNSPolynomial {
-        var e = RNSPolynomial(basis: basis, signedCoefficients: Sampler.discreteGaussian(degree: context.degree, using: &rng))
+        var e = RNSPolynomial(secretSample: Sampler.discreteGaussian(degree: context.degree, using: &rng), basis: basis)
         e.forwardNTT()
         return e
     }

@@ -121,6 +121,14 @@ public struct CKKSParameters: Sendable, Hashable, CustomStringConvertible {
         guard dnum >= 1, dnum <= dataCount else {
             throw .invalidParameters("digit count \(dnum) must be 1 … \(dataCount) (the number of data primes)")
         }
+        // Key switching multiplies each digit (< its product of primes) by an error and divides
+        // by P: a digit much larger than P leaves its excess as noise. Allow at most one bit
+        // (SEAL-style chains, one prime per digit and a special prime of the same size).
+        if let excess = Self.largestDigitExcess(dataPrimes: Array(primes.prefix(dataCount)),
+                                                specialPrimes: Array(primes.suffix(specialPrimeBits.count)), digitCount: dnum), excess > 1 {
+            throw .invalidParameters("with dnum = \(dnum) a key-switching digit has \(String(format: "%.1f", excess)) bits more than the "
+                                     + "special primes' product P: key switching would add that much noise; use more digits or larger special primes")
+        }
         self.name = name
         self.degree = degree
         self.dataPrimeBits = dataPrimeBits
@@ -137,6 +145,17 @@ public struct CKKSParameters: Sendable, Hashable, CustomStringConvertible {
         } else if security != .insecureNoSecurity {
             throw .invalidParameters("no \(security.rawValue) bound is known for N = \(degree); use 2^10 … 2^16")
         }
+    }
+
+    /// log₂ of the largest digit product over P for `digitCount` digits of consecutive data
+    /// primes (nil with no special prime).
+    static func largestDigitExcess(dataPrimes: [UInt64], specialPrimes: [UInt64], digitCount dnum: Int) -> Double? {
+        guard !specialPrimes.isEmpty else { return nil }
+        let logP = specialPrimes.reduce(0.0) { $0 + log2(Double($1)) }
+        let alpha = (dataPrimes.count + dnum - 1) / dnum
+        return stride(from: 0, to: dataPrimes.count, by: alpha).map { start in
+            dataPrimes[start..<min(start + alpha, dataPrimes.count)].reduce(0.0) { $0 + log2(Double($1)) } - logP
+        }.max()
     }
 
     /// The smallest `dnum` with every digit product `∏ of α data primes ≤ P`.

@@ -481,6 +481,8 @@ extension SecretKey {
     public func serialized() -> [UInt8] {
         var w = ByteWriter(kind: .secretKey, fingerprint: parametersFingerprint)
         var packed = [UInt8](repeating: 0, count: (degree + 3) / 4)
+        // the exact size up front: no reallocation leaves a copy of the key behind in freed memory
+        w.bytes.reserveCapacity(w.bytes.count + packed.count + Serialization.digestSize)
         for k in 0..<degree {
             let c = coefficients[k]
             let code: UInt8 = c == 1 ? 1 : (c == -1 ? 2 : 0)
@@ -488,9 +490,7 @@ extension SecretKey {
         }
         w.append(raw: packed)
         packed.withUnsafeMutableBytes { wipe($0) }
-        let result = w.finish()
-        w.bytes.withUnsafeMutableBytes { wipe($0) }
-        return result
+        return w.finish()   // the one copy: the caller's (it wipes it after writing)
     }
 
     public convenience init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {

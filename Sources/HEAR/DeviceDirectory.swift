@@ -101,6 +101,20 @@ public struct SequenceRegistry: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// Decodes and validates: every key a camera fingerprint, every range two numbers in order
+    /// (found by fuzzing: a range of one number used to trap in `contains`).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let cameras = try container.decode([String: [[UInt64]]].self, forKey: .cameras)
+        for (camera, ranges) in cameras {
+            guard Fingerprint(hex: camera)?.hex == camera, ranges.allSatisfy({ $0.count == 2 && $0[0] <= $0[1] }) else {
+                throw DecodingError.dataCorruptedError(forKey: .cameras, in: container,
+                                                       debugDescription: "a camera fingerprint or a range of sequence numbers is malformed")
+            }
+        }
+        self.cameras = cameras
+    }
+
     public func contains(camera: Fingerprint, sequence: UInt64) -> Bool {
         (cameras[camera.hex] ?? []).contains { $0[0] <= sequence && sequence <= $0[1] }
     }
@@ -132,8 +146,7 @@ public struct SequenceRegistry: Codable, Sendable, Equatable {
     public static func load(_ url: URL) throws(ProtocolError) -> SequenceRegistry {
         guard FileManager.default.fileExists(atPath: url.path) else { return SequenceRegistry() }
         let bytes = try PartyStorage.read(url, limit: 64 << 20)
-        guard let registry = try? JSONDecoder().decode(SequenceRegistry.self, from: Data(bytes)),
-              registry.cameras.allSatisfy({ Fingerprint(hex: $0.key) != nil && $0.value.allSatisfy { $0.count == 2 && $0[0] <= $0[1] } }) else {
+        guard let registry = try? JSONDecoder().decode(SequenceRegistry.self, from: Data(bytes)) else {
             throw .damaged(source: url.relativePath, reason: "not a registry of accepted sequence numbers")
         }
         return registry

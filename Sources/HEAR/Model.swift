@@ -388,7 +388,7 @@ extension HEARModel {
     public static func randomlyInitialized(architecture: NetworkArchitecture, seed: UInt64) -> HEARModel {
         var seedBytes = [UInt8](repeating: 0, count: 32)
         for i in 0..<8 { seedBytes[i] = UInt8(truncatingIfNeeded: seed >> (8 * UInt64(i))) }
-        var generator = ChaCha20(seed: seedBytes, domain: 0x4845_4152_696E_6974)  // "HEARinit"
+        let generator = ChaCha20(seed: seedBytes, domain: 0x4845_4152_696E_6974)  // "HEARinit"
         func uniform(_ low: Double, _ high: Double) -> Double {
             low + (high - low) * Double(generator.next() >> 11) * 0x1p-53
         }

@@ -41,19 +41,3 @@ public func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     for i in a.indices { difference |= a[i] ^ b[i] }
     return difference == 0
 }
-
-/// Overwrites an array's bytes with zeros in place (through its own storage, so no copy is left
-/// behind by copy-on-write), then empties it.
-public func wipe(_ bytes: inout [UInt8]) {
-    bytes.withUnsafeMutableBytes { buffer in
-        guard let base = buffer.baseAddress else { return }
-        // memset through a volatile-like loop the optimizer cannot drop: the buffer escapes to
-        // an opaque function afterwards.
-        for i in 0..<buffer.count { buffer[i] = 0 }
-        opaqueUse(base)
-    }
-    bytes.removeAll()
-}
-
-/// Keeps the compiler from proving a wiped buffer dead (it cannot see through this call).
-@inline(never) @_optimize(none) func opaqueUse(_ pointer: UnsafeMutableRawPointer) {}

@@ -39,7 +39,7 @@ public struct SyntheticSkeletons: Sendable {
         var seedBytes = [UInt8](repeating: 0, count: 32)
         withUnsafeBytes(of: seed.littleEndian) { for (i, b) in $0.enumerated() { seedBytes[i] = b } }
         withUnsafeBytes(of: UInt64(index).littleEndian) { for (i, b) in $0.enumerated() { seedBytes[8 + i] = b } }
-        var g = ChaCha20(seed: seedBytes, domain: 0x5359_4e54_4845_5449)  // "SYNTHETI"
+        let g = ChaCha20(seed: seedBytes, domain: 0x5359_4e54_4845_5449)  // "SYNTHETI"
         func uniform(_ low: Double, _ high: Double) -> Double { low + (high - low) * Double(g.next() >> 11) * 0x1p-53 }
         func gaussian() -> Double {
             let u = max(uniform(0, 1), 1e-12), v = uniform(0, 1)

@@ -39,3 +39,8 @@ public enum HERingError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+import HEARCrypto
+
+/// The engine's CSPRNG and seed expander (RFC 8439), from `HEARCrypto`.
+public typealias ChaCha20 = HEARCrypto.ChaCha20

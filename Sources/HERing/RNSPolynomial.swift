@@ -1,4 +1,5 @@
 // Polynomials of Z_Q[X]/(X^N + 1) in RNS form.
+import HEARCrypto
 
 /// How a polynomial's limbs are stored.
 public enum PolynomialForm: UInt8, Sendable, Hashable {
@@ -59,6 +60,14 @@ public struct RNSPolynomial: Sendable, Equatable {
         for (i, m) in basis.moduli.enumerated() {
             for k in 0..<n { data[i * n + k] = m.reduce(signed: signedCoefficients[k]) }
         }
+    }
+
+    /// The polynomial of a secret sample (a ternary secret or encryption randomness, a Gaussian
+    /// error), in coefficient form; the sample array is zeroed once it is copied in.
+    public init(secretSample: consuming [Int64], basis: RNSBasis) {
+        var sample = secretSample
+        self.init(basis: basis, signedCoefficients: sample)
+        sample.withUnsafeMutableBytes { wipe($0) }
     }
 
     public static func == (a: RNSPolynomial, b: RNSPolynomial) -> Bool {

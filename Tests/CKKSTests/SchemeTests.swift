@@ -107,11 +107,22 @@ struct ParameterTests {
         #expect(throws: CKKSError.self) { try CKKSParameters.insecureTesting(dataPrimeBits: [30, 40], log2Scale: 40) }
         #expect(throws: CKKSError.self) { try CKKSParameters.insecureTesting(specialPrimeBits: []) }
         #expect(throws: CKKSError.self) { try CKKSParameters.insecureTesting(digitCount: 9) }
+        // digits larger than P: one digit of 170 bits over P = 2^100 would leave 70 bits of noise
+        do {
+            _ = try CKKSParameters.insecureTesting(digitCount: 1)
+            Issue.record("a key-switching digit 70 bits larger than P was accepted")
+        } catch {
+            #expect(error.description.contains("a key-switching digit has 70"))
+        }
+        // one prime per digit, as SEAL does: every digit fits
+        #expect(try CKKSParameters.insecureTesting(digitCount: 4).digitCount == 4)
+        // every preset passes the check
+        for name in ["default", "seal-style", "hear", "fast-hear"] { _ = try CKKSParameters.preset(named: name) }
     }
 
     @Test("fingerprints separate parameter sets")
     func fingerprints() throws {
-        let a = try CKKSParameters.insecureTesting(), b = try CKKSParameters.insecureTesting(digitCount: 1)
+        let a = try CKKSParameters.insecureTesting(), b = try CKKSParameters.insecureTesting(digitCount: 4)
         #expect(a.fingerprint == (try CKKSParameters.insecureTesting()).fingerprint)
         #expect(a.fingerprint != b.fingerprint)
         #expect(CKKSParameters.hear().fingerprint != CKKSParameters.fastHEAR().fingerprint)
@@ -138,6 +149,18 @@ struct SchemeTests {
         let cl = try encryptor.encrypt(s.context.encode(w, level: 1))
         let back = s.context.decode(try decryptor.decrypt(cl))
         #expect(precisionBits(expected: w, actual: back) > 25)
+    }
+
+    @Test("a copy of an encryptor never encrypts with the randomness of the original")
+    func encryptorCopies() throws {
+        var original = s.encryptor(9)
+        var copy = original
+        let plaintext = try s.context.encode(s.values(0.3))
+        let a = try original.encrypt(plaintext), b = try copy.encrypt(plaintext)
+        #expect(a.parts[1] != b.parts[1] && a.parts[0] != b.parts[0])
+        // the same seed, a new encryptor: the same ciphertext (deterministic for tests)
+        var again = s.encryptor(9)
+        #expect(try again.encrypt(plaintext) == a)
     }
 
     @Test("decryption with another secret key does not give the message")

@@ -106,7 +106,7 @@ struct SerializationTests {
 
     @Test("bit flips anywhere are refused")
     func bitFlips() throws {
-        var rng = ChaCha20(seed: [UInt8](repeating: 11, count: 32))
+        let rng = ChaCha20(seed: [UInt8](repeating: 11, count: 32))
         for object in try objects() {
             let n = object.bytes.count
             var positions = [0, 4, 6, 7, 8, 15, 16, 23, 24, n - 33, n - 32, n - 1]
@@ -121,7 +121,7 @@ struct SerializationTests {
 
     @Test("random edits behind a valid digest reach validation and never trap")
     func resealedFuzz() throws {
-        var rng = ChaCha20(seed: [UInt8](repeating: 12, count: 32))
+        let rng = ChaCha20(seed: [UInt8](repeating: 12, count: 32))
         for object in try objects() {
             for _ in 0..<40 {
                 var bad = object.bytes

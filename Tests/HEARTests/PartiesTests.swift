@@ -303,7 +303,7 @@ struct PartiesTests {
         do { _ = try station.decide(echoed) } catch { #expect(error.description.contains("is at level \(session.inputLevel)")) }
         // a ciphertext at the result level with another scale
         let context = small.keys.publicKey.context
-        var client = try Client(publicKey: small.keys.publicKey, deterministicSeed: seed)
+        let client = try Client(publicKey: small.keys.publicKey, deterministicSeed: seed)
         _ = client
         var encryptor = try Encryptor(context: context, publicKey: small.keys.publicKey.publicKey, deterministicSeed: seed)
         let scores = [Double](repeating: 0.5, count: context.slotCount)

@@ -6,7 +6,7 @@ import HERing
 
 /// Deterministic pseudo-random values in [−1, 1).
 func randomValues(_ count: Int, seed: UInt8) -> [Double] {
-    var g = ChaCha20(seed: [UInt8](repeating: seed, count: 32))
+    let g = ChaCha20(seed: [UInt8](repeating: seed, count: 32))
     return (0..<count).map { _ in Double(g.next() >> 11) * 0x1p-52 - 1 }
 }
 

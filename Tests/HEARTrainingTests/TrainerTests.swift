@@ -7,7 +7,7 @@ import HERing
 /// Two easily told apart kinds of clip: the joints swing horizontally (class 0) or vertically
 /// (class 1), around a random pose at a random place.
 func swingingClips(_ count: Int, seed: UInt8) -> LabelledClips {
-    var g = ChaCha20(seed: [UInt8](repeating: seed, count: 32))
+    let g = ChaCha20(seed: [UInt8](repeating: seed, count: 32))
     func uniform() -> Double { Double(g.next() >> 11) * 0x1p-53 }
     var sequences: [SkeletonSequence] = [], labels: [Int] = []
     for n in 0..<count {

@@ -17,7 +17,7 @@ func hexBytes(_ hex: String) -> [UInt8] {
 struct RandomTests {
     @Test("RFC 8439 §2.3.2 block function test vector")
     func blockVector() {
-        var rng = ChaCha20(key: Array(0..<32), nonce: hexBytes("000000090000004a00000000"), counter: 1)
+        let rng = ChaCha20(key: Array(0..<32), nonce: hexBytes("000000090000004a00000000"), counter: 1)
         let expected = "10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e"
             + "d2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e"
         #expect(rng.nextBytes(64) == hexBytes(expected))
@@ -26,7 +26,7 @@ struct RandomTests {
     @Test("the eight-lane keystream equals the one-block reference function, across refills")
     func eightLaneMatchesReference() {
         let key = (0..<32).map { UInt8(($0 * 37 + 11) & 0xff) }, nonce = (0..<12).map { UInt8($0 * 5 + 1) }
-        var rng = ChaCha20(key: key, nonce: nonce, counter: 3)
+        let rng = ChaCha20(key: key, nonce: nonce, counter: 3)
         let keyWords = (0..<8).map { i in (0..<4).reduce(UInt32(0)) { $0 | UInt32(key[4 * i + $1]) << (8 * UInt32($1)) } }
         let nonceWords = (0..<3).map { i in (0..<4).reduce(UInt32(0)) { $0 | UInt32(nonce[4 * i + $1]) << (8 * UInt32($1)) } }
         var expected: [UInt32] = []
@@ -42,23 +42,23 @@ struct RandomTests {
 
     @Test("RFC 8439 §2.4.2 encryption test vector")
     func encryptionVector() {
-        var rng = ChaCha20(key: Array(0..<32), nonce: hexBytes("000000000000004a00000000"), counter: 1)
+        let rng = ChaCha20(key: Array(0..<32), nonce: hexBytes("000000000000004a00000000"), counter: 1)
         let message = Array("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.".utf8)
         let expected = "6e2e359a2568f98041ba0728dd0d6981e97e7aec1d4360c20a27afccfd9fae0bf91b65c5524733ab8f593dabcd62b357"
             + "1639d624e65152ab8f530c359f0861d807ca0dbf500d6a6156a38e088a22b65e52bc514d16ccf806818ce91ab77937365af90bbf"
             + "74a35be6b40b8eedf2785e42874d"
         let ciphertext = rng.xor(message)
         #expect(ciphertext == hexBytes(expected))
-        var again = ChaCha20(key: Array(0..<32), nonce: hexBytes("000000000000004a00000000"), counter: 1)
+        let again = ChaCha20(key: Array(0..<32), nonce: hexBytes("000000000000004a00000000"), counter: 1)
         #expect(again.xor(ciphertext) == message)
     }
 
     @Test("seed expansion is deterministic and domain-separated (KAT from Tests/Scripts/chacha20_kat.py)")
     func seedExpansion() {
         let seed = [UInt8](repeating: 0x42, count: 32)
-        var a = ChaCha20(seed: seed, domain: 7)
+        let a = ChaCha20(seed: seed, domain: 7)
         #expect(a.nextBytes(32) == hexBytes("17d55df93fa9af0966deb9ee9b7360f7d852dbb8d43291e9263a400ba24785cc"))
-        var b = ChaCha20(seed: seed, domain: 7), c = ChaCha20(seed: seed, domain: 8)
+        let b = ChaCha20(seed: seed, domain: 7), c = ChaCha20(seed: seed, domain: 8)
         #expect(b.next() != c.next())
     }
 
@@ -66,7 +66,7 @@ struct RandomTests {
     func systemEntropy() throws {
         let a = try ChaCha20.systemRandomBytes(32), b = try ChaCha20.systemRandomBytes(32)
         #expect(a != b)
-        var r1 = try ChaCha20.systemSeeded(), r2 = try ChaCha20.systemSeeded()
+        let r1 = try ChaCha20.systemSeeded(), r2 = try ChaCha20.systemSeeded()
         #expect(r1.next() != r2.next())
     }
 
@@ -74,11 +74,25 @@ struct RandomTests {
     /// the operating system and goes on (it used to trap); no keystream block repeats.
     @Test("a system-seeded generator rekeys before its block counter wraps")
     func rekeysBeforeWrap() throws {
-        var generator = try ChaCha20.systemSeeded(startingAtBlock: UInt32.max - 15)
+        let generator = try ChaCha20.systemSeeded(startingAtBlock: UInt32.max - 15)
         var blocks: [[UInt32]] = []
         for _ in 0..<48 { blocks.append((0..<16).map { _ in generator.nextWord() }) }  // 48 blocks: past the end
         #expect(Set(blocks).count == blocks.count)
         #expect(blocks.allSatisfy { $0.contains { $0 != 0 } })
+    }
+
+    /// The generator is one state, however many values hold it: what one draws the other never
+    /// draws again (a struct copy used to replay the same words: two encryptions with the same
+    /// randomness). A fresh generator from the same seed does replay: that is seed expansion.
+    @Test("a copy of a generator shares its state and never replays its words")
+    func copiesDoNotReplay() {
+        let original = ChaCha20(seed: [UInt8](repeating: 3, count: 32))
+        let copy = original
+        let first = (0..<300).map { _ in original.next() }
+        let second = (0..<300).map { _ in copy.next() }
+        #expect(Set(first).isDisjoint(with: second))
+        let fresh = ChaCha20(seed: [UInt8](repeating: 3, count: 32))
+        #expect((0..<300).map { _ in fresh.next() } == first)
     }
 
     @Test("uniform mod q passes a χ² test and stays in range", arguments: [3, 97, 65537, 1_099_511_627_689])

@@ -13,17 +13,25 @@ import Darwin
 /// (`getrandom`) for secrets and errors; `ChaCha20(seed:domain:)` deterministically expands a
 /// public 32-byte seed (for the uniform `a` polynomials of keys and seeded ciphertexts, so that
 /// only the seed needs to be stored or sent).
-public struct ChaCha20: RandomNumberGenerator, Sendable {
+///
+/// A class, so that there is exactly one state per generator: a copy of a value that holds one
+/// (an `Encryptor`, a `KeyGenerator`) shares it and draws fresh words, instead of replaying the
+/// words the original draws (which a struct copy would do: two encryptions with the same
+/// randomness). Not thread-safe: one generator per thread. The key and the buffered keystream
+/// are zeroed when the generator is released.
+public final class ChaCha20: RandomNumberGenerator, @unchecked Sendable {
     // The key as two 16-byte vectors: a 32-byte SIMD8 member would demand an alignment that
     // heap storage (16 bytes) does not guarantee.
-    @usableFromInline var keyLow: SIMD4<UInt32>
-    @usableFromInline var keyHigh: SIMD4<UInt32>
-    @usableFromInline var nonce: SIMD4<UInt32>   // three words and a zero
+    // (exclusivity: a generator is used by one thread, and no access to these properties
+    // overlaps another; unchecked keeps the dynamic checks out of the sampling loops)
+    @exclusivity(unchecked) @usableFromInline var keyLow: SIMD4<UInt32>
+    @exclusivity(unchecked) @usableFromInline var keyHigh: SIMD4<UInt32>
+    @exclusivity(unchecked) @usableFromInline var nonce: SIMD4<UInt32>   // three words and a zero
     /// The counter of the next block to generate.
-    @usableFromInline var counter: UInt32
+    @exclusivity(unchecked) @usableFromInline var counter: UInt32
     /// Eight consecutive keystream blocks (128 words), generated at once.
-    @usableFromInline var buffer: [UInt32] = [UInt32](repeating: 0, count: 128)
-    @usableFromInline var position = 128         // next unused word of `buffer`
+    @usableFromInline let buffer = UnsafeMutablePointer<UInt32>.allocate(capacity: 128)
+    @exclusivity(unchecked) @usableFromInline var position = 128         // next unused word of `buffer`
     /// Whether the key came from the operating system: such a generator takes a fresh key before
     /// its block counter can wrap; a deterministic seed expansion stops there instead (2³² blocks,
     /// 256 GiB, far beyond any polynomial it expands).
@@ -36,23 +44,31 @@ public struct ChaCha20: RandomNumberGenerator, Sendable {
         keyHigh = SIMD4((4..<8).map { Self.littleEndianWord(key, $0 * 4) })
         self.nonce = SIMD4(Self.littleEndianWord(nonce, 0), Self.littleEndianWord(nonce, 4), Self.littleEndianWord(nonce, 8), 0)
         self.counter = counter
+        buffer.initialize(repeating: 0, count: 128)
+    }
+
+    deinit {
+        keyLow = .zero
+        keyHigh = .zero
+        wipe(UnsafeMutableRawBufferPointer(start: buffer, count: 128 * 4))
+        buffer.deallocate()
     }
 
     /// The deterministic expansion of a public 32-byte seed; `domain` separates independent
     /// streams from one seed (it becomes the nonce).
-    public init(seed: [UInt8], domain: UInt64 = 0) {
+    public convenience init(seed: [UInt8], domain: UInt64 = 0) {
         var nonce = [UInt8](repeating: 0, count: 12)
         for i in 0..<8 { nonce[i] = UInt8(truncatingIfNeeded: domain >> (8 * UInt64(i))) }
         self.init(key: seed, nonce: nonce)
     }
 
     /// A generator keyed from the operating system's entropy source.
-    /// - Throws: `HERingError.entropyUnavailable` if the source fails.
+    /// - Throws: `EntropyError` if the source fails.
     /// `startingAtBlock` is for tests of the rekeying (the default, 0, is what every caller wants).
-    public static func systemSeeded(startingAtBlock counter: UInt32 = 0) throws(HERingError) -> ChaCha20 {
+    public static func systemSeeded(startingAtBlock counter: UInt32 = 0) throws(EntropyError) -> ChaCha20 {
         var key = try systemRandomBytes(32)
-        defer { for i in key.indices { key[i] = 0 } }
-        var generator = ChaCha20(key: key, nonce: [UInt8](repeating: 0, count: 12), counter: counter)
+        defer { wipe(&key) }
+        let generator = ChaCha20(key: key, nonce: [UInt8](repeating: 0, count: 12), counter: counter)
         generator.reseedsFromSystem = true
         return generator
     }
@@ -61,29 +77,30 @@ public struct ChaCha20: RandomNumberGenerator, Sendable {
     /// fail, the next 32 keystream bytes become the key ("fast key erasure": the old key cannot
     /// be recomputed from the new one), so the stream never repeats and never stops.
     @usableFromInline
-    mutating func rekey() {
+    func rekey() {
         var key = (try? Self.systemRandomBytes(32)) ?? {
             let (k, n) = (SIMD8(lowHalf: keyLow, highHalf: keyHigh), nonce)
             var block = [UInt32](repeating: 0, count: 128)
             block.withUnsafeMutableBufferPointer { Self.eightBlocks(key: k, nonce: n, counter: counter, into: $0.baseAddress!) }
+            defer { block.withUnsafeMutableBytes { wipe($0) } }
             return (0..<32).map { UInt8(truncatingIfNeeded: block[$0 / 4] >> (8 * UInt32($0 % 4))) }
         }()
         keyLow = SIMD4((0..<4).map { Self.littleEndianWord(key, $0 * 4) })
         keyHigh = SIMD4((4..<8).map { Self.littleEndianWord(key, $0 * 4) })
-        for i in key.indices { key[i] = 0 }
+        wipe(&key)
         counter = 0
     }
 
     /// `count` bytes from the operating system (`getrandom(2)` on Linux, `arc4random_buf` on
     /// Apple platforms).
-    public static func systemRandomBytes(_ count: Int) throws(HERingError) -> [UInt8] {
+    public static func systemRandomBytes(_ count: Int) throws(EntropyError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         #if os(Linux)
         // getrandom(2) (blocks until the pool is initialised, never returns short reads of
         // ≤ 256 bytes); Glibc's Swift module does not export it, so it is looked up by name.
         typealias GetRandom = @convention(c) (UnsafeMutableRawPointer?, Int, UInt32) -> Int
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "getrandom") else {
-            throw .entropyUnavailable("getrandom is not available in this C library")
+            throw EntropyError(reason: "getrandom is not available in this C library")
         }
         let getRandom = unsafeBitCast(symbol, to: GetRandom.self)
         var filled = 0
@@ -91,7 +108,7 @@ public struct ChaCha20: RandomNumberGenerator, Sendable {
             let r = bytes.withUnsafeMutableBytes { getRandom($0.baseAddress! + filled, count - filled, 0) }
             if r < 0 {
                 if errno == EINTR { continue }
-                throw .entropyUnavailable("getrandom failed with errno \(errno)")
+                throw EntropyError(reason: "getrandom failed with errno \(errno)")
             }
             filled += r
         }
@@ -164,18 +181,17 @@ public struct ChaCha20: RandomNumberGenerator, Sendable {
 
     /// Generates the next eight blocks into `buffer`.
     @usableFromInline
-    mutating func refill() {
+    func refill() {
         if counter > UInt32.max - 8 && reseedsFromSystem { rekey() }
         precondition(counter <= UInt32.max - 8, "ChaCha20 block counter exhausted (256 GiB of a deterministic seed expansion)")
-        let (k, n, c) = (SIMD8(lowHalf: keyLow, highHalf: keyHigh), nonce, counter)
-        buffer.withUnsafeMutableBufferPointer { Self.eightBlocks(key: k, nonce: n, counter: c, into: $0.baseAddress!) }
+        Self.eightBlocks(key: SIMD8(lowHalf: keyLow, highHalf: keyHigh), nonce: nonce, counter: counter, into: buffer)
         counter &+= 8
         position = 0
     }
 
     /// The next 32-bit word of the keystream.
     @inlinable
-    public mutating func nextWord() -> UInt32 {
+    public func nextWord() -> UInt32 {
         if position == 128 { refill() }
         defer { position += 1 }
         return buffer[position]
@@ -183,7 +199,7 @@ public struct ChaCha20: RandomNumberGenerator, Sendable {
 
     /// The next 64 bits of the keystream (two words, little-endian).
     @inlinable
-    public mutating func next() -> UInt64 {
+    public func next() -> UInt64 {
         if position <= 126 {
             let low = buffer[position], high = buffer[position + 1]
             position += 2
@@ -194,7 +210,7 @@ public struct ChaCha20: RandomNumberGenerator, Sendable {
     }
 
     /// `count` keystream bytes (the RFC's serialization: words little-endian).
-    public mutating func nextBytes(_ count: Int) -> [UInt8] {
+    public func nextBytes(_ count: Int) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(count)
         while out.count < count {
@@ -205,7 +221,7 @@ public struct ChaCha20: RandomNumberGenerator, Sendable {
     }
 
     /// Encrypts or decrypts (XOR with the keystream), RFC 8439 §2.4.
-    public mutating func xor(_ message: [UInt8]) -> [UInt8] {
+    public func xor(_ message: [UInt8]) -> [UInt8] {
         let stream = nextBytes(message.count)
         return zip(message, stream).map { $0 ^ $1 }
     }
@@ -213,4 +229,11 @@ public struct ChaCha20: RandomNumberGenerator, Sendable {
 
 extension UInt32 {
     @inlinable func rotatedLeft(_ n: UInt32) -> UInt32 { (self << n) | (self >> (32 - n)) }
+}
+
+/// The operating system gave no randomness.
+public struct EntropyError: Error, Equatable, CustomStringConvertible {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { "no randomness from the operating system: \(reason)" }
 }

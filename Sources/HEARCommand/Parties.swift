@@ -269,7 +269,7 @@ func keygen(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     print("preset    \(settings.parameters.description)")
     print(String(format: "keys      generated in %.2f s, written in %.2f s: key set %@", keys.seconds, wallSeconds(since: start) - keys.seconds,
                  session.keySetID))
-    for (name, role) in [(KeyFile.parameters, "the session (public)"), (KeyFile.publicKey, "for the clients"),
+    for (name, role) in [(KeyFile.parameters, "the session (public)"), (KeyFile.publicKey, "for the cameras"),
                          (KeyFile.evaluationKeys, "for the cloud server (\(keys.evaluationKeys.galoisKeys.entries.count) Galois keys + relinearization)"),
                          (KeyFile.secretKey, "stays here, mode 0600"), (KeyFile.stationKey, "the station's signing key, stays here, mode 0600"),
                          (KeyFile.stationPublic, "the station's identity")] {

@@ -8,7 +8,7 @@
 // hashed once).
 // Residues are bit-packed per limb with the width of that limb's prime (a 31-bit prime takes 31
 // bits per coefficient, not 64); uniform polynomials that come from a seed are stored as the
-// 32-byte seed. Decoding checks everything (magic, version, kind, fingerprint, checksum, level,
+// 32-byte seed. Decoding checks everything (magic, version, kind, fingerprint, digest, level,
 // counts, every residue below its prime, every flag) and throws; it never traps.
 import Foundation
 import HEARCrypto
@@ -21,7 +21,8 @@ public enum SerializationError: Error, Equatable, CustomStringConvertible {
     case unsupportedVersion(UInt16)
     case wrongKind(expected: String, found: UInt8)
     case parameterMismatch(expected: Fingerprint, found: Fingerprint)
-    case checksumMismatch
+    /// The trailing SHA-256 digest does not match the bytes before it.
+    case digestMismatch
     case invalidValue(String)
     case trailingBytes(Int)
 
@@ -37,7 +38,7 @@ public enum SerializationError: Error, Equatable, CustomStringConvertible {
         case let .parameterMismatch(expected, found):
             return "the object belongs to another parameter set (fingerprint \(found.hex), "
                 + "expected \(expected.hex)): use the parameters it was made with"
-        case .checksumMismatch: return "the SHA-256 digest does not match: the data is corrupted or was altered"
+        case .digestMismatch: return "the SHA-256 digest does not match: the data is corrupted or was altered"
         case let .invalidValue(what): return "invalid content: \(what)"
         case let .trailingBytes(count): return "\(count) unexpected bytes after the object"
         }
@@ -158,7 +159,7 @@ struct ByteReader {
         guard foundKind == kind.rawValue else { throw .wrongKind(expected: kind.name, found: foundKind) }
         let reserved: UInt8 = try read()
         guard reserved == 0 else { throw .invalidValue("reserved header byte is \(reserved), expected 0") }
-        guard Serialization.digest(bytes[0..<end]) == Array(bytes[end...]) else { throw .checksumMismatch }
+        guard Serialization.digest(bytes[0..<end]) == Array(bytes[end...]) else { throw .digestMismatch }
         let fingerprint = Fingerprint(bytes: try readRaw(Fingerprint.byteCount))!
         if let expected, fingerprint != expected { throw .parameterMismatch(expected: expected, found: fingerprint) }
     }

@@ -156,7 +156,7 @@ public struct SessionDescriptor: Codable, Sendable, Equatable {
     /// The descriptor of a compiled model (`keySetID` is filled in by key generation).
     init(network: FoldedNetwork, program: PackedProgram, plan: LevelPlan, parameters: CKKSParameters,
          requestedStrategies: [ConvolutionStrategy?], packing: ChannelPacking, scoreBound: Double) {
-        modelName = network.modelName
+        modelName = Self.safeName(network.modelName)
         modelFingerprint = network.modelFingerprint.hex
         architecture = network.architecture.name
         classNames = network.classNames
@@ -199,6 +199,16 @@ public struct SessionDescriptor: Codable, Sendable, Equatable {
         hash.mix(plan.relinearizationLevel)
         hash.mix(plan.conjugationLevel.map { $0 + 1 } ?? 0)
         planFingerprint = hash.finalize().hex
+    }
+
+    /// A model name as files record it: letters, digits, '.', '_' and '-' (others become '_'),
+    /// at most 64 characters, never empty (names reach terminals and file names).
+    static func safeName(_ name: String) -> String {
+        let kept = String(name.unicodeScalars.prefix(64).map { c -> Character in
+            let v = c.value
+            return (48...57).contains(v) || (65...90).contains(v) || (97...122).contains(v) || v == 46 || v == 95 || v == 45 ? Character(c) : "_"
+        })
+        return kept.isEmpty ? "model" : kept
     }
 
     /// The compile options it records.

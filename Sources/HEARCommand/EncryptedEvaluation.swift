@@ -40,7 +40,7 @@ func evaluateEncrypted(model: HEARModel, modelOrigin: String, inputs: [ActionInp
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
     let parameters = settings.parameters
-    print("model     \(model.name) (\(model.architecture.convolution.rawValue.uppercased()) CNN, f = \(model.architecture.filters)) from \(modelOrigin)")
+    print("model     \(printable(model.name)) (\(model.architecture.convolution.rawValue.uppercased()) CNN, f = \(model.architecture.filters)) from \(modelOrigin)")
     print("data      \(samples.count) samples from \(dataOrigin)\(note)")
     print("method    \(settings.method.rawValue), preset \(parameters.name): N = \(parameters.degree), "
           + "log2 QP = \(parameters.totalModulusBits), scale 2^\(parameters.log2Scale), \(parameters.security.rawValue), "
@@ -51,7 +51,7 @@ func evaluateEncrypted(model: HEARModel, modelOrigin: String, inputs: [ActionInp
         inference = try EncryptedInference(network: folded, method: settings.method, strategies: settings.strategies,
                                            packing: settings.packing, parameters: parameters, weightBudget: settings.weightBudget)
     } catch {
-        throw CommandFailure(code: .usage, message: "cannot run \(model.name) with preset \(parameters.name): \(error.description)")
+        throw CommandFailure(code: .usage, message: "cannot run \(printable(model.name)) with preset \(parameters.name): \(error.description)")
     }
     let program = inference.program, plan = inference.plan
     print("program   depth \(program.depth) (input at level \(plan.startLevel) of \(parameters.maxLevel)), strategies "

@@ -264,7 +264,7 @@ func keygen(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     Progress.note("generating the keys…")
     let keys = try writeKeys(folded: folded, settings: settings, identity: identity, calibration: calibrationInputs(testSet), to: out)
     let session = keys.station.session
-    print("model     \(model.name) from \(modelOrigin), fingerprint \(session.modelFingerprint)")
+    print("model     \(printable(model.name)) from \(modelOrigin), fingerprint \(session.modelFingerprint)")
     print("plan      \(session.planSummary)")
     print("preset    \(settings.parameters.description)")
     print(String(format: "keys      generated in %.2f s, written in %.2f s: key set %@", keys.seconds, wallSeconds(since: start) - keys.seconds,
@@ -446,7 +446,7 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let origin = input.origin!
     accepted.record(camera: origin.cameraFingerprint, sequence: origin.sequence)
     do { try accepted.save(acceptedURL) } catch { throw failure(error) }
-    print("model     \(model.name) from \(modelOrigin)")
+    print("model     \(printable(model.name)) from \(modelOrigin)")
     print("session   \(keys.session.summary)")
     print("input     from camera '\(origin.camera)' (\(origin.cameraFingerprint)), sequence number \(origin.sequence)")
     print("signed    by cloud server '\(cloud.identity.name)' (\(cloud.identity.fingerprint)), bound to the input and its sequence number")
@@ -585,7 +585,7 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
     print("HEAR demo: three parties, files in \(directory.path)")
-    print("model     \(model.name) from \(modelOrigin)")
+    print("model     \(printable(model.name)) from \(modelOrigin)")
     if model.name.contains("synthetic") {
         print("          (trained on SYNTHETIC clips: a demonstration of the protocol, not a fall detector for people)")
     }

@@ -154,13 +154,13 @@ struct SerializationTests {
         var badVersion = bytes
         badVersion[4] = 9
         #expect(throws: SerializationError.unsupportedVersion(9)) { try Ciphertext(deserializing: badVersion, context: c) }
-        // a residue ≥ its prime, with a valid checksum: the first coefficient of c₀ (55 bits) set
+        // a residue ≥ its prime, with a valid digest: the first coefficient of c₀ (55 bits) set
         // to all ones
         var badResidue = bytes
         let firstCoefficient = headerSize + 1 + 1 + 8 + 1
         for i in 0..<7 { badResidue[firstCoefficient + i] = 0xff }
         #expect(throws: SerializationError.self) { _ = try Ciphertext(deserializing: resealed(badResidue), context: c) }
-        // a level above the top, with a valid checksum
+        // a level above the top, with a valid digest
         var badLevel = bytes
         badLevel[headerSize] = 9
         #expect(throws: SerializationError.self) { _ = try Ciphertext(deserializing: resealed(badLevel), context: c) }

@@ -33,9 +33,10 @@ public struct DeviceDirectory: Sendable {
     }
 
     /// The device's identity and certificate, checked against the station it trusts: `trust`
-    /// (a fingerprint the operator gives) and the pinned `station.pin`. Without a pin, the
-    /// certificate's station is pinned now (trust on first use; `pinned` is true).
-    public func credentials(trust: Fingerprint? = nil) throws(ProtocolError) -> (credentials: DeviceCredentials, pinned: Bool) {
+    /// (a fingerprint the operator gives) and the pinned `station.pin`. Without a pin, this use
+    /// is the first (`firstUse` is true): the caller pins the certificate's station with `pin`
+    /// once its step has succeeded, so that a refused command changes nothing.
+    public func credentials(trust: Fingerprint? = nil) throws(ProtocolError) -> (credentials: DeviceCredentials, firstUse: Bool) {
         var secret = try PartyStorage.read(file(Self.identityKey), limit: 4096)
         defer { wipe(&secret) }
         let identity = try SigningIdentity(secretFile: secret, source: file(Self.identityKey).relativePath)
@@ -62,8 +63,14 @@ public struct DeviceDirectory: Sendable {
             }
             return (credentials, false)
         }
-        try PartyStorage.write(Array((certificate.issuer + "\n").utf8), to: pinURL)
         return (credentials, true)
+    }
+
+    /// Pins the station that certified `credentials` (trust on first use), unless a pin exists.
+    public func pin(_ credentials: DeviceCredentials) throws(ProtocolError) {
+        let pinURL = file(Self.pin)
+        guard !FileManager.default.fileExists(atPath: pinURL.path) else { return }
+        try PartyStorage.write(Array((credentials.certificate.issuer + "\n").utf8), to: pinURL)
     }
 
     /// The trusted station, once pinned.

@@ -182,16 +182,20 @@ func trustOption(_ options: Options) throws(CommandFailure) -> Fingerprint? {
     return fingerprint
 }
 
-/// A device directory's credentials, with a note on stderr when the station was pinned now.
-func deviceCredentials(_ options: Options) throws(CommandFailure) -> (DeviceDirectory, DeviceCredentials) {
+/// A device directory's credentials, and whether this is its first use (no station pinned yet).
+func deviceCredentials(_ options: Options) throws(CommandFailure) -> (DeviceDirectory, DeviceCredentials, firstUse: Bool) {
     let device = DeviceDirectory(URL(fileURLWithPath: try options.required("device")))
     let trust = try trustOption(options)
-    let (credentials, pinned) = try protocolStep { () throws(ProtocolError) in try device.credentials(trust: trust) }
-    if pinned {
-        FileHandle.standardError.write(Data(("hear: pinned station \(credentials.station.fingerprint) in \(device.file(DeviceDirectory.pin).relativePath) "
-            + "(first use\(trust == nil ? "; compare it with the fingerprint `hear keygen` printed" : ", as --trust said"))\n").utf8))
-    }
-    return (device, credentials)
+    let (credentials, firstUse) = try protocolStep { () throws(ProtocolError) in try device.credentials(trust: trust) }
+    return (device, credentials, firstUse)
+}
+
+/// After a device's step succeeded: on first use, pins the station and says so on stderr.
+func pinAfterSuccess(_ device: DeviceDirectory, _ credentials: DeviceCredentials, firstUse: Bool, trusted: Bool) throws(CommandFailure) {
+    guard firstUse else { return }
+    try protocolStep { () throws(ProtocolError) in try device.pin(credentials) }
+    FileHandle.standardError.write(Data(("hear: pinned station \(credentials.station.fingerprint) in \(device.file(DeviceDirectory.pin).relativePath) "
+        + "(first use\(trusted ? ", as --trust said" : "; compare it with the fingerprint `hear keygen` printed"))\n").utf8))
 }
 
 func writePartyFile(_ bytes: [UInt8], to url: URL, permissions: UInt16 = 0o644) throws(CommandFailure) {
@@ -369,7 +373,7 @@ func encrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let threshold = try frameThreshold(options)
     try checkWritable(out)
     let (recording, source) = try readRecording(options)
-    let (device, camera) = try deviceCredentials(options)
+    let (device, camera, firstUse) = try deviceCredentials(options)
     guard camera.identity.role == .camera else {
         throw CommandFailure(code: .dataError, message: "\(device.path) is the directory of a \(camera.identity.role.title), not of a camera")
     }
@@ -387,6 +391,7 @@ func encrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     } catch { throw failure(error) }
     let seconds = wallSeconds(since: start)
     try writePartyFile(bytes, to: out)
+    try pinAfterSuccess(device, camera, firstUse: firstUse, trusted: options.values["trust"] != nil)
     print("recording \(recording.frames.count) frames from \(source), 32 selected")
     warnIfShort(recording, source: source)
     print("session   \(publicKey.session.summary)")
@@ -404,7 +409,7 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     try setThreads(options)
     let weightBudget = try weightBudget(options)
     try checkWritable(out)
-    let (device, cloud) = try deviceCredentials(options)
+    let (device, cloud, firstUse) = try deviceCredentials(options)
     guard cloud.identity.role == .cloud else {
         throw CommandFailure(code: .dataError, message: "\(device.path) is the directory of a \(cloud.identity.role.title), not of a cloud server")
     }
@@ -446,6 +451,7 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let origin = input.origin!
     accepted.record(camera: origin.cameraFingerprint, sequence: origin.sequence)
     do { try accepted.save(acceptedURL) } catch { throw failure(error) }
+    try pinAfterSuccess(device, cloud, firstUse: firstUse, trusted: options.values["trust"] != nil)
     print("model     \(printable(model.name)) from \(modelOrigin)")
     print("session   \(keys.session.summary)")
     print("input     from camera '\(origin.camera)' (\(origin.cameraFingerprint)), sequence number \(origin.sequence)")
@@ -619,6 +625,7 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     }
     let camera = try protocolStep { () throws(ProtocolError) in try cameraDevice.credentials(trust: keys.station.identity.fingerprint).credentials }
     let cloud = try protocolStep { () throws(ProtocolError) in try cloudDevice.credentials(trust: keys.station.identity.fingerprint).credentials }
+    try protocolStep { () throws(ProtocolError) in try cameraDevice.pin(camera); try cloudDevice.pin(cloud) }
 
     // 2. client: encrypt and sign each recording
     let clientDirectory = cameraDevice.url, cloudDirectory = cloudDevice.url

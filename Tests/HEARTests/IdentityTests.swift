@@ -73,10 +73,12 @@ struct IdentityTests {
         let other = SigningIdentity.deterministic(role: .station, name: "other", seed: [3])
         #expect(throws: ProtocolError.self) { try device.credentials(trust: other.fingerprint) }
         #expect(!FileManager.default.fileExists(atPath: device.file(DeviceDirectory.pin).path))
-        let (credentials, pinned) = try device.credentials(trust: station.fingerprint)
-        #expect(pinned && credentials.station.publicKey == station.publicKey)
+        let (credentials, firstUse) = try device.credentials(trust: station.fingerprint)
+        #expect(firstUse && credentials.station.publicKey == station.publicKey)
+        #expect(!FileManager.default.fileExists(atPath: device.file(DeviceDirectory.pin).path))   // pinned once the step succeeds
+        try device.pin(credentials)
         #expect(try device.pinnedStation().publicKey == station.publicKey)
-        #expect(try device.credentials().pinned == false)
+        #expect(try device.credentials().firstUse == false)
         // a certificate from another station after the pin: refused
         try PartyStorage.write(try Certificate(certifying: identity, by: other).serialized(), to: device.file(DeviceDirectory.certificate))
         do {

@@ -11,7 +11,8 @@
 //                  the harness signs the mutated header again with the keys it trusts;
 //   descriptor     the session descriptor (JSON) and its validation against a parameter set;
 //   envelopes      signing-key files, public identities, certificates, replay registries;
-//   model          .hearmodel files;  clips  .hearclips files;  csv  keypoint CSV files.
+//   model, clips   .hearmodel and .hearclips files (inputs of even length get their trailing
+//                  SHA-256 re-sealed, so that mutations reach the decoders);  csv  keypoint CSV.
 // Every input must end in a typed error or a value; a trap, a crash or a sanitizer report is a bug.
 // HEAR_FUZZ_WRITE_SEEDS=<dir>: write one valid input per target into <dir>/<target>/ and exit.
 @testable import CKKS
@@ -40,6 +41,13 @@ enum Fuzz {
         guard bytes.count >= 32 else { return bytes }
         let body = Array(bytes.dropLast(32))
         return body + SHA256Tree.hash(body)
+    }
+
+    /// A model or clip file's bytes with the trailing plain SHA-256 made valid again.
+    static func resealedPlain(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.count >= 32 else { return bytes }
+        let body = Array(bytes.dropLast(32))
+        return body + SHA256.hash(body)
     }
 
     /// A session descriptor for `small` (one level: input and result at level 0).
@@ -178,10 +186,10 @@ enum Fuzz {
                     _ = registry.contains(camera: camera.identity.fingerprint, sequence: 4)
                 }
             }
-        case "model":
-            _ = try? HEARModel(binary: Data(bytes))
+        case "model":   // half the inputs re-sealed, so that mutations reach the decoder
+            _ = try? HEARModel(binary: Data(bytes.count % 2 == 0 ? resealedPlain(bytes) : bytes))
         case "clips":
-            _ = try? ClipBundle.decode(Data(bytes), source: "f")
+            _ = try? ClipBundle.decode(Data(bytes.count % 2 == 0 ? resealedPlain(bytes) : bytes), source: "f")
         case "csv":
             _ = try? KeypointCSV.parse(bytes: bytes, path: "f")
         default:

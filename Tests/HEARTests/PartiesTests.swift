@@ -263,27 +263,24 @@ struct PartiesTests {
         var header = [UInt8](Data(base64Encoded: p.input!)!)
         header[40] ^= 1
         p.input = Data(header).base64EncodedString()
-        // rebuild the header with the altered provenance and sign it as the cloud server would
+        // rebuild the header with an altered provenance and sign it as the cloud server would
         let cloudKey = Ed25519.SigningKey(seed: SHA256.hash(Array("cloud-1".utf8)))
         #expect(cloudKey.publicKey == parties.cloud.identity.publicKey)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let newProvenance = Array(try encoder.encode(p))
-        var bytes = Array(file[0..<16])
-        withUnsafeBytes(of: UInt32(newProvenance.count).littleEndian) { bytes += $0 }
-        bytes += file[20..<provenanceStart] + newProvenance + cloudKey.publicKey
-        bytes += cloudKey.signature(for: bytes)
-        bytes += file[layout.end...]
-        #expect(throws: ProtocolError.self) { try readResult(bytes) }
+        func signed(with provenance: P) throws -> [UInt8] {
+            let json = Array(try encoder.encode(provenance))
+            var bytes = Array(file[0..<16])
+            withUnsafeBytes(of: UInt32(json.count).littleEndian) { bytes += $0 }
+            bytes += file[20..<provenanceStart] + json + cloudKey.publicKey
+            bytes += cloudKey.signature(for: bytes)
+            return bytes + file[layout.end...]
+        }
+        #expect(throws: ProtocolError.self) { try readResult(try signed(with: p)) }
         // a sequence number that is not the input's
         var q = try JSONDecoder().decode(P.self, from: Data(provenance.utf8))
         q.sequence = 6
-        let lying = Array(try encoder.encode(q))
-        var other = Array(file[0..<16])
-        withUnsafeBytes(of: UInt32(lying.count).littleEndian) { other += $0 }
-        other += file[20..<provenanceStart] + lying + cloudKey.publicKey
-        other += cloudKey.signature(for: other)
-        other += file[layout.end...]
+        let other = try signed(with: q)
         do {
             _ = try readResult(other)
             Issue.record("a result with another sequence number was accepted")
@@ -303,8 +300,6 @@ struct PartiesTests {
         do { _ = try station.decide(echoed) } catch { #expect(error.description.contains("is at level \(session.inputLevel)")) }
         // a ciphertext at the result level with another scale
         let context = small.keys.publicKey.context
-        let client = try Client(publicKey: small.keys.publicKey, deterministicSeed: seed)
-        _ = client
         var encryptor = try Encryptor(context: context, publicKey: small.keys.publicKey.publicKey, deterministicSeed: seed)
         let scores = [Double](repeating: 0.5, count: context.slotCount)
         let wrongScale = try encryptor.encrypt(try context.encode(scores, level: session.resultLevel, scale: session.resultScale * 2))
@@ -323,7 +318,6 @@ struct PartiesTests {
         // and a genuine result passes every check
         let genuine = try readResult(try resultFile(sequence: 10))
         _ = try station.decide(genuine)
-        _ = client
     }
 
     @Test("files of the wrong kind; a secret key is refused wherever it is not the station's")

@@ -8,12 +8,13 @@
 #
 # The modules are compiled with swiftc directly (-sanitize=fuzzer,address -enable-testing), in
 # dependency order, from Sources/; the harness is Tests/Fuzz/HEARFuzz.swift. Artifacts (a crashing
-# input, if any) land in .build/fuzz/artifacts/<target>/; logs in .build/fuzz/logs/.
+# input, if any) land in .build/fuzz/artifacts/<target>/; logs in .build/fuzz/logs/ (HEAR_FUZZ_OUT=<dir>
+# puts the build, corpus and logs elsewhere, e.g. for a second run beside a long one).
 set -euo pipefail
 export SWIFT_BACKTRACE=enable=no   # the runtime's backtracer trips AddressSanitizer; libFuzzer prints the stack
 cd "$(dirname "$0")/../.."
 root=$(pwd)
-out=$root/.build/fuzz
+out=${HEAR_FUZZ_OUT:-$root/.build/fuzz}   # HEAR_FUZZ_OUT: another build and corpus directory
 targets_all=(parameters public-key evaluation-keys secret-key ciphertext party-file signed-file descriptor envelopes model clips csv)
 
 build() {

@@ -53,10 +53,7 @@ public struct DeviceDirectory: Sendable {
         }
         let pinURL = file(Self.pin)
         if FileManager.default.fileExists(atPath: pinURL.path) {
-            let text = String(decoding: try PartyStorage.read(pinURL, limit: 256), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let pinned = bytes(fromHex: text), pinned.count == 32 else {
-                throw .damaged(source: pinURL.relativePath, reason: "not the 64-hex-digit public key of a station")
-            }
+            let pinned = try pinnedStation().publicKey
             guard pinned == certificate.issuerKey else {
                 throw .untrusted("\(certificateURL.relativePath) was issued by station \(station), but this \(identity.role.title) trusts "
                                  + "station \(identityFingerprint(pinned)) (pinned in \(pinURL.relativePath)): refused")

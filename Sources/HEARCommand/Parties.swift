@@ -419,11 +419,8 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let input: SessionCiphertext
     var accepted: SequenceRegistry
     let keyBytes = try readPartyFile(keysURL, kind: .evaluationKeys), inputBytes = try readPartyFile(inURL, kind: .inputCiphertext)
-    var verifySeconds = 0.0
     do throws(ProtocolError) {
-        let verifyStart = DispatchTime.now().uptimeNanoseconds
         keys = try EvaluationKeys(file: keyBytes, source: keysURL.relativePath, trusting: cloud.station)
-        verifySeconds = wallSeconds(since: verifyStart)
         input = try SessionCiphertext(file: inputBytes, kind: .inputCiphertext, source: inURL.relativePath, trusting: cloud.station,
                                       context: keys.context)
         accepted = try SequenceRegistry.load(acceptedURL)
@@ -431,7 +428,6 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         if let problem = keys.session.mismatch(with: input.session, source: keysURL.relativePath, otherSource: inURL.relativePath) { throw problem }
     } catch { throw failure(error) }
     let loadSeconds = wallSeconds(since: start)
-    _ = verifySeconds
     let (model, modelOrigin) = try loadModel(modelReference, source: dataSource(options))
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }

@@ -402,8 +402,9 @@ struct PartyFile {
     /// Parses and authenticates a header: magic, version, kind, lengths, the signature (with the
     /// key in the header; who that key belongs to is the caller's question), the descriptor and
     /// the provenance, and that the provenance fits the kind. `bytes` may end after the header.
-    /// `authenticate`: false only for the fuzz harness (`Tests/Fuzz`), which reaches the parsers
-    /// behind the signature that way; every reader of real files checks it.
+    /// `authenticate`: false for the fuzz harness (`Tests/Fuzz`), which reaches the parsers
+    /// behind the signature that way, and for the size-limit peek at a file's first bytes
+    /// (`sizeLimit(ofPrefix:kind:)`); every reader of a file's content checks it.
     static func readHeader(_ bytes: [UInt8], expected: PartyFileKind?, source: String, authenticate: Bool = true) throws(ProtocolError) -> Header {
         guard bytes.count >= 8, Array(bytes[0..<8]) == magic else {
             if bytes.count < 8 && magic.starts(with: bytes) {
@@ -558,9 +559,10 @@ struct PartyFile {
 
     /// The size limit for a file whose first bytes are `prefix`, from the parameter set in its
     /// first section; nil when the prefix does not get that far (the full read then reports
-    /// what is wrong).
+    /// what is wrong). The prefix's signature is not checked here: the limit can only lower
+    /// the caller's cap, and the full read that follows verifies the header once.
     static func sizeLimit(ofPrefix prefix: [UInt8], kind: PartyFileKind) -> Int? {
-        guard let header = try? readHeader(prefix, expected: nil, source: ""), header.end + header.lengths[0] <= prefix.count,
+        guard let header = try? readHeader(prefix, expected: nil, source: "", authenticate: false), header.end + header.lengths[0] <= prefix.count,
               let parameters = try? CKKSParameters(deserializing: Array(prefix[header.end..<(header.end + header.lengths[0])])) else { return nil }
         return sizeLimit(kind: kind, degree: parameters.degree, dataBits: parameters.dataPrimeBits.reduce(0, +),
                          allBits: parameters.totalModulusBits, primeCount: parameters.dataPrimes.count + parameters.specialPrimes.count)

@@ -39,12 +39,9 @@ enum BenchmarkError: Error, CustomStringConvertible {
 
 func benchmarkCKKS(_ options: CKKSBenchmarkOptions) throws {
     let parameters = try CKKSParameters.preset(named: options.preset)
-    let saved = Parallelism.threadCount
-    Parallelism.threadCount = options.threads
-    defer { Parallelism.threadCount = saved }
     // one thread: thread CPU time (like the peers' process CPU time); more: wall time
     let wall = options.threads > 1
-    let context = CKKSContext(parameters)
+    let context = CKKSContext(parameters, parallelism: try Parallelism(threads: options.threads))
     let top = context.maxLevel
     func report(_ op: String, level: Int = top, runs: Int, _ body: () throws -> Void) throws {
         var failure: Error?

@@ -64,12 +64,11 @@ func benchmarkModel(_ options: InferenceBenchmarkOptions) throws -> (HEARModel, 
 }
 
 func benchmarkInference(_ options: InferenceBenchmarkOptions) throws {
-    Parallelism.threadCount = options.threads
     let (model, testSet) = try benchmarkModel(options)
     let folded = try FoldedNetwork(folding: model)
     let parameters = try CKKSParameters.preset(named: options.preset)
     let inference = try EncryptedInference(network: folded, method: options.method, packing: options.packing, parameters: parameters,
-                                           weightBudget: options.weightBudget)
+                                           weightBudget: options.weightBudget, parallelism: try Parallelism(threads: options.threads))
     let common: [(String, Any)] = [("model", model.name), ("method", options.method.rawValue),
                                    ("packing", inference.program.complexPacked.map { $0 ? "complex" : "real" }.joined(separator: ",")),
                                    ("preset", parameters.name),

@@ -11,11 +11,12 @@ import HERing
 import HETensor
 
 func benchmarkFiles(_ options: InferenceBenchmarkOptions) throws {
-    Parallelism.threadCount = options.threads
+    let parallelism = try Parallelism(threads: options.threads)
     let (model, testSet) = try benchmarkModel(options)
     let folded = try FoldedNetwork(folding: model)
     let parameters = try CKKSParameters.preset(named: options.preset)
-    let keys = try MonitoringStation.generateKeys(for: folded, method: options.method, packing: options.packing, parameters: parameters)
+    let keys = try MonitoringStation.generateKeys(for: folded, method: options.method, packing: options.packing, parameters: parameters,
+                                                  parallelism: parallelism)
     let station = keys.station.identity
     func device(_ role: PartyRole) throws -> DeviceCredentials {
         let identity = SigningIdentity.deterministic(role: role, name: role.rawValue, seed: Array(role.rawValue.utf8))
@@ -40,7 +41,7 @@ func benchmarkFiles(_ options: InferenceBenchmarkOptions) throws {
         let read = measure(runs: 5, warmup: 1, wallClock: true) { do { try deserialize(bytes) } catch { failure = error } }
         if let failure { throw failure }
         // what authentication costs in this file: hashing every byte once, one signature, one verification
-        let hash = measure(runs: 5, warmup: 1, wallClock: true) { _ = SHA256Tree.hash(bytes, concurrency: Parallelism.threadCount) }
+        let hash = measure(runs: 5, warmup: 1, wallClock: true) { _ = SHA256Tree.hash(bytes, concurrency: parallelism.threadCount) }
         let header = [UInt8](bytes.prefix(4096))
         let sign = measure(runs: 21, warmup: 2, wallClock: true) { _ = Ed25519.SigningKey(seed: Array(header.prefix(32))).signature(for: header) }
         let signature = Ed25519.SigningKey(seed: Array(header.prefix(32))).signature(for: header)

@@ -33,8 +33,16 @@ public struct LevelKeySwitching: Sendable {
 /// Everything derived from `CKKSParameters`: the RNS bases of each level (sharing one set of NTT
 /// tables), the extended bases `Q_ℓ·P` of key switching, the per-level key-switching plans, the
 /// encoder. Immutable and `Sendable`: one context serves every thread.
+///
+/// The context also carries the one execution setting of everything computed in it: the thread
+/// count (`parallelism`), handed to every basis it builds, so that NTTs, limb-wise arithmetic,
+/// base conversions, key switching and the tensor backend all run under it. Two contexts of the
+/// same parameters and different thread counts compute bit-identical results and accept each
+/// other's keys and ciphertexts.
 public final class CKKSContext: Sendable {
     public let parameters: CKKSParameters
+    /// The threads of every operation in this context.
+    public let parallelism: Parallelism
     public let encoder: CKKSEncoder
     /// `dataBases[ℓ]` = `{q₀ … q_ℓ}`.
     public let dataBases: [RNSBasis]
@@ -52,18 +60,20 @@ public final class CKKSContext: Sendable {
     let imaginaryUnit: RNSPolynomial
 
     /// Builds every table. Cost: `L + K` NTT tables and a few hundred small base converters.
-    public init(_ parameters: CKKSParameters) {
-        MemoryTuning.keepLargeBlocksInHeap()
+    /// `parallelism`: the threads of every operation in this context (one per processor by
+    /// default; results do not depend on it).
+    public init(_ parameters: CKKSParameters, parallelism: Parallelism = .allProcessors) {
         self.parameters = parameters
+        self.parallelism = parallelism
         let n = parameters.degree
         encoder = CKKSEncoder(degree: n)
         // Every prime of a valid parameter set is NTT-friendly for N (the parameters derived them).
         let dataTables = parameters.dataPrimes.map { try! NTTTables(degree: n, modulus: Modulus($0)) }
         let specialTables = parameters.specialPrimes.map { try! NTTTables(degree: n, modulus: Modulus($0)) }
         let levels = dataTables.count
-        dataBases = (1...levels).map { try! RNSBasis(tables: Array(dataTables.prefix($0))) }
-        extendedBases = (1...levels).map { try! RNSBasis(tables: Array(dataTables.prefix($0)) + specialTables) }
-        specialBasis = try! RNSBasis(tables: specialTables)
+        dataBases = (1...levels).map { try! RNSBasis(tables: Array(dataTables.prefix($0)), parallelism: parallelism) }
+        extendedBases = (1...levels).map { try! RNSBasis(tables: Array(dataTables.prefix($0)) + specialTables, parallelism: parallelism) }
+        specialBasis = try! RNSBasis(tables: specialTables, parallelism: parallelism)
         let maxLevel = levels - 1
         let alpha = parameters.primesPerDigit
         let k = specialTables.count
@@ -72,10 +82,10 @@ public final class CKKSContext: Sendable {
             var digits: [LevelKeySwitching.Digit] = []
             for start in stride(from: 0, through: level, by: alpha) {
                 let range = start..<min(start + alpha, level + 1)
-                let source = try! RNSBasis(tables: Array(dataTables[range]))
+                let source = try! RNSBasis(tables: Array(dataTables[range]), parallelism: parallelism)
                 let targetLimbs = Array(0..<range.lowerBound) + Array(range.upperBound..<(level + 1 + k))
                 let targetTables = targetLimbs.map { $0 <= level ? dataTables[$0] : specialTables[$0 - level - 1] }
-                let target = try! RNSBasis(tables: targetTables)
+                let target = try! RNSBasis(tables: targetTables, parallelism: parallelism)
                 digits.append(.init(range: range, converter: try! BaseConverter(from: source, to: target),
                                     targetLimbs: targetLimbs))
             }
@@ -92,7 +102,8 @@ public final class CKKSContext: Sendable {
         }
         keySwitching = plans
         let used = Set(parameters.dataPrimes + parameters.specialPrimes)
-        let auxiliary = try! RNSBasis(degree: n, primes: Primes.nttPrimes(bits: 61, degree: n, count: 3, excluding: used))
+        let auxiliary = try! RNSBasis(degree: n, primes: Primes.nttPrimes(bits: 61, degree: n, count: 3, excluding: used),
+                                      parallelism: parallelism)
         decodingConverters = dataBases.map { try! BaseConverter(from: $0, to: auxiliary) }
         var unit = RNSPolynomial(zeroIn: dataBases[maxLevel], form: .coefficient)
         for i in 0...maxLevel { unit.data[i * n + n / 2] = 1 }

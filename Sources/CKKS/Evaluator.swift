@@ -172,7 +172,7 @@ public struct Evaluator: Sendable {
         out0.data.withUnsafeMutableBufferPointer { o0 in
             out1.data.withUnsafeMutableBufferPointer { o1 in
                 let r0 = UncheckedSendable(o0.baseAddress!), r1 = UncheckedSendable(o1.baseAddress!)
-                Parallelism.forEach(level + 1) { i in
+                context.parallelism.forEach(level + 1) { i in
                     let m = basis.moduli[i]
                     let acc0 = r0.value + i * n, acc1 = r1.value + i * n
                     for (t, (c, p)) in terms.enumerated() {

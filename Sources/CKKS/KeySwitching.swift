@@ -47,7 +47,7 @@ extension CKKSContext {
                         digit.converter.convert(coefficientBuffer.baseAddress! + own,
                                                 intoLimbs: digit.targetLimbs.map { base + $0 * n }, exact: true)
                         let target = UncheckedSendable(base)
-                        Parallelism.forEach(digit.targetLimbs.count) { t in
+                        parallelism.forEach(digit.targetLimbs.count) { t in
                             let limb = digit.targetLimbs[t]
                             tables[limb].forward(target.value + limb * n)
                         }
@@ -81,7 +81,7 @@ extension CKKSContext {
                             let dp = UncheckedSendable(dBuffer.baseAddress!)
                             let bp = UncheckedSendable(bBuffer.baseAddress!), ap = UncheckedSendable(aBuffer.baseAddress!)
                             let op0 = UncheckedSendable(o0.baseAddress!), op1 = UncheckedSendable(o1.baseAddress!)
-                            Parallelism.forEach(limbs) { t in
+                            parallelism.forEach(limbs) { t in
                                 let row = keyRows[t]
                                 let dStride = limbs * n, kStride = keyLimbs * n
                                 keyProductLimb(modulus: basis.moduli[t], digits: digits, n: n,
@@ -110,7 +110,7 @@ extension CKKSContext {
         var result = x
         special.withUnsafeMutableBufferPointer { sBuffer in
             let sp = UncheckedSendable(sBuffer.baseAddress!)
-            Parallelism.forEach(k) { i in specialBasis.nttTables[i].inverse(sp.value + i * n) }
+            parallelism.forEach(k) { i in specialBasis.nttTables[i].inverse(sp.value + i * n) }
             converted.withUnsafeMutableBufferPointer { cBuffer in
                 // exact: the centred representative r ∈ [−P/2, P/2) of x mod P, so that the
                 // rounding error r/P is centred; a biased error (the fast conversion's x + u·P,
@@ -120,7 +120,7 @@ extension CKKSContext {
                 let cp = UncheckedSendable(cBuffer.baseAddress!)
                 result.data.withUnsafeMutableBufferPointer { rBuffer in
                     let rp = UncheckedSendable(rBuffer.baseAddress!)
-                    Parallelism.forEach(qCount) { i in
+                    parallelism.forEach(qCount) { i in
                         let m = basis.moduli[i]
                         let t = cp.value + i * n, r = rp.value + i * n
                         basis.nttTables[i].forward(t)

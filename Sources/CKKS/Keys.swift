@@ -30,7 +30,7 @@ public final class SecretKey: @unchecked Sendable, CustomStringConvertible {
         residues = .allocate(capacity: basis.count * n)
         residues.initialize(repeating: 0)
         let out = UncheckedSendable(residues.baseAddress!), coefs = UncheckedSendable(coefficients.baseAddress!)
-        Parallelism.forEach(basis.count) { i in
+        context.parallelism.forEach(basis.count) { i in
             let m = basis.moduli[i]
             let limb = out.value + i * n
             for k in 0..<n {

@@ -69,9 +69,10 @@ public enum Serialization {
     /// Bytes of the header (magic, version, kind, reserved, fingerprint) and of the digest.
     static let headerSize = 24, digestSize = 32
 
-    /// The digest of an object's bytes before the digest (`SHA256Tree`, on the engine's threads).
-    static func digest(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
-        bytes.withUnsafeBytes { SHA256Tree.hash($0, concurrency: Parallelism.threadCount) }
+    /// The digest of an object's bytes before the digest (`SHA256Tree`, on the context's
+    /// threads; the digest does not depend on them).
+    static func digest(_ bytes: ArraySlice<UInt8>, parallelism: Parallelism) -> [UInt8] {
+        bytes.withUnsafeBytes { SHA256Tree.hash($0, concurrency: parallelism.threadCount) }
     }
 
     /// The digest stored at the end of a serialized object (checked when the object is
@@ -86,8 +87,10 @@ public enum Serialization {
 
 struct ByteWriter {
     var bytes: [UInt8] = []
+    let parallelism: Parallelism
 
-    init(kind: Serialization.Kind, fingerprint: Fingerprint) {
+    init(kind: Serialization.Kind, fingerprint: Fingerprint, parallelism: Parallelism = .serial) {
+        self.parallelism = parallelism
         bytes += Serialization.magic
         append(Serialization.version)
         bytes.append(kind.rawValue)
@@ -132,7 +135,7 @@ struct ByteWriter {
 
     /// Finishes with the digest.
     mutating func finish() -> [UInt8] {
-        bytes += Serialization.digest(bytes[...])
+        bytes += Serialization.digest(bytes[...], parallelism: parallelism)
         return bytes
     }
 }
@@ -143,7 +146,8 @@ struct ByteReader {
     let end: Int   // before the digest
 
     /// Checks magic, version, kind, digest and fingerprint; positions after the header.
-    init(_ bytes: [UInt8], kind: Serialization.Kind, fingerprint expected: Fingerprint?) throws(SerializationError) {
+    init(_ bytes: [UInt8], kind: Serialization.Kind, fingerprint expected: Fingerprint?,
+         parallelism: Parallelism = .serial) throws(SerializationError) {
         self.bytes = bytes
         let minimum = Serialization.headerSize + Serialization.digestSize
         guard bytes.count >= 4, Array(bytes[0..<4]) == Serialization.magic else {
@@ -159,7 +163,7 @@ struct ByteReader {
         guard foundKind == kind.rawValue else { throw .wrongKind(expected: kind.name, found: foundKind) }
         let reserved: UInt8 = try read()
         guard reserved == 0 else { throw .invalidValue("reserved header byte is \(reserved), expected 0") }
-        guard Serialization.digest(bytes[0..<end]) == Array(bytes[end...]) else { throw .digestMismatch }
+        guard Serialization.digest(bytes[0..<end], parallelism: parallelism) == Array(bytes[end...]) else { throw .digestMismatch }
         let fingerprint = Fingerprint(bytes: try readRaw(Fingerprint.byteCount))!
         if let expected, fingerprint != expected { throw .parameterMismatch(expected: expected, found: fingerprint) }
     }
@@ -290,7 +294,7 @@ extension Ciphertext {
     /// Bit-packed; a fresh secret-key ciphertext stores the seed of `c₁` instead of `c₁`.
     public func serialized(context: CKKSContext) throws(CKKSError) -> [UInt8] {
         try Evaluator(context: context).checkCiphertext(self)
-        var w = ByteWriter(kind: .ciphertext, fingerprint: context.parameters.fingerprint)
+        var w = ByteWriter(kind: .ciphertext, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
         w.append(UInt8(level))
         w.append(UInt8(size))
         w.append(scale)
@@ -308,7 +312,7 @@ extension Ciphertext {
 
     /// Reads and validates a ciphertext of `context`'s parameter set.
     public init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
-        var r = try ByteReader(bytes, kind: .ciphertext, fingerprint: context.parameters.fingerprint)
+        var r = try ByteReader(bytes, kind: .ciphertext, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
         let level = Int(try r.read() as UInt8)
         guard level <= context.maxLevel else { throw .invalidValue("level \(level) above the top level \(context.maxLevel)") }
         let size = Int(try r.read() as UInt8)
@@ -343,7 +347,7 @@ extension Plaintext {
         guard polynomial.basis.isSame(as: basis), polynomial.form == .ntt else {
             throw .parameterMismatch("the plaintext does not belong to this context")
         }
-        var w = ByteWriter(kind: .plaintext, fingerprint: context.parameters.fingerprint)
+        var w = ByteWriter(kind: .plaintext, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
         w.append(UInt8(level))
         w.append(UInt8(isExtended ? 1 : 0))
         w.append(scale)
@@ -352,7 +356,7 @@ extension Plaintext {
     }
 
     public init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
-        var r = try ByteReader(bytes, kind: .plaintext, fingerprint: context.parameters.fingerprint)
+        var r = try ByteReader(bytes, kind: .plaintext, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
         let level = Int(try r.read() as UInt8)
         guard level <= context.maxLevel else { throw .invalidValue("level \(level) above the top level \(context.maxLevel)") }
         let extended: UInt8 = try r.read()
@@ -375,14 +379,14 @@ extension PublicKey {
         guard parametersFingerprint == context.parameters.fingerprint else {
             throw .parameterMismatch("the public key belongs to another parameter set")
         }
-        var w = ByteWriter(kind: .publicKey, fingerprint: parametersFingerprint)
+        var w = ByteWriter(kind: .publicKey, fingerprint: parametersFingerprint, parallelism: context.parallelism)
         w.append(raw: seed)
         w.appendPacked(b.data[...], n: context.degree, widths: polynomialWidths(context.keyBasis))
         return w.finish()
     }
 
     public init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
-        var r = try ByteReader(bytes, kind: .publicKey, fingerprint: context.parameters.fingerprint)
+        var r = try ByteReader(bytes, kind: .publicKey, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
         let seed = try r.readRaw(32)
         let basis = context.keyBasis
         let b = try r.readPacked(n: context.degree, moduli: basis.moduli)
@@ -428,13 +432,13 @@ extension RelinearizationKey {
         guard key.parametersFingerprint == context.parameters.fingerprint else {
             throw .parameterMismatch("the relinearization key belongs to another parameter set")
         }
-        var w = ByteWriter(kind: .relinearizationKey, fingerprint: key.parametersFingerprint)
+        var w = ByteWriter(kind: .relinearizationKey, fingerprint: key.parametersFingerprint, parallelism: context.parallelism)
         key.write(to: &w, context: context)
         return w.finish()
     }
 
     public init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
-        var r = try ByteReader(bytes, kind: .relinearizationKey, fingerprint: context.parameters.fingerprint)
+        var r = try ByteReader(bytes, kind: .relinearizationKey, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
         let key = try KeySwitchingKey.read(from: &r, context: context)
         try r.finish()
         self.init(key: key)
@@ -448,7 +452,7 @@ extension GaloisKeys {
             throw .parameterMismatch("the Galois keys belong to another parameter set")
         }
         let chosen = (elements ?? galoisElements).sorted()
-        var w = ByteWriter(kind: .galoisKeys, fingerprint: parametersFingerprint)
+        var w = ByteWriter(kind: .galoisKeys, fingerprint: parametersFingerprint, parallelism: context.parallelism)
         w.append(UInt32(chosen.count))
         for g in chosen {
             guard let entry = entries[g] else { throw .missingGaloisKey(galoisElement: g, description: "serialization") }
@@ -459,7 +463,7 @@ extension GaloisKeys {
     }
 
     public init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
-        var r = try ByteReader(bytes, kind: .galoisKeys, fingerprint: context.parameters.fingerprint)
+        var r = try ByteReader(bytes, kind: .galoisKeys, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
         let count = Int(try r.read() as UInt32)
         guard count <= context.degree else { throw .invalidValue("\(count) Galois keys: more than the group has") }
         var entries: [Int: Entry] = [:]
@@ -495,7 +499,7 @@ extension SecretKey {
     }
 
     public convenience init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
-        var r = try ByteReader(bytes, kind: .secretKey, fingerprint: context.parameters.fingerprint)
+        var r = try ByteReader(bytes, kind: .secretKey, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
         let n = context.degree
         var packed = try r.readRaw((n + 3) / 4)
         try r.finish()

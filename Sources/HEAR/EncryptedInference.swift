@@ -44,12 +44,13 @@ public final class EncryptedInference: @unchecked Sendable {
     /// `weightBudget`: the most bytes of resident weight plaintexts (nil: all resident); the
     /// largest stages beyond it are encoded during the evaluation (`PatternStore`).
     /// `deterministicSeed` makes keys and encryptions reproducible (tests and benchmarks only;
-    /// real keys come from system entropy).
+    /// real keys come from system entropy). `parallelism`: the threads of every step.
     public init(network: FoldedNetwork, method: HEMethod, strategies: [ConvolutionStrategy?] = [],
                 packing: ChannelPacking = .auto, parameters: CKKSParameters, weightBudget: Int? = nil,
-                deterministicSeed: [UInt8]? = nil) throws(ProtocolError) {
+                deterministicSeed: [UInt8]? = nil, parallelism: Parallelism = .allProcessors) throws(ProtocolError) {
         let keys = try MonitoringStation.generateKeys(for: network, method: method, strategies: strategies, packing: packing,
-                                                      parameters: parameters, deterministicSeed: deterministicSeed)
+                                                      parameters: parameters, deterministicSeed: deterministicSeed,
+                                                      parallelism: parallelism)
         program = keys.program
         plan = keys.plan
         context = keys.publicKey.context

@@ -1,5 +1,6 @@
 import HEARCrypto
 import HETensor
+import HERing
 
 /// The inference plan the encrypted path evaluates: each block is one convolution with folded
 /// weights and a folded bias map, one squaring, and a sum pooling; then one affine layer.
@@ -151,9 +152,10 @@ public struct FoldedNetwork: Sendable {
         return Kernels.affine(x, weight: linearWeight.values, bias: linearBias)
     }
 
-    /// Folded logits of many inputs, in parallel over inputs; independent of the thread count.
-    public func logits(_ inputs: [ActionInput]) -> [[Double]] {
-        parallelMap(inputs) { logits($0) }
+    /// Folded logits of many inputs, in parallel over inputs on `parallelism`'s threads;
+    /// independent of the thread count.
+    public func logits(_ inputs: [ActionInput], parallelism: Parallelism = .allProcessors) -> [[Double]] {
+        parallelism.map(inputs.count) { logits(inputs[$0]) }
     }
 
     /// The folded network in the form the packed evaluation compiles (`HETensor`).

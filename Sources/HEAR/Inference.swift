@@ -248,14 +248,9 @@ extension HEARModel {
         return Kernels.affine(x, weight: linearWeight.values, bias: linearBias)
     }
 
-    /// Reference logits of many inputs, in parallel over inputs (`Parallelism.threadCount`);
+    /// Reference logits of many inputs, in parallel over inputs on `parallelism`'s threads;
     /// the result does not depend on the thread count.
-    public func referenceLogits(_ inputs: [ActionInput]) -> [[Double]] {
-        parallelMap(inputs) { referenceLogits($0) }
+    public func referenceLogits(_ inputs: [ActionInput], parallelism: Parallelism = .allProcessors) -> [[Double]] {
+        parallelism.map(inputs.count) { referenceLogits(inputs[$0]) }
     }
-}
-
-/// Applies `transform` to every element on `Parallelism.threadCount` threads, keeping the order.
-func parallelMap<T, R>(_ items: [T], _ transform: (T) -> R) -> [R] {
-    Parallelism.map(items.count) { transform(items[$0]) }
 }

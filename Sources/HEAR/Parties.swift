@@ -16,12 +16,13 @@ import HERing
 import HETensor
 
 extension PartyFile {
-    /// Reads a file of `kind` and gives its context (`existing` when it has the same parameters).
+    /// Reads a file of `kind` and gives its context (`existing` when it has the same parameters,
+    /// else a new one running on `parallelism`).
     static func open(_ bytes: [UInt8], kind: PartyFileKind, source: String, context existing: CKKSContext?,
-                     allowingInsecure: Bool) throws(ProtocolError) -> (file: PartyFile, context: CKKSContext) {
+                     parallelism: Parallelism, allowingInsecure: Bool) throws(ProtocolError) -> (file: PartyFile, context: CKKSContext) {
         let (file, parameters) = try read(bytes, expected: kind, source: source, allowingInsecure: allowingInsecure)
         if let existing, existing.parameters.fingerprint == parameters.fingerprint { return (file, existing) }
-        return (file, CKKSContext(parameters))
+        return (file, CKKSContext(parameters, parallelism: parallelism))
     }
 
     /// The bytes of a file of `kind`: the parameter set, then `objects()` (CKKS-serialized),
@@ -89,9 +90,9 @@ public struct SessionPublicKey: Sendable {
 
     /// Reads a public key; it must be signed by the station `trust` names.
     public init(file bytes: [UInt8], source: String, trusting trust: StationTrust, context existing: CKKSContext? = nil,
-                allowingInsecureParameters: Bool = false) throws(ProtocolError) {
+                parallelism: Parallelism = .allProcessors, allowingInsecureParameters: Bool = false) throws(ProtocolError) {
         let (file, context) = try PartyFile.open(bytes, kind: .publicKey, source: source, context: existing,
-                                                 allowingInsecure: allowingInsecureParameters)
+                                                 parallelism: parallelism, allowingInsecure: allowingInsecureParameters)
         try file.checkStationSignature(trust, source: source)
         let key = try PartyFile.section(file, 1, "public key", source: source) { b throws(SerializationError) in
             try PublicKey(deserializing: b, context: context)
@@ -129,9 +130,9 @@ public struct EvaluationKeys: Sendable {
     /// Reads evaluation keys; they must be signed by the station `trust` names. A file holding a
     /// secret key is refused before any of it is read (`ProtocolError.secretKeyRefused`).
     public init(file bytes: [UInt8], source: String, trusting trust: StationTrust, context existing: CKKSContext? = nil,
-                allowingInsecureParameters: Bool = false) throws(ProtocolError) {
+                parallelism: Parallelism = .allProcessors, allowingInsecureParameters: Bool = false) throws(ProtocolError) {
         let (file, context) = try PartyFile.open(bytes, kind: .evaluationKeys, source: source, context: existing,
-                                                 allowingInsecure: allowingInsecureParameters)
+                                                 parallelism: parallelism, allowingInsecure: allowingInsecureParameters)
         try file.checkStationSignature(trust, source: source)
         let relinearization = try PartyFile.section(file, 1, "relinearization key", source: source) { b throws(SerializationError) in
             try RelinearizationKey(deserializing: b, context: context)
@@ -216,12 +217,12 @@ public struct SessionCiphertext: Sendable {
     /// the station certified; a result by a cloud server the station certified, and the input
     /// header it carries by such a camera, for the same session and sequence number.
     public init(file bytes: [UInt8], kind: PartyFileKind, source: String, trusting trust: StationTrust, context existing: CKKSContext? = nil,
-                allowingInsecureParameters: Bool = false) throws(ProtocolError) {
+                parallelism: Parallelism = .allProcessors, allowingInsecureParameters: Bool = false) throws(ProtocolError) {
         guard kind == .inputCiphertext || kind == .resultCiphertext else {
             throw .invalidInput("a ciphertext file is an input or a result, not \(kind.name)")
         }
         let (file, context) = try PartyFile.open(bytes, kind: kind, source: source, context: existing,
-                                                 allowingInsecure: allowingInsecureParameters)
+                                                 parallelism: parallelism, allowingInsecure: allowingInsecureParameters)
         let provenance = file.provenance
         guard let certificate = provenance.certificate, let sequence = provenance.sequence else {
             throw .damaged(source: source, reason: "no certificate or sequence number")   // excluded by PartyFile.read
@@ -343,10 +344,12 @@ public final class MonitoringStation: @unchecked Sendable {
     /// of the plaintext network over the paper's 608 test clips).
     /// `deterministicSeed`: reproducible keys for tests and benchmarks only; real keys come from
     /// system entropy.
+    /// `parallelism`: the threads of the key generation and of the context it returns.
     public static func generateKeys(for network: FoldedNetwork, method: HEMethod = .fastHEAR,
                                     strategies: [ConvolutionStrategy?] = [], packing: ChannelPacking = .auto,
                                     parameters: CKKSParameters = .standard(), identity: SigningIdentity? = nil,
-                                    scoreBound: Double? = nil, deterministicSeed: [UInt8]? = nil)
+                                    scoreBound: Double? = nil, deterministicSeed: [UInt8]? = nil,
+                                    parallelism: Parallelism = .allProcessors)
         throws(ProtocolError) -> KeyGeneration {
         let signer: SigningIdentity
         if let identity { signer = identity } else if let deterministicSeed {
@@ -360,7 +363,7 @@ public final class MonitoringStation: @unchecked Sendable {
         do { plan = try LevelPlan(program: program, parameters: parameters) } catch {
             throw .invalidInput("cannot run \(network.modelName) with parameter set \(parameters.name): \(error.description)")
         }
-        let context = CKKSContext(parameters)
+        let context = CKKSContext(parameters, parallelism: parallelism)
         let start = DispatchTime.now().uptimeNanoseconds
         var generator: KeyGenerator
         if let deterministicSeed {
@@ -401,14 +404,14 @@ public final class MonitoringStation: @unchecked Sendable {
 
     /// The station from its secret key file and its signing identity (which must have signed the file).
     public convenience init(secretKeyFile bytes: [UInt8], source: String, identity: SigningIdentity,
-                            allowingInsecureParameters: Bool = false) throws(ProtocolError) {
+                            parallelism: Parallelism = .allProcessors, allowingInsecureParameters: Bool = false) throws(ProtocolError) {
         var (file, parameters) = try PartyFile.read(bytes, expected: .secretKey, source: source, allowingInsecure: allowingInsecureParameters)
         defer { for i in file.sections.indices { file.sections[i].withUnsafeMutableBytes { wipe($0) } } }   // the key's bytes
         guard file.signer == identity.publicKey else {
             throw .untrusted("\(source) was written by station \(identityFingerprint(file.signer)), not by this station "
                              + "(\(identity.fingerprint)): the secret key and the station key belong to different stations")
         }
-        let context = CKKSContext(parameters)
+        let context = CKKSContext(parameters, parallelism: parallelism)
         let key = try PartyFile.section(file, 1, "secret key", source: source) { b throws(SerializationError) in
             try SecretKey(deserializing: b, context: context)
         }

@@ -44,12 +44,13 @@ func evaluateEncrypted(model: HEARModel, modelOrigin: String, inputs: [ActionInp
     print("data      \(samples.count) samples from \(dataOrigin)\(note)")
     print("method    \(settings.method.rawValue), preset \(parameters.name): N = \(parameters.degree), "
           + "log2 QP = \(parameters.totalModulusBits), scale 2^\(parameters.log2Scale), \(parameters.security.rawValue), "
-          + "\(Parallelism.threadCount) thread(s)")
+          + "\(commandParallelism.threadCount) thread(s)")
     let inference: EncryptedInference
     Progress.note("generating the keys and encoding the weights…")
     do {
         inference = try EncryptedInference(network: folded, method: settings.method, strategies: settings.strategies,
-                                           packing: settings.packing, parameters: parameters, weightBudget: settings.weightBudget)
+                                           packing: settings.packing, parameters: parameters, weightBudget: settings.weightBudget,
+                                           parallelism: commandParallelism)
     } catch {
         throw CommandFailure(code: .usage, message: "cannot run \(printable(model.name)) with preset \(parameters.name): \(error.description)")
     }
@@ -74,7 +75,7 @@ func evaluateEncrypted(model: HEARModel, modelOrigin: String, inputs: [ActionInp
         }.joined(separator: "; "))
     }
 
-    let plainLogits = folded.logits(inputs)
+    let plainLogits = folded.logits(inputs, parallelism: commandParallelism)
     var logits: [[Double]] = []
     var times = EncryptedInference.StepTimes()
     let progress = Progress("encrypted inference", total: inputs.count)

@@ -165,7 +165,7 @@ func loadStation(_ url: URL, source: String, identity identityURL: URL? = nil) t
     let identity = try loadStationIdentity(identityURL ?? url.deletingLastPathComponent().appendingPathComponent(KeyFile.stationKey))
     var bytes = try readPartyFile(url, kind: .secretKey)
     defer { bytes.withUnsafeMutableBytes { wipe($0) } }
-    do { return try MonitoringStation(secretKeyFile: bytes, source: source, identity: identity) } catch { throw failure(error) }
+    do { return try MonitoringStation(secretKeyFile: bytes, source: source, identity: identity, parallelism: commandParallelism) } catch { throw failure(error) }
 }
 
 /// A party file, refused before it is read when it is larger than a file of `kind` can be.
@@ -212,7 +212,7 @@ enum KeyFile {
 /// The score bound a station records: 4 × the largest |class score| of the plaintext network
 /// over `calibration` (the paper's test clips): a genuine result on a real recording stays far inside.
 func scoreBound(_ folded: FoldedNetwork, calibration: [ActionInput]) -> Double {
-    let largest = folded.logits(calibration).joined().reduce(0.0) { max($0, abs($1)) }
+    let largest = folded.logits(calibration, parallelism: commandParallelism).joined().reduce(0.0) { max($0, abs($1)) }
     return 4 * max(largest, 1)
 }
 
@@ -226,7 +226,7 @@ func writeKeys(folded: FoldedNetwork, settings: EncryptedSettings, identity: Sig
     do {
         keys = try MonitoringStation.generateKeys(for: folded, method: settings.method, strategies: settings.strategies,
                                                   packing: settings.packing, parameters: settings.parameters, identity: identity,
-                                                  scoreBound: scoreBound(folded, calibration: calibration))
+                                                  scoreBound: scoreBound(folded, calibration: calibration), parallelism: commandParallelism)
     } catch {
         if case .entropyUnavailable = error { throw failure(error) }
         throw CommandFailure(code: .usage, message: error.description)
@@ -379,7 +379,7 @@ func encrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     }
     let publicKey: SessionPublicKey
     let keyBytes = try readPartyFile(keyURL, kind: .publicKey)
-    do { publicKey = try SessionPublicKey(file: keyBytes, source: keyURL.relativePath, trusting: camera.station) } catch { throw failure(error) }
+    do { publicKey = try SessionPublicKey(file: keyBytes, source: keyURL.relativePath, trusting: camera.station, parallelism: commandParallelism) } catch { throw failure(error) }
     let start = DispatchTime.now().uptimeNanoseconds
     let bytes: [UInt8]
     let sequence: UInt64
@@ -420,7 +420,7 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     var accepted: SequenceRegistry
     let keyBytes = try readPartyFile(keysURL, kind: .evaluationKeys), inputBytes = try readPartyFile(inURL, kind: .inputCiphertext)
     do throws(ProtocolError) {
-        keys = try EvaluationKeys(file: keyBytes, source: keysURL.relativePath, trusting: cloud.station)
+        keys = try EvaluationKeys(file: keyBytes, source: keysURL.relativePath, trusting: cloud.station, parallelism: commandParallelism)
         input = try SessionCiphertext(file: inputBytes, kind: .inputCiphertext, source: inURL.relativePath, trusting: cloud.station,
                                       context: keys.context)
         accepted = try SequenceRegistry.load(acceptedURL)
@@ -454,7 +454,7 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     print("signed    by cloud server '\(cloud.identity.name)' (\(cloud.identity.fingerprint)), bound to the input and its sequence number")
     print(String(format: "loaded    evaluation keys (%@) and input (%@) in %.2f s; weights encoded in %.2f s",
                  megabytes(fileSize(keysURL)), megabytes(fileSize(inURL)), loadSeconds, server.weightEncodingSeconds))
-    print(String(format: "inference %.3f s on %d thread(s), signed in %.3f s: %@ (%@, level %d)", inferenceSeconds, Parallelism.threadCount,
+    print(String(format: "inference %.3f s on %d thread(s), signed in %.3f s: %@ (%@, level %d)", inferenceSeconds, commandParallelism.threadCount,
                  seconds - inferenceSeconds, out.relativePath, megabytes(bytes.count), keys.session.resultLevel))
 }
 
@@ -627,7 +627,7 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let clientDirectory = cameraDevice.url, cloudDirectory = cloudDevice.url
     let publicKey: SessionPublicKey
     let publicKeyBytes = try readPartyFile(keyDirectory.appendingPathComponent(KeyFile.publicKey), kind: .publicKey)
-    do { publicKey = try SessionPublicKey(file: publicKeyBytes, source: KeyFile.publicKey, trusting: camera.station) } catch { throw failure(error) }
+    do { publicKey = try SessionPublicKey(file: publicKeyBytes, source: KeyFile.publicKey, trusting: camera.station, parallelism: commandParallelism) } catch { throw failure(error) }
     var plainDecisions: [String] = []
     func fileName(_ name: String) -> String { name.replacingOccurrences(of: " ", with: "-") }
     for (name, recording, label) in recordings {
@@ -652,11 +652,11 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let server: CloudServer
     let evaluationKeyBytes = try readPartyFile(keyDirectory.appendingPathComponent(KeyFile.evaluationKeys), kind: .evaluationKeys)
     do {
-        let evaluationKeys = try EvaluationKeys(file: evaluationKeyBytes, source: KeyFile.evaluationKeys, trusting: cloud.station)
+        let evaluationKeys = try EvaluationKeys(file: evaluationKeyBytes, source: KeyFile.evaluationKeys, trusting: cloud.station, parallelism: commandParallelism)
         server = try CloudServer(network: folded, evaluationKeys: evaluationKeys)
     } catch { throw failure(error) }
     print(String(format: "[cloud]   verified and loaded the evaluation keys, encoded the weights in %.2f s (%d thread(s))",
-                 wallSeconds(since: start), Parallelism.threadCount))
+                 wallSeconds(since: start), commandParallelism.threadCount))
     for (name, _, _) in recordings {
         let inURL = clientDirectory.appendingPathComponent("\(fileName(name)).input.hear")
         let out = cloudDirectory.appendingPathComponent("\(fileName(name)).result.hear")

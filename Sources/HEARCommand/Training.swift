@@ -39,6 +39,7 @@ func train(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         throw CommandFailure(code: .usage, message: "--seed needs a non-negative integer")
     }
     var configuration = TrainingConfiguration()
+    configuration.parallelism = commandParallelism
     configuration.seed = seed
     guard let epochs = try options.integer("epochs", range: 1...100_000) else {
         throw CommandFailure(code: .usage, message: "missing option --epochs")
@@ -80,7 +81,7 @@ func train(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     }
     let clips: LabelledClips
     if let synthetic {
-        clips = SyntheticSkeletons(seed: seed).clips(synthetic)
+        clips = SyntheticSkeletons(seed: seed).clips(synthetic, parallelism: commandParallelism)
         print("training  \(architecture.name) on \(synthetic) SYNTHETIC clips (seed \(seed))"
               + (real.map { ", validating on \($0.count) clips from \(dataSource(options).description)" } ?? ""))
     } else {
@@ -88,7 +89,7 @@ func train(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         print("training  \(architecture.name) on \(clips.count) clips from \(dataSource(options).description)")
     }
     print("          seed \(seed), \(configuration.epochs) epochs, batch \(configuration.batchSize), learning rate "
-          + "\(configuration.learningRate), \(Parallelism.threadCount) thread(s)")
+          + "\(configuration.learningRate), \(commandParallelism.threadCount) thread(s)")
 
     var summary: [(fold: Int, accuracy: Double, sensitivity: Double)] = []
     let runs: [Int?] = folds.map { k in onlyFold.map { [$0] } ?? Array(1...k) } ?? [nil]

@@ -174,8 +174,18 @@ func failure(_ error: ModelError) -> CommandFailure {
     }
 }
 
+/// The threads of this process's work: `--threads`, else `HEAR_THREADS`, else one per core. The
+/// command line owns its process, so this one setting lives here; the library takes it as an
+/// argument (`CKKSContext(_:parallelism:)`, `TrainingConfiguration.parallelism`, …).
+nonisolated(unsafe) var commandParallelism: Parallelism = {
+    if let text = ProcessInfo.processInfo.environment["HEAR_THREADS"], let n = Int(text), let setting = try? Parallelism(threads: n) {
+        return setting
+    }
+    return .allProcessors
+}()
+
 func setThreads(_ options: Options) throws(CommandFailure) {
-    if let threads = try options.integer("threads", range: 1...1024) { Parallelism.threadCount = threads }
+    if let threads = try options.integer("threads", range: 1...1024) { commandParallelism = try! Parallelism(threads: threads) }
 }
 
 /// Checks before a long computation that an output file can be created where asked.
@@ -232,16 +242,16 @@ func evaluate(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     if plan == "folded" {
         let folded: FoldedNetwork
         do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
-        logits = folded.logits(inputs)
+        logits = folded.logits(inputs, parallelism: commandParallelism)
     } else {
-        logits = model.referenceLogits(inputs)
+        logits = model.referenceLogits(inputs, parallelism: commandParallelism)
     }
     let seconds = Date().timeIntervalSince(start)
     let metrics = ClassificationMetrics(predictions: logits.map(predictedClass), labels: labels, classNames: model.classNames)
     print("model     \(model.name) (\(model.architecture.convolution.rawValue.uppercased()) CNN, f = \(model.architecture.filters)) from \(modelOrigin)")
     print("data      \(samples.count) of \(testSet.count) samples from \(data.description)\(samplesNote(options, encrypted: false))")
     print("plan      \(plan == "folded" ? "folded (one square per block, constants in the weights)" : "reference (layer by layer)"), Double precision")
-    print(String(format: "time      %.3f s on %d thread(s)", seconds, Parallelism.threadCount))
+    print(String(format: "time      %.3f s on %d thread(s)", seconds, commandParallelism.threadCount))
     print("")
     print(metrics.report())
     if let logitsURL { try writeLogits(logits, to: logitsURL) }
@@ -517,6 +527,8 @@ func run(_ arguments: [String]) throws(CommandFailure) {
 
 // Result lines appear as they are produced, also when stdout is a file or a pipe.
 setvbuf(stdout, nil, _IOLBF, 0)
+// Large polynomial buffers stay in this process's heap (the library never tunes the allocator).
+MemoryTuning.keepLargeBlocksInHeap()
 do {
     try run(Array(CommandLine.arguments.dropFirst()))
 } catch {

@@ -15,8 +15,8 @@ public struct SyntheticSkeletons: Sendable {
     public init(seed: UInt64) { self.seed = seed }
 
     /// `count` clips, classes in turn (clip n has class n mod 10).
-    public func clips(_ count: Int) -> LabelledClips {
-        let sequences = Parallelism.map(count) { clip($0, label: $0 % NetworkArchitecture.classCount) }
+    public func clips(_ count: Int, parallelism: Parallelism = .allProcessors) -> LabelledClips {
+        let sequences = parallelism.map(count) { clip($0, label: $0 % NetworkArchitecture.classCount) }
         return LabelledClips(sequences: sequences, labels: (0..<count).map { $0 % NetworkArchitecture.classCount })
     }
 

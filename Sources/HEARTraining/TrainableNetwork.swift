@@ -55,7 +55,8 @@ public struct TrainableNetwork: Sendable {
 
     /// Forward and backward over a batch in training mode. `inputs`: the flat 3 × 32 × 15 (or
     /// 3 × 480) network inputs.
-    public func forwardBackward(_ inputs: [[Double]], labels: [Int], inputGradients wantInputGradients: Bool = false) -> BatchResult {
+    public func forwardBackward(_ inputs: [[Double]], labels: [Int], inputGradients wantInputGradients: Bool = false,
+                                parallelism: Parallelism = .allProcessors) -> BatchResult {
         let batch = inputs.count
         precondition(batch > 1 && labels.count == batch, "a training batch needs at least two labelled samples")
         let blocks = NetworkArchitecture.blockCount
@@ -72,7 +73,7 @@ public struct TrainableNetwork: Sendable {
             let gamma = parameters["bn\(i).weight"]!, shift = parameters["bn\(i).bias"]!
             let alpha = parameters["act\(i).alpha"]![0], beta = parameters["act\(i).beta"]![0], c = parameters["act\(i).c"]![0]
             let input = x
-            let z = Parallelism.map(batch) { s in
+            let z = parallelism.map(batch) { s in
                 TrainingLayers.convolution(input[s], channels: cin, height: size.height, width: size.width, weight: weight,
                                            bias: bias, kernelHeight: kh, kernelWidth: kw)
             }
@@ -94,7 +95,7 @@ public struct TrainableNetwork: Sendable {
             for o in 0..<cout { variance[o] /= count }
             let inverse = variance.map { 1 / ($0 + batchNormEpsilon).squareRoot() }
             let pooled = t < blocks - 1
-            let results = Parallelism.map(batch) { s -> (xhat: [Double], y: [Double], out: [Double]) in
+            let results = parallelism.map(batch) { s -> (xhat: [Double], y: [Double], out: [Double]) in
                 var xhat = z[s], y = z[s], a = z[s]
                 for o in 0..<cout {
                     for p in 0..<plane {
@@ -154,7 +155,7 @@ public struct TrainableNetwork: Sendable {
             let xhat = normalized[t], y = bnOutputs[t], gradientOut = dOut
             // dL/dy per sample, and the per-sample partial sums of the activation's and the
             // channels' gradients
-            let perSample = Parallelism.map(batch) { s -> (dy: [Double], act: [Double], sumDy: [Double], sumDyXhat: [Double]) in
+            let perSample = parallelism.map(batch) { s -> (dy: [Double], act: [Double], sumDy: [Double], sumDyXhat: [Double]) in
                 let da = pooled
                     ? TrainingLayers.averagePoolBackward(gradientOut[s], channels: cout, height: size.height, width: size.width,
                                                          poolHeight: poolH, poolWidth: poolW)
@@ -195,7 +196,7 @@ public struct TrainableNetwork: Sendable {
             let inputs = blockInputs[t]
             let wantInput = t > 0 || wantInputGradients
             let chunks = min(Self.chunkCount, batch)
-            let chunkResults = Parallelism.map(chunks) { k -> (dw: [Double], db: [Double], dx: [[Double]]) in
+            let chunkResults = parallelism.map(chunks) { k -> (dw: [Double], db: [Double], dx: [[Double]]) in
                 var dw = [Double](repeating: 0, count: weight.count), db = [Double](repeating: 0, count: cout)
                 var dx: [[Double]] = []
                 for s in stride(from: k, to: batch, by: chunks) {

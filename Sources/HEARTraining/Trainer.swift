@@ -59,6 +59,8 @@ public struct TrainingConfiguration: Sendable {
     public var balancedSampling = true
     public var augmentation = Augmentation()
     public var seed: UInt64 = 1
+    /// The threads of the batch computations (the trained weights do not depend on them).
+    public var parallelism: Parallelism = .allProcessors
 
     public init() {}
 
@@ -157,11 +159,11 @@ public struct Trainer {
                 var seeds: [[UInt8]] = []
                 for _ in indices { seeds.append(generator.nextBytes(32)) }
                 let augmentation = configuration.augmentation
-                let inputs = Parallelism.map(indices.count) { k in
+                let inputs = configuration.parallelism.map(indices.count) { k in
                     var g = ChaCha20(seed: seeds[k])
                     return augmentation.input(data.sequences[indices[k]], generator: &g)
                 }
-                let result = network.forwardBackward(inputs, labels: indices.map { data.labels[$0] })
+                let result = network.forwardBackward(inputs, labels: indices.map { data.labels[$0] }, parallelism: configuration.parallelism)
                 let warmup = configuration.warmupEpochs * batchesPerEpoch
                 let done = epoch * batchesPerEpoch + batches
                 step(gradients: result.gradients, learningRate: done < warmup ? rate * Double(done + 1) / Double(warmup) : rate)

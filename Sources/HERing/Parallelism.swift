@@ -1,29 +1,44 @@
 import Dispatch
 import Foundation
 
-/// The one thread-count setting of the engine, and the parallel loop every layer uses.
+/// A thread-count setting, and the parallel loop every layer runs under it.
+///
+/// There is no process-wide thread count: a `CKKSContext` is built with one (and hands it to
+/// the RNS bases it builds, so that every polynomial operation in that context uses it), a
+/// network trainer or a batch of plaintext inferences takes one as an argument. The command
+/// line reads `HEAR_THREADS` and `--threads` for its own process.
 ///
 /// Work is split into independent items (limbs, ciphertexts, channels); each item is computed
 /// by exactly one thread in the same order of operations whatever the thread count, so results
 /// are bit-identical for any setting.
-public enum Parallelism {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var storedThreadCount: Int = {
-        if let text = ProcessInfo.processInfo.environment["HEAR_THREADS"], let n = Int(text), n >= 1 { return n }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
-    }()
+public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
+    /// Threads used by `forEach` (≥ 1).
+    public let threadCount: Int
 
-    /// Threads used by `forEach` (≥ 1). Defaults to the environment variable `HEAR_THREADS`,
-    /// else the number of active processors.
-    public static var threadCount: Int {
-        get { lock.lock(); defer { lock.unlock() }; return storedThreadCount }
-        set { lock.lock(); defer { lock.unlock() }; storedThreadCount = max(1, newValue) }
+    /// - Throws: `HERingError.invalidArgument` unless `1 ≤ threads ≤ 4096`.
+    public init(threads: Int) throws(HERingError) {
+        guard (1...4096).contains(threads) else {
+            throw .invalidArgument("a thread count must be between 1 and 4096, not \(threads)")
+        }
+        threadCount = threads
     }
 
-    /// Runs `body(i)` for `i` in `0..<count`, on up to `threadCount` threads. `body` must only
-    /// write state that belongs to item `i`.
+    @usableFromInline init(uncheckedThreads: Int) { threadCount = uncheckedThreads }
+
+    /// One thread: every loop runs in order on the caller's thread.
+    public static let serial = Parallelism(uncheckedThreads: 1)
+
+    /// One thread per active processor of this machine.
+    public static var allProcessors: Parallelism {
+        Parallelism(uncheckedThreads: min(4096, max(1, ProcessInfo.processInfo.activeProcessorCount)))
+    }
+
+    public var description: String { threadCount == 1 ? "1 thread" : "\(threadCount) threads" }
+
+    /// Runs `body(i)` for `i` in `0..<count`, on up to `threadCount` threads (thread `w` takes
+    /// the items `w, w + threads, …`). `body` must only write state that belongs to item `i`.
     @inlinable
-    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+    public func forEach(_ count: Int, _ body: (Int) -> Void) {
         let threads = min(threadCount, count)
         if threads <= 1 {
             for i in 0..<count { body(i) }
@@ -43,7 +58,7 @@ public enum Parallelism {
 
     /// [transform(0), …, transform(count − 1)], computed on up to `threadCount` threads; the
     /// result does not depend on the thread count.
-    public static func map<R>(_ count: Int, _ transform: (Int) -> R) -> [R] {
+    public func map<R>(_ count: Int, _ transform: (Int) -> R) -> [R] {
         var results = [R?](repeating: nil, count: count)
         results.withUnsafeMutableBufferPointer { buffer in
             let slots = UncheckedSendable(buffer)
@@ -59,7 +74,9 @@ public struct UncheckedSendable<Value>: @unchecked Sendable {
     @inlinable public init(_ value: Value) { self.value = value }
 }
 
-/// Process-wide memory settings for large polynomial buffers.
+/// Memory-allocator settings for a process that runs large polynomial workloads. The library
+/// never calls this itself (it would change the allocator of whatever process hosts it): the
+/// `hear` command line and the benchmarks call it for their own process.
 public enum MemoryTuning {
     /// Keeps freed large blocks in the C heap instead of returning them to the kernel.
     ///
@@ -67,8 +84,8 @@ public enum MemoryTuning {
     /// `mmap` pages, which the kernel must fault in and zero on first touch: for RNS
     /// polynomials of megabytes allocated and freed per operation that is a quarter of the
     /// time of key generation. A fixed threshold of 32 MiB (glibc's maximum) and no trimming keep the
-    /// pages (the role of SEAL's memory pool). Called once by `CKKSContext`; set the environment
-    /// variable `HEAR_DEFAULT_MALLOC=1` to leave the allocator alone. No effect outside Linux.
+    /// pages (the role of SEAL's memory pool). Idempotent; the environment variable
+    /// `HEAR_DEFAULT_MALLOC=1` makes it a no-op (to measure without it). No effect outside Linux.
     public static func keepLargeBlocksInHeap() {
         _ = configured
     }

@@ -19,10 +19,14 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
     /// `q̂ᵢ⁻¹ mod qᵢ`, and the Shoup companions.
     public let puncturedInverses: [UInt64]
     public let puncturedInversesShoup: [UInt64]
+    /// The threads that operations on polynomials over this basis (NTTs, limb-wise arithmetic,
+    /// base conversions into it) use: an execution setting, not part of the basis's identity
+    /// (`isSame(as:)` ignores it). A `CKKSContext` builds its bases with its own setting.
+    public let parallelism: Parallelism
 
     /// Builds a basis from NTT tables (sharing them with other bases).
     /// - Throws: `HERingError.duplicateModulus`, or `.mismatch` when the tables have different degrees.
-    public init(tables: [NTTTables]) throws(HERingError) {
+    public init(tables: [NTTTables], parallelism: Parallelism = .serial) throws(HERingError) {
         guard let first = tables.first else { throw .invalidArgument("an RNS basis needs at least one modulus") }
         var seen = Set<UInt64>()
         for t in tables {
@@ -32,6 +36,7 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
             guard seen.insert(t.modulus.q).inserted else { throw .duplicateModulus(t.modulus.q) }
         }
         degree = first.degree
+        self.parallelism = parallelism
         nttTables = tables
         moduli = tables.map(\.modulus)
         var q = BigUInt(1)
@@ -48,10 +53,10 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
     }
 
     /// Builds a basis and its NTT tables from primes.
-    public convenience init(degree: Int, primes: [UInt64]) throws(HERingError) {
+    public convenience init(degree: Int, primes: [UInt64], parallelism: Parallelism = .serial) throws(HERingError) {
         var tables: [NTTTables] = []
         for p in primes { tables.append(try NTTTables(degree: degree, modulus: Modulus(p))) }
-        try self.init(tables: tables)
+        try self.init(tables: tables, parallelism: parallelism)
     }
 
     /// The number of moduli `L`.
@@ -61,7 +66,7 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
     public func prefix(_ count: Int) -> RNSBasis {
         precondition(count >= 1 && count <= self.count, "prefix of \(count) moduli out of 1 … \(self.count)")
         if count == self.count { return self }
-        return try! RNSBasis(tables: Array(nttTables.prefix(count)))
+        return try! RNSBasis(tables: Array(nttTables.prefix(count)), parallelism: parallelism)
     }
 
     /// Whether both bases have the same degree and moduli in the same order.
@@ -123,6 +128,8 @@ public final class BaseConverter: Sendable {
     public let productModTarget: [UInt64]
     /// `1/qᵢ` in floating point, for the exact correction.
     let inverseModuli: [Double]
+    /// The target basis's thread setting, which the conversion runs under.
+    public var parallelism: Parallelism { target.parallelism }
 
     public init(from source: RNSBasis, to target: RNSBasis) throws(HERingError) {
         guard source.degree == target.degree else {
@@ -156,7 +163,7 @@ public final class BaseConverter: Sendable {
             // x > q₀/2 (branch-free)
             let inp = UncheckedSendable(input)
             let q = source.moduli[0].q, half = q >> 1
-            Parallelism.forEach(target.count) { j in
+            parallelism.forEach(target.count) { j in
                 let p = target.moduli[j]
                 let qModP = p.reduce(q)
                 let src = inp.value, dst = outputPointers.value[j]
@@ -181,7 +188,7 @@ public final class BaseConverter: Sendable {
             v.withUnsafeBufferPointer { vBuffer in
                 let yp = UncheckedSendable(yBuffer.baseAddress!)
                 let vp = UncheckedSendable(exact ? vBuffer.baseAddress : nil)
-                Parallelism.forEach(target.count) { j in
+                parallelism.forEach(target.count) { j in
                     let p = target.moduli[j]
                     let row = puncturedModTarget[j]
                     let dst = outputPointers.value[j]
@@ -215,7 +222,7 @@ public final class BaseConverter: Sendable {
         var v = [UInt64](repeating: 0, count: exact ? n : 0)
         y.withUnsafeMutableBufferPointer { yBuffer in
             let yp = UncheckedSendable(yBuffer.baseAddress!), inp = UncheckedSendable(input)
-            Parallelism.forEach(l) { i in
+            parallelism.forEach(l) { i in
                 let m = source.moduli[i]
                 let w = source.puncturedInverses[i], ws = source.puncturedInversesShoup[i]
                 let src = inp.value + i * n, dst = yp.value + i * n
@@ -250,7 +257,7 @@ public final class BaseConverter: Sendable {
             v.withUnsafeBufferPointer { vBuffer in
                 let yp = UncheckedSendable(yBuffer.baseAddress!)
                 let vp = UncheckedSendable(exact ? vBuffer.baseAddress : nil)   // an empty buffer may have a base address
-                Parallelism.forEach(target.count) { j in
+                parallelism.forEach(target.count) { j in
                     let p = target.moduli[j]
                     let row = puncturedModTarget[j]
                     let dst = outputs.value[j]

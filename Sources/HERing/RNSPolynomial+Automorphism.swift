@@ -85,7 +85,7 @@ extension RNSPolynomial {
             let r = UncheckedSendable(lastBuffer.baseAddress!)
             data.withUnsafeMutableBufferPointer { buffer in
                 let base = UncheckedSendable(buffer.baseAddress!)
-                Parallelism.forEach(l) { i in
+                target.parallelism.forEach(l) { i in
                     let m = moduli[i]
                     let a = base.value + i * n
                     let qLInverse = m.inverse(m.reduce(last.q))!

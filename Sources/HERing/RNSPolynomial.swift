@@ -91,7 +91,7 @@ public struct RNSPolynomial: Sendable, Equatable {
         let moduli = basis.moduli
         data.withUnsafeMutableBufferPointer { buffer in
             let base = UncheckedSendable(buffer.baseAddress!)
-            Parallelism.forEach(moduli.count) { i in body(i, moduli[i], base.value + i * n) }
+            basis.parallelism.forEach(moduli.count) { i in body(i, moduli[i], base.value + i * n) }
         }
     }
 
@@ -263,7 +263,7 @@ public struct LazyProductAccumulator: Sendable {
                             let lp = UncheckedSendable(lowBuffer.baseAddress!), hp = UncheckedSendable(highBuffer.baseAddress!)
                             let ap = UncheckedSendable(ab.baseAddress!), bp = UncheckedSendable(bb.baseAddress!)
                             let pp = UncheckedSendable(pib.baseAddress)
-                            Parallelism.forEach(basis.count) { i in
+                            basis.parallelism.forEach(basis.count) { i in
                                 let l = lp.value + i * n, h = hp.value + i * n
                                 let x = ap.value + i * n, y = bp.value + i * n
                                 for k in 0..<n {

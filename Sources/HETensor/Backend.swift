@@ -29,6 +29,8 @@ public protocol SlotBackend: Sendable {
     func conjugate(_ x: Value) throws(Failure) -> Value
     /// (z + z̄, i·(z̄ − z)) from z and its conjugate: twice the real and the imaginary part.
     func splitComplex(_ z: Value, conjugate: Value) throws(Failure) -> (real: Value, imaginary: Value)
+    /// The threads a program run uses for the independent groups of a stage.
+    var parallelism: Parallelism { get }
 }
 
 /// The result of running a program, with the wall time of each phase.
@@ -55,7 +57,7 @@ extension PackedProgram {
     /// Runs the program on `backend` from the input value (the encrypted or clear input slots).
     ///
     /// Stages run in order; the groups of a stage are independent and run in parallel
-    /// (`Parallelism.forEach`), each group's instructions in order. Registers are freed after their
+    /// (`backend.parallelism`), each group's instructions in order. Registers are freed after their
     /// last reading stage. The result is the same for any thread count: every value is computed by
     /// one group in a fixed order. The first failure (in group order) is thrown.
     public func run<Backend: SlotBackend>(on backend: Backend, input: Backend.Value) throws(Backend.Failure) -> ProgramRun<Backend.Value> {
@@ -69,7 +71,7 @@ extension PackedProgram {
             registers.withUnsafeMutableBufferPointer { buffer in
                 failures.withUnsafeMutableBufferPointer { failureBuffer in
                     let store = UncheckedSendable(buffer), failed = UncheckedSendable(failureBuffer)
-                    Parallelism.forEach(stage.groups.count) { g in
+                    backend.parallelism.forEach(stage.groups.count) { g in
                         do throws(Backend.Failure) {
                             for instruction in stage.groups[g] {
                                 try Self.execute(instruction, on: backend, registers: store.value)

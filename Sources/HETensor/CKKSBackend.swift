@@ -212,7 +212,7 @@ public final class PatternStore: @unchecked Sendable {
                 failures.withUnsafeMutableBufferPointer { failed in
                     let nttOut = UncheckedSendable(nttOut), integerOut = UncheckedSendable(integerOut)
                     let failed = UncheckedSendable(failed)
-                    Parallelism.forEach(kept.count) { i in
+                    context.parallelism.forEach(kept.count) { i in
                         let p = kept[i]
                         do throws(CKKSError) {
                             if forms[p] == .ntt {
@@ -293,6 +293,8 @@ public struct CKKSBackend: SlotBackend {
     public let galoisKeys: GaloisKeys
     public let relinearizationKey: RelinearizationKey
     let evaluator: Evaluator
+    /// The context's threads.
+    public var parallelism: Parallelism { context.parallelism }
 
     public init(context: CKKSContext, plan: LevelPlan, patterns: PatternStore, galoisKeys: GaloisKeys,
                 relinearizationKey: RelinearizationKey) {

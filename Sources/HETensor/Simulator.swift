@@ -19,8 +19,12 @@ public struct ClearSlots: Sendable {
 /// pattern made them nonzero.
 public struct ClearSlotBackend: SlotBackend {
     public let program: PackedProgram
+    public let parallelism: Parallelism
 
-    public init(program: PackedProgram) { self.program = program }
+    public init(program: PackedProgram, parallelism: Parallelism = .serial) {
+        self.program = program
+        self.parallelism = parallelism
+    }
 
     var n: Int { program.geometry.slotCount }
 

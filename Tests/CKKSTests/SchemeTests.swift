@@ -372,23 +372,29 @@ struct SchemeTests {
         #expect(precision(p, h) > 20)
     }
 
-    @Test("thread counts 1 and 2 give bit-identical ciphertexts from the same seeds")
+    @Test("contexts on 1, 2 and 3 threads give bit-identical ciphertexts from the same seeds")
     func threadIndependence() throws {
+        // Each run has its own context with its own thread count (no shared setting another
+        // test could change meanwhile), and checks that the setting reached every polynomial.
         func run(threads: Int) throws -> [Ciphertext] {
-            let saved = Parallelism.threadCount
-            Parallelism.threadCount = threads
-            defer { Parallelism.threadCount = saved }
-            var generator = KeyGenerator(context: s.context, deterministicSeed: [UInt8](repeating: 42, count: 32))
+            let parallelism = try Parallelism(threads: threads)
+            let context = CKKSContext(s.context.parameters, parallelism: parallelism)
+            #expect(context.parallelism.threadCount == threads)
+            var generator = KeyGenerator(context: context, deterministicSeed: [UInt8](repeating: 42, count: 32))
             let pk = generator.publicKey()
             let rk = generator.relinearizationKey()
             let gk = generator.galoisKeys(steps: [1, 5])
-            var encryptor = try Encryptor(context: s.context, publicKey: pk, deterministicSeed: [UInt8](repeating: 9, count: 32))
-            let e = s.evaluator
+            var encryptor = try Encryptor(context: context, publicKey: pk, deterministicSeed: [UInt8](repeating: 9, count: 32))
+            let e = Evaluator(context: context)
             let a = try encryptor.encrypt(s.values(0.2)), b = try encryptor.encrypt(s.values(0.6))
             let product = try e.rescale(e.multiply(a, b, relinearizationKey: rk))
             let rotated = try e.rotations(product, by: [1, 5], keys: gk)
-            return [a, b, product] + rotated
+            let all = [a, b, product] + rotated
+            for c in all { #expect(c.parts.allSatisfy { $0.basis.parallelism == parallelism }) }
+            return all
         }
-        #expect(try run(threads: 1) == run(threads: 2))
+        let one = try run(threads: 1)
+        #expect(try run(threads: 2) == one)
+        #expect(try run(threads: 3) == one)
     }
 }

@@ -148,12 +148,9 @@ struct NetworkTests {
     func threadCounts() throws {
         let model = HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: "cnn1d-64")!, seed: 2)
         let inputs = syntheticInputs(6, seed: 9)
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
-        Parallelism.threadCount = 1
-        let one = model.referenceLogits(inputs)
-        Parallelism.threadCount = 2
-        #expect(model.referenceLogits(inputs) == one)
+        let one = model.referenceLogits(inputs, parallelism: .serial)
+        #expect(model.referenceLogits(inputs, parallelism: try Parallelism(threads: 2)) == one)
+        #expect(model.referenceLogits(inputs, parallelism: try Parallelism(threads: 4)) == one)
         #expect(one == inputs.map { model.referenceLogits($0) })
     }
 }

@@ -67,10 +67,9 @@ struct TrainerTests {
     func deterministic() throws {
         let data = swingingClips(40, seed: 3)
         func run(threads: Int) throws -> [String: [Double]] {
-            let saved = Parallelism.threadCount
-            Parallelism.threadCount = threads
-            defer { Parallelism.threadCount = saved }
-            var trainer = Trainer(network: TrainableNetwork(model: smallModel()), configuration: configuration(epochs: 2))
+            var settings = configuration(epochs: 2)
+            settings.parallelism = try Parallelism(threads: threads)   // this run's own setting
+            var trainer = Trainer(network: TrainableNetwork(model: smallModel()), configuration: settings)
             try trainer.train(data)
             return trainer.network.parameters
         }

@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 import HERing
 
@@ -134,20 +135,39 @@ struct PolynomialTests {
         let basis = try Self.basis(n: 1024, count: 6)
         var rng = TestRNG(seed: 58)
         let a = Self.random(basis, &rng), b = Self.random(basis, &rng)
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
         var results: [RNSPolynomial] = []
         for threads in [1, 2, 5] {
-            Parallelism.threadCount = threads
-            var x = a, y = b
+            // the same primes and residues, in a basis that runs on `threads` threads
+            let threaded = try RNSBasis(tables: basis.nttTables, parallelism: try Parallelism(threads: threads))
+            #expect(threaded.isSame(as: basis) && threaded.parallelism.threadCount == threads)
+            var x = try RNSPolynomial(basis: threaded, form: a.form, data: a.data)
+            var y = try RNSPolynomial(basis: threaded, form: b.form, data: b.data)
             x.forwardNTT(); y.forwardNTT()
             x.multiply(y)
             x.add(y)
             x.divideAndRoundByLastModulus()
             x.inverseNTT()
+            #expect(x.basis.parallelism.threadCount == threads)   // the dropped limb kept the setting
             results.append(x)
         }
         #expect(results[0] == results[1] && results[1] == results[2])
+    }
+
+    @Test("a thread setting is validated, and two threads run two items at the same time")
+    func parallelismSetting() throws {
+        #expect(throws: HERingError.invalidArgument("a thread count must be between 1 and 4096, not 0")) { try Parallelism(threads: 0) }
+        #expect(throws: HERingError.invalidArgument("a thread count must be between 1 and 4096, not 5000")) { try Parallelism(threads: 5000) }
+        #expect(Parallelism.serial.threadCount == 1 && Parallelism.allProcessors.threadCount >= 1)
+        // item 0 waits for item 1: on one thread it would time out (item 1 runs after it)
+        let signal = DispatchSemaphore(value: 0)
+        final class Flag: @unchecked Sendable { var met = false }
+        let flag = Flag()
+        try Parallelism(threads: 2).forEach(2) { i in
+            if i == 0 { flag.met = signal.wait(timeout: .now() + 60) == .success } else { signal.signal() }
+        }
+        #expect(flag.met, "the two items did not run at the same time")
+        // and the order of `map` never depends on the threads
+        #expect(try Parallelism(threads: 3).map(10) { $0 * $0 } == (0..<10).map { $0 * $0 })
     }
 
     @Test("bad inputs are refused with clear errors")

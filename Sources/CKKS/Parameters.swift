@@ -64,7 +64,8 @@ public struct CKKSParameters: Sendable, Hashable, CustomStringConvertible {
     public let specialPrimes: [UInt64]
     /// `log₂ Δ`: the default scale of fresh encodings is `2^log2Scale`.
     public let log2Scale: Int
-    /// The number of key-switching digits `dnum` at the top level.
+    /// The number of key-switching digits `dnum` at the top level: exactly the digits key
+    /// switching makes (`⌈(L+1)/α⌉ = dnum`; a count it would change is refused).
     public let digitCount: Int
     /// The table the parameters were checked against.
     public let security: SecurityStandard
@@ -121,6 +122,15 @@ public struct CKKSParameters: Sendable, Hashable, CustomStringConvertible {
         guard dnum >= 1, dnum <= dataCount else {
             throw .invalidParameters("digit count \(dnum) must be 1 … \(dataCount) (the number of data primes)")
         }
+        // Digits are runs of α = ⌈(L+1)/dnum⌉ consecutive data primes, so only a dnum with
+        // ⌈(L+1)/α⌉ = dnum is what key switching does; any other would be silently changed
+        // (10 primes: dnum 6 … 9 all make 5 digits of 2 primes) while naming another set.
+        guard Self.digitCountIsExact(dnum, dataPrimes: dataCount) else {
+            let alpha = (dataCount + dnum - 1) / dnum
+            let valid = (1...dataCount).filter { Self.digitCountIsExact($0, dataPrimes: dataCount) }
+            throw .invalidParameters("with \(dataCount) data primes, dnum = \(dnum) would make \((dataCount + alpha - 1) / alpha) digits "
+                                     + "of \(alpha) primes, not \(dnum); choose one of \(valid.map(String.init).joined(separator: ", "))")
+        }
         // Key switching multiplies each digit (< its product of primes) by an error and divides
         // by P: a digit much larger than P leaves its excess as noise. Allow at most one bit
         // (SEAL-style chains, one prime per digit and a special prime of the same size).
@@ -158,6 +168,12 @@ public struct CKKSParameters: Sendable, Hashable, CustomStringConvertible {
         }.max()
     }
 
+    /// Whether `dnum` digits of `α = ⌈count/dnum⌉` consecutive primes are exactly `dnum` digits.
+    static func digitCountIsExact(_ dnum: Int, dataPrimes count: Int) -> Bool {
+        let alpha = (count + dnum - 1) / dnum
+        return (count + alpha - 1) / alpha == dnum
+    }
+
     /// The smallest `dnum` with every digit product `∏ of α data primes ≤ P`.
     static func smallestDigitCount(dataPrimes: [UInt64], specialPrimes: [UInt64]) -> Int {
         let logP = specialPrimes.reduce(0.0) { $0 + log2(Double($1)) }
@@ -168,7 +184,7 @@ public struct CKKSParameters: Sendable, Hashable, CustomStringConvertible {
                 let digit = dataPrimes[start..<min(start + alpha, dataPrimes.count)]
                 if digit.reduce(0.0, { $0 + log2(Double($1)) }) > logP { fits = false }
             }
-            if fits { return dnum }
+            if fits && digitCountIsExact(dnum, dataPrimes: dataPrimes.count) { return dnum }
         }
         return dataPrimes.count
     }

@@ -120,6 +120,27 @@ struct ParameterTests {
         for name in ["default", "seal-style", "hear", "fast-hear"] { _ = try CKKSParameters.preset(named: name) }
     }
 
+    @Test("dnum is what key switching does: a count it would change is refused, the others make that many digits")
+    func digitCounts() throws {
+        let bits = [40] + Array(repeating: 30, count: 9)
+        var made: [Int] = []
+        for dnum in 2...10 {
+            do {
+                let parameters = try CKKSParameters.insecureTesting(degree: 1 << 10, dataPrimeBits: bits, specialPrimeBits: [60, 60, 60],
+                                                                    log2Scale: 30, digitCount: dnum)
+                let context = CKKSContext(parameters, parallelism: .serial)
+                #expect(context.keySwitching[parameters.maxLevel].digits.count == dnum)
+                #expect(parameters.description.contains("dnum = \(dnum)"))
+                made.append(dnum)
+            } catch {
+                #expect(error.description.contains("with 10 data primes, dnum = \(dnum) would make"), "\(error)")
+                #expect(error.description.contains("choose one of 1, 2, 3, 4, 5, 10"), "\(error)")
+            }
+        }
+        // 10 primes: dnum 6 … 9 would all make 5 digits of 2 primes
+        #expect(made == [2, 3, 4, 5, 10])
+    }
+
     @Test("fingerprints separate parameter sets")
     func fingerprints() throws {
         let a = try CKKSParameters.insecureTesting(), b = try CKKSParameters.insecureTesting(digitCount: 4)

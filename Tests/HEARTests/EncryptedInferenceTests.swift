@@ -11,7 +11,7 @@ import HERing
 let encryptedTests = fullDataTests
 
 /// A short insecure chain at N = 2^14 for the small-parameter runs: ten data primes (q0 45 bits,
-/// nine of 32 bits, scale 2^32) and one 50-bit special prime, dnum 2.
+/// nine of 32 bits, scale 2^32) and two 50-bit special primes, dnum 5.
 func smallChain() throws -> CKKSParameters {
     try CKKSParameters.insecureTesting(degree: 1 << 14, dataPrimeBits: [45] + Array(repeating: 32, count: 9),
                                        specialPrimeBits: [50, 50], log2Scale: 32, digitCount: 5)

@@ -66,7 +66,7 @@ func benchmarkCKKS(_ options: CKKSBenchmarkOptions) throws {
     try report("encode", runs: 31) { plaintext = try context.encode(values) }
     var ciphertext = try encryptor.encrypt(plaintext)
     try report("encrypt_pk", runs: 31) { ciphertext = try encryptor.encrypt(plaintext) }
-    try report("decrypt_decode", runs: 31) { _ = context.decode(try decryptor.decrypt(ciphertext)) }
+    try report("decrypt_decode", runs: 31) { _ = try context.decode(decryptor.decrypt(ciphertext)) }
     let other = try encryptor.encrypt(plaintext)
     try report("add", runs: 101) { _ = try evaluator.add(ciphertext, other) }
     try report("mul_plain", runs: 101) { _ = try evaluator.multiply(ciphertext, plaintext) }

@@ -43,5 +43,5 @@ public struct Ciphertext: Sendable, Equatable {
 
     /// 2, or 3 for an unrelinearized product.
     public var size: Int { parts.count }
-    public var degree: Int { parts[0].degree }
+    public var degree: Int { parts.first?.degree ?? 0 }
 }

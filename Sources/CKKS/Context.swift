@@ -132,6 +132,13 @@ public final class CKKSContext: Sendable {
 
     // MARK: Galois elements
 
+    /// Checks that `g` names an automorphism `X → X^g` of `Z[X]/(X^N + 1)`: odd, in `1 … 2N − 1`.
+    func checkGaloisElement(_ g: Int) throws(CKKSError) {
+        guard g > 0, g < 2 * degree, g & 1 == 1 else {
+            throw .invalidOperand("Galois element \(g) is not an automorphism of the ring: it must be odd and in 1 … \(2 * degree - 1)")
+        }
+    }
+
     /// The Galois element of a rotation of the slots by `step` to the left (slot `i` receives
     /// slot `i + step`): `5^step mod 2N` (negative steps rotate right).
     public func galoisElement(forRotation step: Int) -> Int {
@@ -193,7 +200,13 @@ public final class CKKSContext: Sendable {
     /// 61-bit primes and a mixed-radix reconstruction in floating point: exact whenever
     /// `|coefficient| < 2^182` (always, for any plaintext that can still be rescaled down to
     /// level 0), and much faster than a big-integer CRT.
-    public func decode(_ plaintext: Plaintext) -> [Complex] {
+    /// - Throws: `CKKSError` when the plaintext is not of this context at its level.
+    public func decode(_ plaintext: Plaintext) throws(CKKSError) -> [Complex] {
+        try checkLevel(plaintext.level)
+        let expected = plaintext.isExtended ? extendedBases[plaintext.level] : dataBases[plaintext.level]
+        guard plaintext.polynomial.basis.isSame(as: expected) else {
+            throw .parameterMismatch("the plaintext does not belong to this context at level \(plaintext.level)")
+        }
         var p = plaintext.polynomial
         if plaintext.isExtended { p.dropLastLimbs(parameters.specialPrimes.count, basis: dataBases[plaintext.level]) }
         if p.form == .ntt { p.inverseNTT() }
@@ -237,5 +250,5 @@ public final class CKKSContext: Sendable {
     }
 
     /// Decodes the real parts.
-    public func decodeReal(_ plaintext: Plaintext) -> [Double] { decode(plaintext).map(\.real) }
+    public func decodeReal(_ plaintext: Plaintext) throws(CKKSError) -> [Double] { try decode(plaintext).map(\.real) }
 }

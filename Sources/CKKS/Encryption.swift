@@ -31,8 +31,10 @@ public struct Encryptor {
     }
 
     /// Encrypts `plaintext` at its level.
+    /// - Throws: `CKKSError` when the plaintext is extended or not of this context at its level.
     public mutating func encrypt(_ plaintext: Plaintext) throws(CKKSError) -> Ciphertext {
         guard !plaintext.isExtended else { throw .invalidOperand("encrypt needs a plaintext over Q_ℓ, not Q_ℓ·P") }
+        try context.checkPlaintext(plaintext, level: plaintext.level)
         let level = plaintext.level
         let basis = context.extendedBases[level]
         let n = context.degree
@@ -96,11 +98,8 @@ public struct Decryptor {
 
     /// `m = c₀ + c₁·s (+ c₂·s²)` at the ciphertext's level and scale.
     public func decrypt(_ ciphertext: Ciphertext) throws(CKKSError) -> Plaintext {
+        try context.checkCiphertext(ciphertext)   // the evaluator's own check: level, parts, basis, form
         let level = ciphertext.level
-        try context.checkLevel(level)
-        guard ciphertext.parts.allSatisfy({ $0.limbCount == level + 1 && $0.degree == context.degree }) else {
-            throw .parameterMismatch("ciphertext limbs do not match its level \(level)")
-        }
         var m = ciphertext.parts[0]
         let s = secretKey.limb(0)
         // Horner: m = c₀ + s·(c₁ + s·c₂)
@@ -117,12 +116,13 @@ public struct Decryptor {
 
     /// Decrypts and decodes the real parts.
     public func decryptReal(_ ciphertext: Ciphertext) throws(CKKSError) -> [Double] {
-        context.decodeReal(try decrypt(ciphertext))
+        try context.decodeReal(decrypt(ciphertext))
     }
 
     /// Encrypts with the secret key; the ciphertext remembers the seed of its `c₁`.
     public mutating func encryptSymmetric(_ plaintext: Plaintext) throws(CKKSError) -> Ciphertext {
         guard !plaintext.isExtended else { throw .invalidOperand("encrypt needs a plaintext over Q_ℓ, not Q_ℓ·P") }
+        try context.checkPlaintext(plaintext, level: plaintext.level)
         let level = plaintext.level
         let basis = context.dataBases[level]
         let n = context.degree

@@ -22,20 +22,9 @@ public struct Evaluator: Sendable {
         guard abs(a.scale - scale) <= scaleTolerance * max(a.scale, scale) else { throw .scaleMismatch(a.scale, scale) }
     }
 
-    func checkCiphertext(_ a: Ciphertext) throws(CKKSError) {
-        try context.checkLevel(a.level)
-        guard a.parts.count >= 2, a.parts.allSatisfy({ $0.basis.isSame(as: context.dataBases[a.level]) && $0.form == .ntt }) else {
-            throw .parameterMismatch("the ciphertext does not belong to this context at level \(a.level)")
-        }
-    }
+    func checkCiphertext(_ a: Ciphertext) throws(CKKSError) { try context.checkCiphertext(a) }
 
-    func checkPlaintext(_ p: Plaintext, level: Int) throws(CKKSError) {
-        guard !p.isExtended else { throw .invalidOperand("an extended plaintext (Q_ℓ·P) is only for hoistedMultiplyAccumulate") }
-        guard p.level == level else { throw .levelMismatch(level, p.level) }
-        guard p.polynomial.basis.isSame(as: context.dataBases[level]), p.polynomial.form == .ntt else {
-            throw .parameterMismatch("the plaintext does not belong to this context at level \(level)")
-        }
-    }
+    func checkPlaintext(_ p: Plaintext, level: Int) throws(CKKSError) { try context.checkPlaintext(p, level: level) }
 
     // MARK: Addition
 
@@ -324,8 +313,8 @@ public struct Evaluator: Sendable {
         let (v0, v1) = context.keySwitch(a.parts[1], level: a.level, key: entry.key)
         var r0 = a.parts[0]
         r0.add(v0)
-        return Ciphertext(parts: [r0.applyingAutomorphism(galoisElement: g, permutation: entry.permutation),
-                                  v1.applyingAutomorphism(galoisElement: g, permutation: entry.permutation)],
+        return Ciphertext(parts: [r0.applyingAutomorphism(validatedElement: g, permutation: entry.permutation),
+                                  v1.applyingAutomorphism(validatedElement: g, permutation: entry.permutation)],
                           scale: a.scale, level: a.level)
     }
 
@@ -368,8 +357,8 @@ public struct Evaluator: Sendable {
             var r0 = a.parts[0]
             r0.add(context.modDown(x0, level: a.level))
             let g = entry.galoisElement, pi = entry.permutation
-            return Ciphertext(parts: [r0.applyingAutomorphism(galoisElement: g, permutation: pi),
-                                      context.modDown(x1, level: a.level).applyingAutomorphism(galoisElement: g, permutation: pi)],
+            return Ciphertext(parts: [r0.applyingAutomorphism(validatedElement: g, permutation: pi),
+                                      context.modDown(x1, level: a.level).applyingAutomorphism(validatedElement: g, permutation: pi)],
                               scale: a.scale, level: a.level)
         }
     }
@@ -427,5 +416,27 @@ public struct Evaluator: Sendable {
         }
         return Ciphertext(parts: [context.modDown(acc0.result(), level: level), context.modDown(acc1.result(), level: level)],
                           scale: a.scale * first.plaintext.scale, level: level)
+    }
+}
+
+extension CKKSContext {
+    /// The check at every public entry that takes a ciphertext (evaluator, decryptor,
+    /// serialization): a level of this chain, at least two parts, each in NTT form over exactly
+    /// the primes `q₀ … q_level` of this context.
+    func checkCiphertext(_ a: Ciphertext) throws(CKKSError) {
+        try checkLevel(a.level)
+        guard a.parts.count >= 2, a.parts.allSatisfy({ $0.basis.isSame(as: dataBases[a.level]) && $0.form == .ntt }) else {
+            throw .parameterMismatch("the ciphertext does not belong to this context at level \(a.level)")
+        }
+    }
+
+    /// The same for a plaintext that must be at `level` (over `Q_level`, not extended).
+    func checkPlaintext(_ p: Plaintext, level: Int) throws(CKKSError) {
+        guard !p.isExtended else { throw .invalidOperand("an extended plaintext (Q_ℓ·P) is only for hoistedMultiplyAccumulate") }
+        try checkLevel(level)
+        guard p.level == level else { throw .levelMismatch(level, p.level) }
+        guard p.polynomial.basis.isSame(as: dataBases[level]), p.polynomial.form == .ntt else {
+            throw .parameterMismatch("the plaintext does not belong to this context at level \(level)")
+        }
     }
 }

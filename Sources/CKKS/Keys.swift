@@ -256,8 +256,19 @@ public struct KeyGenerator {
                                digitCount: plan.digits.count, limbCount: basis.count, degree: n, b: bs, a: as_, seed: seed)
     }
 
-    /// The relinearization key (`s² → s`) for products up to `level` (default: the top level).
-    public mutating func relinearizationKey(level: Int? = nil) -> RelinearizationKey {
+    /// The relinearization key (`s² → s`) for products at every level.
+    public mutating func relinearizationKey() -> RelinearizationKey {
+        relinearizationKey(checkedLevel: context.maxLevel)
+    }
+
+    /// The relinearization key for products up to `level` (fewer digits and limbs below the top).
+    /// - Throws: `CKKSError.invalidLevel` unless `0 ≤ level ≤ L`.
+    public mutating func relinearizationKey(level: Int) throws(CKKSError) -> RelinearizationKey {
+        try context.checkLevel(level)
+        return relinearizationKey(checkedLevel: level)
+    }
+
+    mutating func relinearizationKey(checkedLevel level: Int) -> RelinearizationKey {
         let basis = context.keyBasis
         let n = context.degree
         var square = [UInt64](repeating: 0, count: basis.count * n)
@@ -266,27 +277,41 @@ public struct KeyGenerator {
             for k in 0..<n { square[i * n + k] = m.multiply(s[k], s[k]) }
         }
         let key = square.withUnsafeBufferPointer {
-            keySwitchingKey(from: $0.baseAddress!, to: secretKey.limb(0), level: level ?? context.maxLevel)
+            keySwitchingKey(from: $0.baseAddress!, to: secretKey.limb(0), level: level)
         }
         square.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
         return RelinearizationKey(key: key)
     }
 
     /// Galois keys for rotations by each of `steps` (left, negative = right) and, if asked,
-    /// complex conjugation, for ciphertexts up to `level` (default: the top level). Steps that
-    /// are multiples of `N/2` (the identity) are skipped.
-    public mutating func galoisKeys(steps: [Int], conjugation: Bool = false, level: Int? = nil) -> GaloisKeys {
+    /// complex conjugation, for ciphertexts at every level. Steps that are multiples of `N/2`
+    /// (the identity) are skipped.
+    public mutating func galoisKeys(steps: [Int], conjugation: Bool = false) -> GaloisKeys {
+        galoisKeys(checkedElements: rotationElements(steps, conjugation: conjugation), level: context.maxLevel)
+    }
+
+    /// As `galoisKeys(steps:conjugation:)`, for ciphertexts up to `level`.
+    /// - Throws: `CKKSError.invalidLevel` unless `0 ≤ level ≤ L`.
+    public mutating func galoisKeys(steps: [Int], conjugation: Bool = false, level: Int) throws(CKKSError) -> GaloisKeys {
+        try context.checkLevel(level)
+        return galoisKeys(checkedElements: rotationElements(steps, conjugation: conjugation), level: level)
+    }
+
+    func rotationElements(_ steps: [Int], conjugation: Bool) -> [Int] {
         var elements = steps.map { context.galoisElement(forRotation: $0) }.filter { $0 != 1 }
         if conjugation { elements.append(context.conjugationElement) }
-        return galoisKeys(elements: elements, level: level)
+        return elements
     }
 
     /// Galois keys for rotations, each for ciphertexts up to its own level (`levels[step]`): a
     /// program that rotates by a step only after some rescalings needs the key only up to
     /// that level, with fewer digits and limbs.
     /// `conjugationLevel`: also the key of complex conjugation, up to that level.
-    public mutating func galoisKeys(rotationLevels levels: [Int: Int], conjugationLevel: Int? = nil) -> GaloisKeys {
+    /// - Throws: `CKKSError.invalidLevel` for a level outside `0 … L`.
+    public mutating func galoisKeys(rotationLevels levels: [Int: Int], conjugationLevel: Int? = nil) throws(CKKSError) -> GaloisKeys {
         var byElement: [Int: Int] = [:]
+        for (_, level) in levels { try context.checkLevel(level) }
+        if let conjugationLevel { try context.checkLevel(conjugationLevel) }
         for (step, level) in levels {
             let g = context.galoisElement(forRotation: step)
             if g != 1 { byElement[g] = max(byElement[g] ?? 0, level) }
@@ -295,10 +320,19 @@ public struct KeyGenerator {
         return galoisKeys(elementLevels: byElement)
     }
 
-    /// Galois keys for explicit Galois elements (odd, below 2N), up to `level` (default: top).
-    public mutating func galoisKeys(elements: [Int], level: Int? = nil) -> GaloisKeys {
+    /// Galois keys for explicit Galois elements, up to `level` (default: top).
+    /// - Throws: `CKKSError.invalidOperand` for an element that is even or outside `1 … 2N − 1`
+    ///   (`X → X^g` is an automorphism of `Z[X]/(X^N + 1)` only for odd `g`), `.invalidLevel`.
+    public mutating func galoisKeys(elements: [Int], level: Int? = nil) throws(CKKSError) -> GaloisKeys {
+        let level = level ?? context.maxLevel
+        try context.checkLevel(level)
+        for g in elements { try context.checkGaloisElement(g) }
+        return galoisKeys(checkedElements: elements, level: level)
+    }
+
+    mutating func galoisKeys(checkedElements elements: [Int], level: Int) -> GaloisKeys {
         var byElement: [Int: Int] = [:]
-        for g in elements where byElement[g] == nil { byElement[g] = level ?? context.maxLevel }
+        for g in elements where byElement[g] == nil { byElement[g] = level }
         return galoisKeys(elementLevels: byElement, order: elements)
     }
 
@@ -311,7 +345,7 @@ public struct KeyGenerator {
         let sequence = order + elementLevels.keys.sorted()
         for g in sequence where seen.insert(g).inserted {
             let level = elementLevels[g]!
-            let permutation = RNSPolynomial.automorphismPermutation(degree: n, galoisElement: g)
+            let permutation = RNSPolynomial.automorphismPermutation(degree: n, validatedElement: g)
             // σ⁻¹(s) in NTT form: σ(x)[k] = x[π[k]], so σ⁻¹(s)[π[k]] = s[k]
             var inverse = [UInt64](repeating: 0, count: basis.count * n)
             for i in 0..<basis.count {

@@ -473,7 +473,7 @@ extension GaloisKeys {
             guard entries[g] == nil else { throw .invalidValue("Galois element \(g) appears twice") }
             let key = try KeySwitchingKey.read(from: &r, context: context)
             entries[g] = Entry(galoisElement: g, key: key,
-                               permutation: RNSPolynomial.automorphismPermutation(degree: context.degree, galoisElement: g))
+                               permutation: RNSPolynomial.automorphismPermutation(degree: context.degree, validatedElement: g))
         }
         try r.finish()
         self.init(parametersFingerprint: context.parameters.fingerprint, entries: entries)

@@ -374,8 +374,13 @@ public final class MonitoringStation: @unchecked Sendable {
             }
         }
         let publicKey = generator.publicKey()
-        let relinearizationKey = generator.relinearizationKey(level: plan.relinearizationLevel)
-        let galoisKeys = generator.galoisKeys(rotationLevels: plan.rotationLevels, conjugationLevel: plan.conjugationLevel)
+        let relinearizationKey: RelinearizationKey, galoisKeys: GaloisKeys
+        do {
+            relinearizationKey = try generator.relinearizationKey(level: plan.relinearizationLevel)
+            galoisKeys = try generator.galoisKeys(rotationLevels: plan.rotationLevels, conjugationLevel: plan.conjugationLevel)
+        } catch {
+            throw .invalidInput("the level plan of \(network.modelName) asks for keys the parameter set \(parameters.name) cannot make: \(error.description)")
+        }
         let seconds = wallSeconds(since: start)
         let resultLevel = plan.registerLevels[program.outputRegister], resultScale = plan.registerScales[program.outputRegister]
         let representable = parameters.dataPrimes[0...resultLevel].reduce(1.0) { $0 * Double($1) } / (2 * resultScale)

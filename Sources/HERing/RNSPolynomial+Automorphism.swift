@@ -7,9 +7,23 @@ extension RNSPolynomial {
     /// `b(ζₖ) = a(ζₖ^g) = a(ψ^((2·brv(k)+1)·g mod 2N))`, an evaluation of `a` at another odd
     /// power `ψ^(2j+1)`, found at index `brv(j)`. So an automorphism is a pure permutation of
     /// the NTT slots: no arithmetic, and it commutes with the per-limb transforms.
-    /// - Precondition: `g` odd (the Galois group of `X^N + 1` is `(Z/2N)^×`).
-    public static func automorphismPermutation(degree n: Int, galoisElement g: Int) -> [UInt32] {
-        precondition(g & 1 == 1, "Galois elements are odd")
+    /// - Throws: `HERingError.invalidArgument` unless `g` is odd (the Galois group of `X^N + 1`
+    ///   is `(Z/2N)^×`) and `n` a power of two.
+    public static func automorphismPermutation(degree n: Int, galoisElement g: Int) throws(HERingError) -> [UInt32] {
+        try checkGaloisElement(g)
+        guard n >= 2, n & (n - 1) == 0, n <= 1 << 20 else { throw .invalidArgument("ring degree \(n) is not a power of two") }
+        return automorphismPermutation(degree: n, validatedElement: g)
+    }
+
+    static func checkGaloisElement(_ g: Int) throws(HERingError) {
+        guard g & 1 == 1 else {
+            throw .invalidArgument("Galois element \(g) is even: X → X^g is an automorphism of Z[X]/(X^N + 1) only for odd g")
+        }
+    }
+
+    /// As `automorphismPermutation(degree:galoisElement:)`, for a caller (our CKKS layer) that
+    /// has already checked `g` odd and `n` a power of two.
+    package static func automorphismPermutation(degree n: Int, validatedElement g: Int) -> [UInt32] {
         let log = n.trailingZeroBitCount
         let twoN = 2 * n
         let gReduced = ((g % twoN) + twoN) % twoN
@@ -25,8 +39,21 @@ extension RNSPolynomial {
     /// with a sign change when the exponent passes `N` (`X^N = −1`). In NTT form it is the slot
     /// permutation of `automorphismPermutation` (pass a precomputed one to avoid rebuilding it),
     /// parallel over limbs.
-    public func applyingAutomorphism(galoisElement g: Int, permutation: [UInt32]? = nil) -> RNSPolynomial {
-        precondition(g & 1 == 1, "Galois elements are odd")
+    /// - Throws: `HERingError.invalidArgument` for an even `g` or a permutation of another size.
+    public func applyingAutomorphism(galoisElement g: Int, permutation: [UInt32]? = nil) throws(HERingError) -> RNSPolynomial {
+        try Self.checkGaloisElement(g)
+        if let permutation {
+            guard permutation.count == degree, permutation.allSatisfy({ Int($0) < degree }) else {
+                throw .invalidArgument("a permutation of \(permutation.count) NTT slots for N = \(degree)")
+            }
+        }
+        return applyingAutomorphism(validatedElement: g, permutation: permutation)
+    }
+
+    /// As `applyingAutomorphism(galoisElement:permutation:)` for an odd `g` and a permutation
+    /// (if any) of `automorphismPermutation`, already checked by the caller (our CKKS layer,
+    /// whose Galois keys hold validated elements and their permutations).
+    package func applyingAutomorphism(validatedElement g: Int, permutation: [UInt32]? = nil) -> RNSPolynomial {
         let n = degree
         var result = RNSPolynomial(zeroIn: basis, form: form)
         switch form {
@@ -47,8 +74,7 @@ extension RNSPolynomial {
                 }
             }
         case .ntt:
-            let pi = permutation ?? Self.automorphismPermutation(degree: n, galoisElement: g)
-            precondition(pi.count == n, "permutation of the wrong size")
+            let pi = permutation ?? Self.automorphismPermutation(degree: n, validatedElement: g)
             data.withUnsafeBufferPointer { source in
                 pi.withUnsafeBufferPointer { piBuffer in
                     let sp = UncheckedSendable(source.baseAddress!), pp = UncheckedSendable(piBuffer.baseAddress!)

@@ -168,7 +168,7 @@ struct SchemeTests {
         // complex values, lower level
         let w = s.complexValues(0.2)
         let cl = try encryptor.encrypt(s.context.encode(w, level: 1))
-        let back = s.context.decode(try decryptor.decrypt(cl))
+        let back = try s.context.decode(decryptor.decrypt(cl))
         #expect(precisionBits(expected: w, actual: back) > 25)
     }
 
@@ -276,16 +276,16 @@ struct SchemeTests {
         let ct = try encryptor.encrypt(s.context.encode(z))
         let e = s.evaluator, d = s.decryptor
         for step in SmallScheme.steps {
-            let rotated = s.context.decode(try d.decrypt(e.rotate(ct, by: step, keys: s.galoisKeys)))
+            let rotated = try s.context.decode(d.decrypt(e.rotate(ct, by: step, keys: s.galoisKeys)))
             let expected = rotatedLeft(z, by: step)
             #expect(precisionBits(expected: expected, actual: rotated) > 22, "step \(step)")
         }
-        let conjugated = s.context.decode(try d.decrypt(e.conjugate(ct, keys: s.galoisKeys)))
+        let conjugated = try s.context.decode(d.decrypt(e.conjugate(ct, keys: s.galoisKeys)))
         #expect(precisionBits(expected: z.map { Complex($0.real, -$0.imaginary) }, actual: conjugated) > 22)
         #expect(throws: CKKSError.self) { try e.rotate(ct, by: 4, keys: s.galoisKeys) }
         // at a lower level too
         let low = try e.dropLevel(ct, to: 1)
-        let rotatedLow = s.context.decode(try d.decrypt(e.rotate(low, by: 3, keys: s.galoisKeys)))
+        let rotatedLow = try s.context.decode(d.decrypt(e.rotate(low, by: 3, keys: s.galoisKeys)))
         #expect(precisionBits(expected: rotatedLeft(z, by: 3), actual: rotatedLow) > 22)
     }
 
@@ -299,7 +299,7 @@ struct SchemeTests {
             let x = try e.dropLevel(ct, to: level)
             let product = try e.multiplyByImaginaryUnit(x)
             #expect(product.level == level && product.scale == x.scale)
-            let slots = s.context.decode(try d.decrypt(product))
+            let slots = try s.context.decode(d.decrypt(product))
             #expect(precisionBits(expected: z.map { Complex(-$0.imaginary, $0.real) }, actual: slots) > 22, "level \(level)")
             // exact: i·(i·x) = −x, coefficient for coefficient
             #expect(try e.multiplyByImaginaryUnit(product) == e.negate(x))
@@ -310,8 +310,8 @@ struct SchemeTests {
     func levelLimitedKeys() throws {
         var generator = try KeyGenerator(context: s.context, secretKey: s.generator.secretKey,
                                          deterministicSeed: [UInt8](repeating: 9, count: 32))
-        let keys = generator.galoisKeys(rotationLevels: [3: 1, 7: 2, -5: 1, 100: 0], conjugationLevel: 1)
-        let relin = generator.relinearizationKey(level: 1)
+        let keys = try generator.galoisKeys(rotationLevels: [3: 1, 7: 2, -5: 1, 100: 0], conjugationLevel: 1)
+        let relin = try generator.relinearizationKey(level: 1)
         #expect(keys.entries[s.context.conjugationElement]?.key.level == 1)
         let full = s.galoisKeys.entries[s.context.galoisElement(forRotation: 3)]!.key
         let low = keys.entries[s.context.galoisElement(forRotation: 3)]!.key
@@ -325,16 +325,16 @@ struct SchemeTests {
         let e = s.evaluator, d = s.decryptor
         for level in 0...1 {
             let x = try e.dropLevel(ct, to: level)
-            let rotated = s.context.decode(try d.decrypt(e.rotate(x, by: 3, keys: keys)))
+            let rotated = try s.context.decode(d.decrypt(e.rotate(x, by: 3, keys: keys)))
             #expect(precisionBits(expected: rotatedLeft(z, by: 3), actual: rotated) > 22, "level \(level)")
             let hoisted = try e.rotations(x, by: [3, -5], keys: keys)
-            #expect(precisionBits(expected: rotatedLeft(z, by: -5), actual: s.context.decode(try d.decrypt(hoisted[1]))) > 22)
+            #expect(precisionBits(expected: rotatedLeft(z, by: -5), actual: try s.context.decode(d.decrypt(hoisted[1]))) > 22)
         }
         let x1 = try e.dropLevel(ct, to: 1)
-        let conjugated = s.context.decode(try d.decrypt(e.conjugate(x1, keys: keys)))
+        let conjugated = try s.context.decode(d.decrypt(e.conjugate(x1, keys: keys)))
         #expect(precisionBits(expected: z.map(\.conjugate), actual: conjugated) > 22)
         #expect(throws: CKKSError.self) { try e.conjugate(e.dropLevel(ct, to: 2), keys: keys) }
-        let squared = s.context.decode(try d.decrypt(e.rescale(e.square(x1, relinearizationKey: relin))))
+        let squared = try s.context.decode(d.decrypt(e.rescale(e.square(x1, relinearizationKey: relin))))
         #expect(precisionBits(expected: z.map { $0 * $0 }, actual: squared) > 22)
         #expect(throws: CKKSError.self) { try e.rotate(x1, by: 100, keys: keys) }
         // above the key's level: a clear error, not a wrong result
@@ -342,7 +342,7 @@ struct SchemeTests {
         #expect(throws: CKKSError.self) { try e.rotations(ct, by: [7], keys: keys) }
         #expect(throws: CKKSError.self) { try e.square(e.dropLevel(ct, to: 2), relinearizationKey: relin) }
         let rotated = try e.rotate(e.dropLevel(ct, to: 2), by: 7, keys: keys)
-        #expect(precisionBits(expected: rotatedLeft(z, by: 7), actual: s.context.decode(try d.decrypt(rotated))) > 22)
+        #expect(precisionBits(expected: rotatedLeft(z, by: 7), actual: try s.context.decode(d.decrypt(rotated))) > 22)
         // the level travels with the key
         let c = s.context
         #expect(try GaloisKeys(deserializing: keys.serialized(context: c), context: c) == keys)

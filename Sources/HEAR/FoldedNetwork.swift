@@ -160,13 +160,29 @@ public struct FoldedNetwork: Sendable {
 
     /// The folded network in the form the packed evaluation compiles (`HETensor`).
     public var packed: FoldedCNN {
-        FoldedCNN(dimension: architecture.convolution == .twoD ? .two : .one,
-                  blocks: blocks.map { block in
-                      FoldedCNN.Block(weight: block.weight.values, outputChannels: block.outputChannels,
-                                      inputChannels: block.inputChannels, kernelHeight: block.weight.shape[2],
-                                      kernelWidth: block.weight.shape[3], biasMap: block.biasMap.values,
-                                      height: block.height, width: block.width)
-                  },
-                  linearWeight: linearWeight.values, linearBias: linearBias)
+        get throws(HETensorError) { try packedNetwork() }
+    }
+
+    func packedNetwork() throws(HETensorError) -> FoldedCNN {
+        var packedBlocks: [FoldedCNN.Block] = []
+        for block in blocks {
+            packedBlocks.append(try FoldedCNN.Block(weight: block.weight.values, outputChannels: block.outputChannels,
+                                                    inputChannels: block.inputChannels, kernelHeight: block.weight.shape[2],
+                                                    kernelWidth: block.weight.shape[3], biasMap: block.biasMap.values,
+                                                    height: block.height, width: block.width))
+        }
+        return try FoldedCNN(dimension: architecture.convolution == .twoD ? .two : .one, blocks: packedBlocks,
+                             linearWeight: linearWeight.values, linearBias: linearBias)
+    }
+
+    /// The packed program of this network in `slotCount` slots (`PackedProgram.compile`).
+    /// - Throws: `ProtocolError.invalidInput` when the network does not fit the slots.
+    public func compiled(slotCount: Int, method: HEMethod, strategies: [ConvolutionStrategy?] = [],
+                         packing: ChannelPacking = .auto) throws(ProtocolError) -> PackedProgram {
+        do {
+            return try PackedProgram.compile(packedNetwork(), slotCount: slotCount, method: method, strategies: strategies, packing: packing)
+        } catch {
+            throw .invalidInput("cannot pack \(printable(modelName)) into \(slotCount) slots: \(error.description)")
+        }
     }
 }

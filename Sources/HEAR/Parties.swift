@@ -357,8 +357,7 @@ public final class MonitoringStation: @unchecked Sendable {
         } else {
             signer = try SigningIdentity.generate(role: .station, name: "station")
         }
-        let program = PackedProgram.compile(network.packed, slotCount: parameters.slotCount, method: method,
-                                            strategies: strategies, packing: packing)
+        let program = try network.compiled(slotCount: parameters.slotCount, method: method, strategies: strategies, packing: packing)
         let plan: LevelPlan
         do { plan = try LevelPlan(program: program, parameters: parameters) } catch {
             throw .invalidInput("cannot run \(network.modelName) with parameter set \(parameters.name): \(error.description)")
@@ -476,7 +475,9 @@ public struct Client {
         guard let architecture = NetworkArchitecture(name: session.architecture) else {
             throw .invalidInput("unknown architecture \(session.architecture)")
         }
-        geometry = SlotGeometry(slotCount: context.slotCount, dimension: architecture.convolution == .twoD ? .two : .one)
+        do { geometry = try SlotGeometry(slotCount: context.slotCount, dimension: architecture.convolution == .twoD ? .two : .one) } catch {
+            throw .invalidInput("the public key's parameters cannot hold the network: \(error.description)")
+        }
         do {
             if let deterministicSeed {
                 encryptor = try Encryptor(context: context, publicKey: publicKey.publicKey, deterministicSeed: deterministicSeed)
@@ -494,7 +495,10 @@ public struct Client {
 
     /// Encrypts one input tensor with the public key.
     public mutating func encrypt(_ input: ActionInput) throws(ProtocolError) -> SessionCiphertext {
-        let slots = PackedProgram.inputSlots(input.tensor.values, geometry: geometry, channels: session.inputChannels)
+        let slots: [Double]
+        do { slots = try PackedProgram.inputSlots(input.tensor.values, geometry: geometry, channels: session.inputChannels) } catch {
+            throw .invalidInput("cannot encrypt the input: \(error.description)")
+        }
         do {
             let plaintext = try context.encode(slots, level: session.inputLevel, scale: session.inputScale)
             return SessionCiphertext(kind: .inputCiphertext, session: session, context: context, ciphertext: try encryptor.encrypt(plaintext))
@@ -530,8 +534,11 @@ public final class CloudServer: @unchecked Sendable {
         }
         guard let options = session.compileOptions else { throw .invalidInput("the evaluation keys name an unknown method or strategy") }
         let parameters = keys.context.parameters
-        let program = compiled?.program ?? PackedProgram.compile(network.packed, slotCount: parameters.slotCount, method: options.method,
-                                                                 strategies: options.strategies, packing: options.packing)
+        let program: PackedProgram
+        if let compiled { program = compiled.program } else {
+            program = try network.compiled(slotCount: parameters.slotCount, method: options.method, strategies: options.strategies,
+                                           packing: options.packing)
+        }
         let plan: LevelPlan
         if let compiled { plan = compiled.plan } else {
             do { plan = try LevelPlan(program: program, parameters: parameters) } catch {

@@ -247,8 +247,8 @@ public struct SessionDescriptor: Codable, Sendable, Equatable {
             throw bad("it names parameter set '\(self.parameters)' (\(parametersFingerprint)), the file holds '\(parameters.name)' "
                       + "(\(parameters.fingerprint.hex))")
         }
-        let blocks = parameters.slotCount / 512
-        guard parameters.slotCount % 512 == 0, blocks >= NetworkArchitecture.classCount else {
+        let blocks = parameters.slotCount / SlotGeometry.blockSize
+        guard parameters.slotCount % SlotGeometry.blockSize == 0, blocks >= NetworkArchitecture.classCount else {
             throw bad("parameter set '\(parameters.name)' has too few slots for the networks (\(parameters.slotCount))")
         }
         guard (1...ActionInput.channels).contains(inputChannels), blocks % inputChannels == 0 else { throw bad("\(inputChannels) input channels") }

@@ -421,11 +421,16 @@ func plan(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let packing = try parsePacking(options.values["packing"])
     let strategies = try parseStrategies(options.values["strategy"])
     let slots = try options.integer("slots", range: 5120...65536) ?? 8192
-    guard slots % 512 == 0 else { throw CommandFailure(code: .usage, message: "--slots must be a multiple of 512") }
+    guard slots % SlotGeometry.blockSize == 0 else {
+        throw CommandFailure(code: .usage, message: "--slots must be a multiple of \(SlotGeometry.blockSize)")
+    }
     let (model, _) = try loadModel(options.values["model"] ?? "default", source: dataSource(options))
     let folded: FoldedNetwork
     do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
-    let program = PackedProgram.compile(folded.packed, slotCount: slots, method: method, strategies: strategies, packing: packing)
+    let program: PackedProgram
+    do { program = try folded.compiled(slotCount: slots, method: method, strategies: strategies, packing: packing) } catch {
+        throw CommandFailure(code: .usage, message: error.description)
+    }
     print("model     \(model.name), method \(method.rawValue), \(slots) slots")
     print("input     \(program.inputLayout)")
     for (t, layout) in program.convolutionLayouts.enumerated() {

@@ -94,23 +94,30 @@ public struct PackedProgram: Sendable {
 
     /// The input tensor ([channels][height][width] flattened, at least `encryptedInputChannels`
     /// channels; 1D: [channels][480]) as the slot vector the client encrypts.
-    public func inputSlots(_ input: [Double]) -> [Double] {
-        Self.inputSlots(input, geometry: geometry, channels: inputLayout.channels)
+    /// - Throws: `HETensorError.invalidInput` when `input` is shorter than the encrypted channels.
+    public func inputSlots(_ input: [Double]) throws(HETensorError) -> [Double] {
+        try Self.inputSlots(input, geometry: geometry, channels: inputLayout.channels)
     }
 
     /// The client's encoding of the input, which needs no more of the program than the slot
     /// geometry and the number of encrypted input channels C: block k of the slot vector holds
     /// input channel k mod C (the replicated layout), entry (i, j) at offset i·W_row + j.
-    public static func inputSlots(_ input: [Double], geometry: SlotGeometry, channels: Int) -> [Double] {
+    public static func inputSlots(_ input: [Double], geometry: SlotGeometry, channels: Int) throws(HETensorError) -> [Double] {
+        guard channels >= 1, geometry.blockCount % channels == 0 else {
+            throw .invalidInput("\(channels) input channels do not divide the \(geometry.blockCount) blocks of a ciphertext")
+        }
         let layout = PackedLayout(geometry: geometry, kind: .replicated, channels: channels,
                                   height: geometry.inputHeight, width: geometry.inputWidth, stride: 1)
         let plane = layout.height * layout.width
+        guard input.count >= channels * plane else {
+            throw .invalidInput("\(input.count) input values for \(channels) channels of \(layout.height) × \(layout.width)")
+        }
         var slots = [Double](repeating: 0, count: geometry.slotCount)
         for k in 0..<geometry.blockCount {
             let c = k % layout.channels
             for i in 0..<layout.height {
                 for j in 0..<layout.width {
-                    slots[k * 512 + geometry.offset(row: i, column: j, stride: 1)] = input[c * plane + i * layout.width + j]
+                    slots[k * SlotGeometry.blockSize + geometry.offset(row: i, column: j, stride: 1)] = input[c * plane + i * layout.width + j]
                 }
             }
         }
@@ -122,9 +129,9 @@ public struct PackedProgram: Sendable {
     /// packing of the convolutions (auto: by the cost model, per block).
     public static func compile(_ network: FoldedCNN, slotCount: Int, method: HEMethod,
                                strategies requested: [ConvolutionStrategy?] = [],
-                               packing: ChannelPacking = .auto) -> PackedProgram {
-        var builder = ProgramBuilder(geometry: SlotGeometry(slotCount: slotCount, dimension: network.dimension))
-        return builder.compile(network, method: method, requested: requested, packing: packing)
+                               packing: ChannelPacking = .auto) throws(HETensorError) -> PackedProgram {
+        var builder = ProgramBuilder(geometry: try SlotGeometry(slotCount: slotCount, dimension: network.dimension))
+        return try builder.compile(network, method: method, requested: requested, packing: packing)
     }
 }
 
@@ -210,10 +217,12 @@ struct ProgramBuilder {
     }
 
     mutating func compile(_ network: FoldedCNN, method: HEMethod, requested: [ConvolutionStrategy?],
-                          packing: ChannelPacking) -> PackedProgram {
+                          packing: ChannelPacking) throws(HETensorError) -> PackedProgram {
         let inputLayout = PackedLayout(geometry: geometry, kind: .replicated, channels: network.encryptedInputChannels,
                                        height: geometry.inputHeight, width: geometry.inputWidth, stride: 1)
-        precondition(blocks % network.encryptedInputChannels == 0, "the input channels must divide the blocks per ciphertext")
+        guard network.encryptedInputChannels >= 1, blocks % network.encryptedInputChannels == 0 else {
+            throw .invalidNetwork("\(network.encryptedInputChannels) encrypted input channels do not divide the \(blocks) blocks of a ciphertext")
+        }
         var layout = inputLayout
         var current = [0]
         var depth = 0
@@ -222,7 +231,9 @@ struct ProgramBuilder {
         var convolutionLayouts: [PackedLayout] = []
         for (t, block) in network.blocks.enumerated() {
             let phase = "block\(t + 1)"
-            precondition(block.height == layout.height && block.width == layout.width, "block \(t + 1): map size mismatch")
+            guard block.height == layout.height && block.width == layout.width else {
+                throw .invalidNetwork("block \(t + 1) expects \(block.height) × \(block.width) maps, its input is \(layout.height) × \(layout.width)")
+            }
             // Fast-HEAR: interlace the sparse ciphertexts.
             if method == .fastHEAR, case .sparse = layout.kind {
                 let load = min(geometry.load(stride: layout.stride), layout.sparseCount)
@@ -256,7 +267,7 @@ struct ProgramBuilder {
                     let c = o * blocks + k
                     for i in 0..<block.height {
                         for j in 0..<block.width {
-                            slots.append(k * 512 + geometry.offset(row: i, column: j, stride: layout.stride))
+                            slots.append(k * SlotGeometry.blockSize + geometry.offset(row: i, column: j, stride: layout.stride))
                             values.append(factor * block.biasMap[(c * block.height + i) * block.width + j])
                         }
                     }
@@ -445,7 +456,7 @@ struct ProgramBuilder {
                 var steps: [Int] = [], targets: [Int] = []
                 for d in diagonals {
                     for tap in taps.indices {
-                        steps.append(normalized(512 * d + taps[tap].offset))
+                        steps.append(normalized(SlotGeometry.blockSize * d + taps[tap].offset))
                         targets.append(steps.last! == 0 ? source : register())
                     }
                 }
@@ -474,8 +485,8 @@ struct ProgramBuilder {
         case .giant, .baby:
             // Baby steps: hoisted rotations of each input; giant steps: one rotation per output
             // and giant index of the accumulated sum, with the patterns pre-rotated.
-            let babyOffsets = strategy == .giant ? taps.map(\.offset) : diagonals.map { 512 * $0 }
-            let giantOffsets = strategy == .giant ? diagonals.map { 512 * $0 } : taps.map(\.offset)
+            let babyOffsets = strategy == .giant ? taps.map(\.offset) : diagonals.map { SlotGeometry.blockSize * $0 }
+            let giantOffsets = strategy == .giant ? diagonals.map { SlotGeometry.blockSize * $0 } : taps.map(\.offset)
             var rotated: [[Int]] = []
             var rotationGroups: [[SlotInstruction]] = []
             for source in sources {
@@ -544,7 +555,7 @@ struct ProgramBuilder {
             guard !terms.isEmpty else { continue }
             let inner = register()
             group.append(.multiplyAccumulate(terms: terms, target: inner))
-            parts.append(rotated(inner, by: 512 * d, into: &group))
+            parts.append(rotated(inner, by: SlotGeometry.blockSize * d, into: &group))
         }
         let gathered = register()
         group.append(.add(sources: parts, target: gathered))
@@ -557,7 +568,7 @@ struct ProgramBuilder {
             while r < layout.height { steps.append(s * r * geometry.rowWidth); r *= 2 }
         }
         let summed = rotateAndAdd(gathered, steps: steps, into: &group)
-        let slots = (0..<classes).map { $0 * 512 }
+        let slots = (0..<classes).map { $0 * SlotGeometry.blockSize }
         let bias = pattern(.listed(slots: slots, values: network.linearBias), depth: depth + 1)
         let result = register()
         group.append(.addPattern(source: summed, pattern: bias, target: result))

@@ -16,12 +16,19 @@ public struct SlotGeometry: Sendable, Equatable, CustomStringConvertible {
 
     public var slotCount: Int
     public var dimension: Dimension
-    /// Slots per channel block.
-    public let blockSize = 512
+    /// Slots per channel block: one 32 × 16 map (2D) or one row of 512 (1D).
+    public static let blockSize = 512
+    /// Blocks the result needs: one per class.
+    public static let minimumBlocks = 10
+    /// Slots per channel block (`SlotGeometry.blockSize`).
+    public var blockSize: Int { Self.blockSize }
 
-    public init(slotCount: Int, dimension: Dimension) {
-        precondition(slotCount % 512 == 0 && slotCount >= 512 * 10,
-                     "the packing needs at least 10 blocks of 512 slots (N ≥ 2^14): one block per class in the result")
+    /// - Throws: `HETensorError.unsupportedSlotCount` unless `slotCount` is a multiple of
+    ///   `blockSize` with at least `minimumBlocks` blocks.
+    public init(slotCount: Int, dimension: Dimension) throws(HETensorError) {
+        guard slotCount % Self.blockSize == 0, slotCount >= Self.blockSize * Self.minimumBlocks else {
+            throw .unsupportedSlotCount(slotCount)
+        }
         self.slotCount = slotCount
         self.dimension = dimension
     }
@@ -49,7 +56,8 @@ public struct SlotGeometry: Sendable, Equatable, CustomStringConvertible {
     public func load(stride s: Int) -> Int { dimension == .two ? s * s : s }
 
     public var description: String {
-        "\(slotCount) slots = \(blockCount) blocks of 512, " + (dimension == .two ? "32 rows × 16 columns per block" : "one row of 512 per block")
+        "\(slotCount) slots = \(blockCount) blocks of \(blockSize), "
+            + (dimension == .two ? "32 rows × 16 columns per block" : "one row of \(blockSize) per block")
     }
 }
 

@@ -17,9 +17,16 @@ public struct FoldedCNN: Sendable {
         public var width: Int
 
         public init(weight: [Double], outputChannels: Int, inputChannels: Int, kernelHeight: Int, kernelWidth: Int,
-                    biasMap: [Double], height: Int, width: Int) {
-            precondition(weight.count == outputChannels * inputChannels * kernelHeight * kernelWidth)
-            precondition(biasMap.count == outputChannels * height * width)
+                    biasMap: [Double], height: Int, width: Int) throws(HETensorError) {
+            guard [outputChannels, inputChannels, kernelHeight, kernelWidth, height, width].allSatisfy({ $0 >= 1 && $0 <= 1 << 16 }) else {
+                throw .invalidNetwork("a block of \(outputChannels) × \(inputChannels) × \(kernelHeight) × \(kernelWidth) on \(height) × \(width) maps")
+            }
+            guard weight.count == outputChannels * inputChannels * kernelHeight * kernelWidth else {
+                throw .invalidNetwork("\(weight.count) weights for \(outputChannels) × \(inputChannels) × \(kernelHeight) × \(kernelWidth)")
+            }
+            guard biasMap.count == outputChannels * height * width else {
+                throw .invalidNetwork("a bias map of \(biasMap.count) values for \(outputChannels) × \(height) × \(width)")
+            }
             self.weight = weight
             self.outputChannels = outputChannels
             self.inputChannels = inputChannels
@@ -46,8 +53,12 @@ public struct FoldedCNN: Sendable {
     public var encryptedInputChannels: Int
 
     public init(dimension: SlotGeometry.Dimension, blocks: [Block], linearWeight: [Double], linearBias: [Double],
-                encryptedInputChannels: Int = 2) {
-        precondition(!blocks.isEmpty && linearWeight.count == linearBias.count * blocks.last!.outputChannels)
+                encryptedInputChannels: Int = 2) throws(HETensorError) {
+        guard let last = blocks.last else { throw .invalidNetwork("no convolution block") }
+        guard linearWeight.count == linearBias.count * last.outputChannels else {
+            throw .invalidNetwork("\(linearWeight.count) linear weights for \(linearBias.count) classes × \(last.outputChannels) channels")
+        }
+        guard encryptedInputChannels >= 1 else { throw .invalidNetwork("\(encryptedInputChannels) encrypted input channels") }
         self.dimension = dimension
         self.blocks = blocks
         self.linearWeight = linearWeight
@@ -105,7 +116,7 @@ public struct SlotPattern: Sendable {
         case let .blockwise(values, offsets, positions, shift):
             let m = offsets.count
             for index in values.indices where values[index] != 0 {
-                let base = (index / m) * 512 + offsets[index % m] + shift
+                let base = (index / m) * SlotGeometry.blockSize + offsets[index % m] + shift
                 for p in positionSets[positions] { vector[(base + p) % n] = values[index] }
             }
         case let .listed(slots, values):

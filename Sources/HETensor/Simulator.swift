@@ -52,7 +52,7 @@ public struct ClearSlotBackend: SlotBackend {
                 program.positionSets[positions].withUnsafeBufferPointer { set in
                     for index in values.indices where values[index] != 0 {
                         let w = sign * values[index]
-                        let base = ((index / m) * 512 + offsets[index % m] + shift) % n
+                        let base = ((index / m) * SlotGeometry.blockSize + offsets[index % m] + shift) % n
                         if base + 512 <= n {  // the block does not wrap around
                             for p in set { acc[base + p] += w * x[base + p] }
                         } else {
@@ -153,15 +153,17 @@ public struct ClearSlotBackend: SlotBackend {
 public enum ClearSlotSimulator {
     /// The result slot vector of the program on one input slot vector (real parts: the result
     /// of a network is real).
-    public static func run(_ program: PackedProgram, input: [Double]) -> [Double] {
-        precondition(input.count == program.geometry.slotCount,
-                     "the input has \(input.count) slots, the program \(program.geometry.slotCount)")
+    /// - Throws: `HETensorError.invalidInput` for an input of another size than the slots.
+    public static func run(_ program: PackedProgram, input: [Double]) throws(HETensorError) -> [Double] {
+        guard input.count == program.geometry.slotCount else {
+            throw .invalidInput("the input has \(input.count) slots, the program \(program.geometry.slotCount)")
+        }
         return program.run(on: ClearSlotBackend(program: program), input: ClearSlots(real: input)).result.real
     }
 
     /// The class scores: the result's output slots.
-    public static func scores(_ program: PackedProgram, input: [Double]) -> [Double] {
-        let result = run(program, input: input)
+    public static func scores(_ program: PackedProgram, input: [Double]) throws(HETensorError) -> [Double] {
+        let result = try run(program, input: input)
         return program.outputSlots.map { result[$0] }
     }
 }

@@ -24,7 +24,7 @@ struct LevelPlanTests {
     @Test("levels, scales and key levels follow the program (cnn1d-64, Fast-HEAR, default preset)")
     func knownAnswers() throws {
         let folded = try FoldedNetwork(folding: HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: "cnn1d-64")!, seed: 2))
-        let program = PackedProgram.compile(folded.packed, slotCount: 8192, method: .fastHEAR)
+        let program = try PackedProgram.compile(folded.packed, slotCount: 8192, method: .fastHEAR)
         let parameters = CKKSParameters.standard()
         let plan = try LevelPlan(program: program, parameters: parameters)
         #expect(program.depth == 9 && plan.startLevel == 9)
@@ -39,7 +39,7 @@ struct LevelPlanTests {
         // the first conjugation splits block 2's convolution: level 9 − 2 (block 1) − 2 (merge,
         // convolution) = 5
         #expect(program.complexPacked == [false, true, true] && plan.conjugationLevel == 5)
-        #expect(try LevelPlan(program: PackedProgram.compile(folded.packed, slotCount: 8192, method: .fastHEAR, packing: .real),
+        #expect(try LevelPlan(program: try PackedProgram.compile(folded.packed, slotCount: 8192, method: .fastHEAR, packing: .real),
                               parameters: parameters).conjugationLevel == nil)
         #expect(plan.rotationLevels.values.allSatisfy { (0...9).contains($0) })
         // every product pattern at the scale of the prime its rescale removes
@@ -77,7 +77,7 @@ struct EncryptedInferenceTests {
         #expect((inference.plan.conjugationLevel != nil) == (packing == .complex))
         let x = input()
         let prediction = try inference.predict(x)
-        let simulated = ClearSlotSimulator.run(inference.program, input: inference.program.inputSlots(x.tensor.values))
+        let simulated = try ClearSlotSimulator.run(inference.program, input: inference.program.inputSlots(x.tensor.values))
         let slotError = maximumDifference(prediction.resultSlots, simulated)
         let scale = simulated.map(abs).max()!
         #expect(slotError < 1e-3 * max(1, scale), "\(method) \(packing): slot error \(slotError), slot magnitude \(scale)")

@@ -21,11 +21,11 @@ struct PackedSimulationTests {
         let inputs = NetworkTests().syntheticInputs(1, seed: 3)
         for strategy in [nil] + ConvolutionStrategy.allCases.map(Optional.some) {
             for packing in ChannelPacking.allCases {
-                let program = PackedProgram.compile(folded.packed, slotCount: 8192, method: method,
+                let program = try PackedProgram.compile(folded.packed, slotCount: 8192, method: method,
                                                     strategies: [ConvolutionStrategy?](repeating: strategy, count: 3), packing: packing)
                 #expect(program.complexPacked == [Bool](repeating: packing == .complex, count: 3) || packing == .auto)
                 for input in inputs {
-                    let scores = ClearSlotSimulator.scores(program, input: program.inputSlots(input.tensor.values))
+                    let scores = try ClearSlotSimulator.scores(program, input: program.inputSlots(input.tensor.values))
                     let expected = folded.logits(input)
                     #expect(maximumDifference(scores, expected) < 1e-9,
                             "\(name) \(method) \(String(describing: strategy)) \(packing): \(scores) vs \(expected)")
@@ -33,20 +33,20 @@ struct PackedSimulationTests {
             }
         }
         // complex packing: half the products of the convolutions, one conjugation per pair
-        let real = PackedProgram.compile(folded.packed, slotCount: 8192, method: method, packing: .real)
-        let complex = PackedProgram.compile(folded.packed, slotCount: 8192, method: method, packing: .complex)
+        let real = try PackedProgram.compile(folded.packed, slotCount: 8192, method: method, packing: .real)
+        let complex = try PackedProgram.compile(folded.packed, slotCount: 8192, method: method, packing: .complex)
         for (r, c) in zip(real.countsByPhase.dropLast(), complex.countsByPhase.dropLast()) {
             #expect(c.counts.plaintextProducts <= r.counts.plaintextProducts / 2 + r.counts.plaintextProducts / 8, "\(r.phase)")
             #expect(r.counts.conjugations == 0 && c.counts.conjugations > 0)
         }
         // The comparison can fail: one changed weight in the first convolution changes the scores.
-        var broken = PackedProgram.compile(folded.packed, slotCount: 8192, method: method)
+        var broken = try PackedProgram.compile(folded.packed, slotCount: 8192, method: method)
         if case .blockwise(var values, let offsets, let positions, let shift) = broken.patterns[0].form {
             values[values.firstIndex { $0 != 0 }!] += 0.01
             broken.patterns[0].form = .blockwise(values: values, offsets: offsets, positions: positions, shift: shift)
         }
         let input = inputs[0]
-        let scores = ClearSlotSimulator.scores(broken, input: broken.inputSlots(input.tensor.values))
+        let scores = try ClearSlotSimulator.scores(broken, input: broken.inputSlots(input.tensor.values))
         #expect(maximumDifference(scores, folded.logits(input)) > 1e-6)
     }
 }
@@ -62,11 +62,11 @@ struct PackedPaperTests {
         let count = fullDataTests ? testSet.count : 4
         let model = try PackedSimulationTests().model(name)
         let folded = try FoldedNetwork(folding: model)
-        let program = PackedProgram.compile(folded.packed, slotCount: 8192, method: method)
+        let program = try PackedProgram.compile(folded.packed, slotCount: 8192, method: method)
         var worst = 0.0
         for sequence in testSet.sequences.prefix(count) {
             let input = Preprocessing.normalize(sequence)
-            let scores = ClearSlotSimulator.scores(program, input: program.inputSlots(input.tensor.values))
+            let scores = try ClearSlotSimulator.scores(program, input: program.inputSlots(input.tensor.values))
             worst = max(worst, maximumDifference(scores, folded.logits(input)))
         }
         #expect(worst < 1e-9, "\(name) \(method.rawValue): \(worst)")

@@ -3,8 +3,8 @@ import HETensor
 
 @Suite("packed layouts and programs")
 struct LayoutTests {
-    let two = SlotGeometry(slotCount: 8192, dimension: .two)
-    let one = SlotGeometry(slotCount: 8192, dimension: .one)
+    let two = try! SlotGeometry(slotCount: 8192, dimension: .two)
+    let one = try! SlotGeometry(slotCount: 8192, dimension: .one)
 
     @Test("slot positions of sparse and merged layouts")
     func locations() {
@@ -42,7 +42,7 @@ struct LayoutTests {
     }
 
     /// A one-block-per-layer network with small made-up weights (2 → 16 → 16 → 16 channels).
-    func tinyNetwork(_ dimension: SlotGeometry.Dimension) -> FoldedCNN {
+    func tinyNetwork(_ dimension: SlotGeometry.Dimension) throws -> FoldedCNN {
         let (kh, h, w) = dimension == .two ? (3, 32, 15) : (1, 1, 480)
         var blocks: [FoldedCNN.Block] = []
         var size = (h, w)
@@ -50,19 +50,19 @@ struct LayoutTests {
             let count = 16 * cin * kh * 3
             let weight = (0..<count).map { Double(($0 * 7 + t) % 11) / 10 - 0.5 }
             let bias = (0..<(16 * size.0 * size.1)).map { Double($0 % 5) / 20 }
-            blocks.append(FoldedCNN.Block(weight: weight, outputChannels: 16, inputChannels: cin, kernelHeight: kh, kernelWidth: 3,
+            blocks.append(try FoldedCNN.Block(weight: weight, outputChannels: 16, inputChannels: cin, kernelHeight: kh, kernelWidth: 3,
                                           biasMap: bias, height: size.0, width: size.1))
             size = dimension == .two ? (size.0 / 2, size.1 / 2) : (1, size.1 / 2)
         }
-        return FoldedCNN(dimension: dimension, blocks: blocks, linearWeight: (0..<160).map { Double($0 % 7) / 7 - 0.4 },
+        return try FoldedCNN(dimension: dimension, blocks: blocks, linearWeight: (0..<160).map { Double($0 % 7) / 7 - 0.4 },
                          linearBias: (0..<10).map(Double.init))
     }
 
     @Test("programs: depth, rotation steps normalized, materialized patterns")
-    func programShape() {
+    func programShape() throws {
         for dimension in [SlotGeometry.Dimension.one, .two] {
-            let hear = PackedProgram.compile(tinyNetwork(dimension), slotCount: 8192, method: .hear)
-            let fast = PackedProgram.compile(tinyNetwork(dimension), slotCount: 8192, method: .fastHEAR)
+            let hear = try PackedProgram.compile(tinyNetwork(dimension), slotCount: 8192, method: .hear)
+            let fast = try PackedProgram.compile(tinyNetwork(dimension), slotCount: 8192, method: .fastHEAR)
             // conv + square per block and the dense layer; nothing to merge with one ciphertext per layer.
             #expect(hear.depth == 7 && fast.depth == 7)
             #expect(hear.rotationSteps.allSatisfy { $0 > 0 && $0 < 8192 })
@@ -81,13 +81,46 @@ struct LayoutTests {
     }
 
     @Test("the simulator's input vector holds x and y replicated in alternate blocks")
-    func inputSlots() {
-        let program = PackedProgram.compile(tinyNetwork(.two), slotCount: 8192, method: .hear)
+    func inputSlots() throws {
+        let program = try PackedProgram.compile(tinyNetwork(.two), slotCount: 8192, method: .hear)
         let input = (0..<(3 * 32 * 15)).map { Double($0) }
-        let slots = program.inputSlots(input)
+        let slots = try program.inputSlots(input)
         #expect(slots[0] == 0 && slots[16 + 1] == 16)                  // x(1, 1) in block 0
         #expect(slots[512 + 2 * 16 + 3] == Double(480 + 2 * 15 + 3))   // y(2, 3) in block 1
         #expect(slots[14 * 512 + 5 * 16 + 7] == Double(5 * 15 + 7))    // x again in block 14
         #expect(slots[15] == 0)                                         // the 16th column is zero
+    }
+
+    @Test("geometries, networks and inputs that cannot be packed are refused, each saying why")
+    func refusals() throws {
+        for slots in [0, 4096, 5000, 8192 + 100] {
+            #expect(throws: HETensorError.unsupportedSlotCount(slots)) { try SlotGeometry(slotCount: slots, dimension: .two) }
+        }
+        #expect(HETensorError.unsupportedSlotCount(4096).description.contains("at least 10 blocks"))
+        #expect(throws: HETensorError.invalidNetwork("12 weights for 16 × 3 × 3 × 3")) {
+            try FoldedCNN.Block(weight: Array(repeating: 0, count: 12), outputChannels: 16, inputChannels: 3, kernelHeight: 3,
+                                kernelWidth: 3, biasMap: Array(repeating: 0, count: 16 * 32 * 15), height: 32, width: 15)
+        }
+        #expect(throws: HETensorError.invalidNetwork("no convolution block")) {
+            try FoldedCNN(dimension: .two, blocks: [], linearWeight: [], linearBias: [])
+        }
+        let network = try tinyNetwork(.two)
+        #expect(throws: HETensorError.invalidNetwork("159 linear weights for 10 classes × 16 channels")) {
+            try FoldedCNN(dimension: .two, blocks: network.blocks, linearWeight: Array(network.linearWeight.dropLast()),
+                          linearBias: network.linearBias)
+        }
+        // a 2D network compiled as 1D: the first block's maps do not match the 1 × 480 input
+        let wrongDimension = try FoldedCNN(dimension: .one, blocks: network.blocks, linearWeight: network.linearWeight,
+                                           linearBias: network.linearBias)
+        #expect(throws: HETensorError.invalidNetwork("block 1 expects 32 × 15 maps, its input is 1 × 480")) {
+            try PackedProgram.compile(wrongDimension, slotCount: 8192, method: .hear)
+        }
+        let program = try PackedProgram.compile(network, slotCount: 8192, method: .hear)
+        #expect(throws: HETensorError.invalidInput("100 input values for 2 channels of 32 × 15")) {
+            try program.inputSlots(Array(repeating: 0, count: 100))
+        }
+        #expect(throws: HETensorError.invalidInput("the input has 5 slots, the program 8192")) {
+            try ClearSlotSimulator.run(program, input: [1, 2, 3, 4, 5])
+        }
     }
 }

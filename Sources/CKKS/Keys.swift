@@ -115,14 +115,6 @@ public struct KeySwitchingKey: Sendable, Equatable {
     public internal(set) var a: [UInt64]
     /// The seed every `a_j` is expanded from.
     public let seed: [UInt8]
-
-    /// Digit `j` as two polynomials of `basis` (`Q_level·P`).
-    public func digit(_ j: Int, basis: RNSBasis) -> (b: RNSPolynomial, a: RNSPolynomial) {
-        let size = limbCount * degree
-        let range = (j * size)..<((j + 1) * size)
-        return (try! RNSPolynomial(basis: basis, form: .ntt, data: Array(b[range])),
-                try! RNSPolynomial(basis: basis, form: .ntt, data: Array(a[range])))
-    }
 }
 
 /// The key that switches `s²` back to `s` after a ciphertext product.

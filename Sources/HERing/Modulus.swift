@@ -20,7 +20,9 @@ public func subtractIfAtLeast(_ x: UInt64, _ m: UInt64) -> UInt64 {
 ///   `x, y < q` (and any 128-bit value below `q·2⁶⁴`).
 /// - Shoup: for a fixed operand `w < q`, `w' = ⌊w·2⁶⁴ / q⌋` (see `shoup(_:)`).
 /// - Montgomery: `R = 2⁶⁴`, `qInverse = q⁻¹ mod 2⁶⁴`; `montgomeryRSquared = R² mod q` converts
-///   into Montgomery form.
+///   into Montgomery form. No engine path uses it (the vector products take the floating-quotient
+///   path, `multiplyFloating`, which measured faster with no conversion in or out); it stays as
+///   a scalar primitive, tested and benchmarked against the others (`HEARBenchmarks ntt`).
 ///
 /// The bound `q < 2⁶¹` leaves three bits of headroom: lazy values in [0, 4q) and the Barrett
 /// estimate's two corrections (values in [0, 3q)) never overflow 64 bits, and a product of two

@@ -172,24 +172,6 @@ public struct RNSPolynomial: Sendable, Equatable {
         }
     }
 
-    /// `self ⊙= other` where `other` holds residues in Montgomery form (`b·2⁶⁴ mod q`): one
-    /// Montgomery product per coefficient, the cheapest vector×vector product when one side is
-    /// reused (keys, weight plaintexts).
-    public mutating func multiply(montgomery other: RNSPolynomial) {
-        checkCompatible(other, "multiply(montgomery:)")
-        precondition(form == .ntt, "ring products are pointwise only in NTT form")
-        let n = degree
-        forEachLimb(with: other) { m, a, b in for k in 0..<n { a[k] = m.multiplyMontgomery(a[k], b[k]) } }
-    }
-
-    /// The residues converted to Montgomery form (`x·2⁶⁴ mod q`), for `multiply(montgomery:)`.
-    public func toMontgomery() -> RNSPolynomial {
-        var r = self
-        let n = degree
-        r.forEachLimb { _, m, a in for k in 0..<n { a[k] = m.toMontgomery(a[k]) } }
-        return r
-    }
-
     // MARK: Transforms
 
     /// Coefficient → NTT form, all limbs in parallel.

@@ -314,7 +314,7 @@ public final class MonitoringStation: @unchecked Sendable {
         self.identity = identity
         self.secretKey = secretKey
         do { decryptor = try Decryptor(context: context, secretKey: secretKey) } catch {
-            throw .invalidInput("the secret key does not fit its parameters: \(error.description)")
+            throw ProtocolError(error, "the secret key does not fit its parameters")
         }
     }
 
@@ -484,7 +484,7 @@ public struct Client {
             } else {
                 encryptor = try Encryptor(context: context, publicKey: publicKey.publicKey)
             }
-        } catch { throw .invalidInput("the public key does not fit its parameters: \(error.description)") }
+        } catch { throw ProtocolError(error, "the public key does not fit its parameters") }
     }
 
     /// The network input of a recording of any length: frame selection to 32 frames, then
@@ -502,7 +502,7 @@ public struct Client {
         do {
             let plaintext = try context.encode(slots, level: session.inputLevel, scale: session.inputScale)
             return SessionCiphertext(kind: .inputCiphertext, session: session, context: context, ciphertext: try encryptor.encrypt(plaintext))
-        } catch { throw .invalidInput("cannot encrypt the input: \(error.description)") }
+        } catch { throw ProtocolError(error, "cannot encrypt the input") }
     }
 }
 
@@ -614,5 +614,18 @@ extension SessionDescriptor {
         var hash = FingerprintHasher(domain: "HEAR key set 1")
         hash.mix(bytes: Serialization.storedDigest(of: bytes) ?? [])
         return hash.finalize().hex
+    }
+}
+
+extension ProtocolError {
+    /// A CKKS failure at the protocol level, keeping its cause: no randomness stays
+    /// `.entropyUnavailable` (exit 70 in the CLI), another parameter set `.mismatch`, anything
+    /// else an `.invalidInput` that says what was being done.
+    public init(_ error: CKKSError, _ doing: String) {
+        switch error {
+        case .entropyUnavailable: self = .entropyUnavailable("\(doing): \(error.description)")
+        case .parameterMismatch: self = .mismatch("\(doing): \(error.description)")
+        default: self = .invalidInput("\(doing): \(error.description)")
+        }
     }
 }

@@ -52,6 +52,7 @@ func evaluateEncrypted(model: HEARModel, modelOrigin: String, inputs: [ActionInp
                                            packing: settings.packing, parameters: parameters, weightBudget: settings.weightBudget,
                                            parallelism: commandParallelism)
     } catch {
+        guard case .invalidInput = error else { throw failure(error) }
         throw CommandFailure(code: .usage, message: "cannot run \(printable(model.name)) with preset \(parameters.name): \(error.description)")
     }
     let program = inference.program, plan = inference.plan

@@ -133,15 +133,6 @@ func failure(_ error: ProtocolError) -> CommandFailure {
     }
 }
 
-/// Runs one step of a party, as a command failure whatever went wrong (protocol, data, command).
-func step<T>(_ body: () throws -> T) throws(CommandFailure) -> T {
-    do { return try body() } catch let error as CommandFailure { throw error } catch let error as ProtocolError {
-        throw failure(error)
-    } catch let error as DataError { throw failure(error) } catch {
-        throw CommandFailure(code: .dataError, message: "\(error)")
-    }
-}
-
 /// A `throws(ProtocolError)` step as a command failure.
 func protocolStep<T>(_ body: () throws(ProtocolError) -> T) throws(CommandFailure) -> T {
     do { return try body() } catch { throw failure(error) }
@@ -228,8 +219,10 @@ func writeKeys(folded: FoldedNetwork, settings: EncryptedSettings, identity: Sig
                                                   packing: settings.packing, parameters: settings.parameters, identity: identity,
                                                   scoreBound: scoreBound(folded, calibration: calibration), parallelism: commandParallelism)
     } catch {
-        if case .entropyUnavailable = error { throw failure(error) }
-        throw CommandFailure(code: .usage, message: error.description)
+        // a model, method or preset that cannot run together is a bad argument; every other
+        // cause keeps its own exit status (no randomness: 70)
+        if case .invalidInput = error { throw CommandFailure(code: .usage, message: error.description) }
+        throw failure(error)
     }
     var secret = keys.station.secretKeyFile(), stationKey = keys.station.identity.secretFile()
     defer { wipe(&secret); wipe(&stationKey) }
@@ -337,15 +330,13 @@ func readRecording(_ options: Options) throws(CommandFailure) -> (SkeletonSequen
         return (sequence, "test clip \(clip) of \(source.description) (label \(HEARTestSet.classNames[label]))")
     }
     let input = URL(fileURLWithPath: try options.required("input"))
-    return try step {
-        if let row = try options.integer("row", range: 0...Int(Int32.max)) {
-            guard options.values["threshold"] == nil else {
-                throw CommandFailure(code: .usage, message: "--threshold applies to a keypoint recording, not to a --row of 32 frames")
-            }
-            return (try HEARTestSet.sequence(row: row, of: input), "row \(row) of \(input.relativePath)")
+    if let row = try options.integer("row", range: 0...Int(Int32.max)) {
+        guard options.values["threshold"] == nil else {
+            throw CommandFailure(code: .usage, message: "--threshold applies to a keypoint recording, not to a --row of 32 frames")
         }
-        return (try KeypointCSV.read(from: input), input.relativePath)
+        do { return (try HEARTestSet.sequence(row: row, of: input), "row \(row) of \(input.relativePath)") } catch { throw failure(error) }
     }
+    do { return (try KeypointCSV.read(from: input), input.relativePath) } catch { throw failure(error) }
 }
 
 /// A warning on stderr for a recording shorter than `FrameSelection.recommendedMinimumFrames`.
@@ -634,11 +625,11 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         start = DispatchTime.now().uptimeNanoseconds
         let input = Client.input(for: recording)
         let out = clientDirectory.appendingPathComponent("\(fileName(name)).input.hear")
-        try step {
+        let file = try protocolStep { () throws(ProtocolError) in
             var client = try Client(publicKey: publicKey)
-            let ciphertext = try client.encrypt(input)
-            try writePartyFile(try ciphertext.serialized(signedBy: camera, sequence: try cameraDevice.nextSequence()), to: out)
+            return try client.encrypt(input).serialized(signedBy: camera, sequence: try cameraDevice.nextSequence())
         }
+        try writePartyFile(file, to: out)
         let selected = recording.frames.count == ActionInput.frames ? "" : " → 32 selected"
         print(String(format: "[client]  %@%@: %d frames%@ → encrypted and signed %@ in %.3f s", name, label.map { " (\($0))" } ?? "",
                      recording.frames.count, selected, megabytes(fileSize(out)), wallSeconds(since: start)))
@@ -661,11 +652,13 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         let inURL = clientDirectory.appendingPathComponent("\(fileName(name)).input.hear")
         let out = cloudDirectory.appendingPathComponent("\(fileName(name)).result.hear")
         start = DispatchTime.now().uptimeNanoseconds
-        try step {
-            let input = try SessionCiphertext(file: readPartyFile(inURL, kind: .inputCiphertext), kind: .inputCiphertext,
-                                              source: inURL.lastPathComponent, trusting: cloud.station, context: server.context)
-            try writePartyFile(try server.evaluate(input).result.serialized(signedBy: cloud), to: out)
+        let inputBytes = try readPartyFile(inURL, kind: .inputCiphertext)
+        let result = try protocolStep { () throws(ProtocolError) in
+            let input = try SessionCiphertext(file: inputBytes, kind: .inputCiphertext, source: inURL.lastPathComponent,
+                                              trusting: cloud.station, context: server.context)
+            return try server.evaluate(input).result.serialized(signedBy: cloud)
         }
+        try writePartyFile(result, to: out)
         print(String(format: "[cloud]   %@: inference %.3f s → signed result %@", name, wallSeconds(since: start), megabytes(fileSize(out))))
     }
 
@@ -676,12 +669,14 @@ func demo(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     for (index, (name, _, label)) in recordings.enumerated() {
         let inURL = cloudDirectory.appendingPathComponent("\(fileName(name)).result.hear")
         start = DispatchTime.now().uptimeNanoseconds
-        try step {
-            let result = try SessionCiphertext(file: readPartyFile(inURL, kind: .resultCiphertext), kind: .resultCiphertext,
-                                               source: inURL.lastPathComponent, trusting: station.trust, context: station.context)
-            try accepted.check(result.origin!, source: inURL.lastPathComponent)
+        let resultBytes = try readPartyFile(inURL, kind: .resultCiphertext)
+        try protocolStep { () throws(ProtocolError) in
+            let result = try SessionCiphertext(file: resultBytes, kind: .resultCiphertext, source: inURL.lastPathComponent,
+                                               trusting: station.trust, context: station.context)
+            guard let origin = result.origin else { throw .damaged(source: inURL.lastPathComponent, reason: "the result names no input") }
+            try accepted.check(origin, source: inURL.lastPathComponent)
             let decision = try station.decide(result, source: inURL.lastPathComponent)
-            accepted.record(camera: result.origin!.cameraFingerprint, sequence: result.origin!.sequence)
+            accepted.record(camera: origin.cameraFingerprint, sequence: origin.sequence)
             let seconds = wallSeconds(since: start)
             if let label {
                 labelled += 1

@@ -320,6 +320,16 @@ struct PartiesTests {
         _ = try station.decide(genuine)
     }
 
+    @Test("a CKKS failure keeps its cause at the protocol level: no randomness, another parameter set, bad input")
+    func errorCauses() {
+        let entropy = ProtocolError(CKKSError.entropyUnavailable("getrandom failed with errno 38"), "cannot encrypt the input")
+        #expect(entropy == .entropyUnavailable("cannot encrypt the input: no randomness from the operating system: getrandom failed with errno 38"))
+        let foreign = ProtocolError(CKKSError.parameterMismatch("the public key belongs to another parameter set"), "the public key does not fit")
+        #expect(foreign == .mismatch("the public key does not fit: parameter mismatch: the public key belongs to another parameter set"))
+        let level = ProtocolError(CKKSError.invalidLevel(level: 12, reason: "outside 0 … 9"), "cannot encrypt the input")
+        #expect(level == .invalidInput("cannot encrypt the input: level 12: outside 0 … 9"))
+    }
+
     @Test("files of the wrong kind; a secret key is refused wherever it is not the station's")
     func wrongKinds() throws {
         let secret = small.keys.station.secretKeyFile(), publicKey = try small.keys.publicKeyFile()

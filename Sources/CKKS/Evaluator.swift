@@ -134,8 +134,9 @@ public struct Evaluator: Sendable {
         return r
     }
 
-    /// `Σᵢ aᵢ ⊙ pᵢ` with lazy reduction (128-bit sums, one reduction per coefficient): the
-    /// building block of lazy rescaling. All terms at one level and one scale product.
+    /// `Σᵢ aᵢ ⊙ pᵢ` by the one multiply-accumulate kernel (`ProductSums`: each product reduced
+    /// by the floating quotient below 2⁵⁰, 128-bit sums above), then one rescale by the caller:
+    /// the building block of lazy rescaling. All terms at one level and one scale product.
     public func multiplyAccumulate(_ terms: [(Ciphertext, Plaintext)]) throws(CKKSError) -> Ciphertext {
         guard let first = terms.first else { throw .invalidOperand("multiplyAccumulate needs at least one term") }
         let level = first.0.level, scale = first.0.scale * first.1.scale
@@ -145,47 +146,12 @@ public struct Evaluator: Sendable {
             try checkSameLevelAndScale(c, level, scale / p.scale)
         }
         let basis = context.dataBases[level]
-        guard basis.moduli.allSatisfy(\.supportsFloatingProduct) else {
-            var accumulators = [LazyProductAccumulator(basis: basis), LazyProductAccumulator(basis: basis)]
-            for (c, p) in terms {
-                accumulators[0].add(c.parts[0], times: p.polynomial)
-                accumulators[1].add(c.parts[1], times: p.polynomial)
-            }
-            return Ciphertext(parts: accumulators.map { $0.result() }, scale: scale, level: level)
-        }
-        // Limb by limb (in parallel), term by term: the two accumulators of one limb (2·N words)
-        // stay in cache while each term's limb streams through once; every product is reduced
-        // by the vectorized floating-quotient method and added modulo q.
-        let n = context.degree
+        // limb by limb (in parallel), the plaintexts as the shared factor, 16 terms per pass
         var out0 = RNSPolynomial(zeroIn: basis, form: .ntt), out1 = RNSPolynomial(zeroIn: basis, form: .ntt)
-        out0.data.withUnsafeMutableBufferPointer { o0 in
-            out1.data.withUnsafeMutableBufferPointer { o1 in
-                let r0 = UncheckedSendable(o0.baseAddress!), r1 = UncheckedSendable(o1.baseAddress!)
-                context.parallelism.forEach(level + 1) { i in
-                    let m = basis.moduli[i]
-                    let acc0 = r0.value + i * n, acc1 = r1.value + i * n
-                    for (t, (c, p)) in terms.enumerated() {
-                        c.parts[0].data.withUnsafeBufferPointer { x0b in
-                            c.parts[1].data.withUnsafeBufferPointer { x1b in
-                                p.polynomial.data.withUnsafeBufferPointer { yb in
-                                    let x0 = x0b.baseAddress! + i * n, x1 = x1b.baseAddress! + i * n, y = yb.baseAddress! + i * n
-                                    if t == 0 {
-                                        for k in 0..<n {
-                                            acc0[k] = m.multiplyFloating(x0[k], y[k])
-                                            acc1[k] = m.multiplyFloating(x1[k], y[k])
-                                        }
-                                    } else {
-                                        for k in 0..<n {
-                                            acc0[k] = m.add(acc0[k], m.multiplyFloating(x0[k], y[k]))
-                                            acc1[k] = m.add(acc1[k], m.multiplyFloating(x1[k], y[k]))
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        let triples = terms.map { ($0.0.parts[0], $0.0.parts[1], $0.1.polynomial) }
+        for chunk in stride(from: 0, to: triples.count, by: productChunk) {
+            sumProducts(Array(triples[chunk..<min(chunk + productChunk, triples.count)]), permutations: nil, basis: basis,
+                        into: &out0, &out1, accumulate: chunk > 0)
         }
         return Ciphertext(parts: [out0, out1], scale: scale, level: level)
     }
@@ -401,20 +367,23 @@ public struct Evaluator: Sendable {
             return x
         }
         let decomposed = entries.contains(where: { $0 != nil }) ? context.decompose(a.parts[1], level: level) : nil
-        var acc0 = LazyProductAccumulator(basis: basis), acc1 = LazyProductAccumulator(basis: basis)
         let lifted0 = liftedByP(a.parts[0])
+        // each rotated pair (σ(P·c₀ + x₀), σ(x₁)), kept before its permutation, is added to the
+        // sums at once by the multiply-accumulate kernel, with the plaintext as the shared factor
+        // and σ as the permutation of the reads
+        var sum0 = RNSPolynomial(zeroIn: basis, form: .ntt), sum1 = RNSPolynomial(zeroIn: basis, form: .ntt)
         for (index, term) in terms.enumerated() {
             if let entry = entries[index], let decomposed {
                 var (x0, x1) = context.keyProduct(decomposed, key: entry.key)
                 x0.add(lifted0)
-                acc0.add(x0, permutedBy: entry.permutation, times: term.plaintext.polynomial)
-                acc1.add(x1, permutedBy: entry.permutation, times: term.plaintext.polynomial)
+                sumProducts([(x0, x1, term.plaintext.polynomial)], permutations: [entry.permutation], basis: basis,
+                            into: &sum0, &sum1, accumulate: index > 0)
             } else {
-                acc0.add(lifted0, times: term.plaintext.polynomial)
-                acc1.add(liftedByP(a.parts[1]), times: term.plaintext.polynomial)
+                sumProducts([(lifted0, liftedByP(a.parts[1]), term.plaintext.polynomial)], permutations: nil, basis: basis,
+                            into: &sum0, &sum1, accumulate: index > 0)
             }
         }
-        return Ciphertext(parts: [context.modDown(acc0.result(), level: level), context.modDown(acc1.result(), level: level)],
+        return Ciphertext(parts: [context.modDown(sum0, level: level), context.modDown(sum1, level: level)],
                           scale: a.scale * first.plaintext.scale, level: level)
     }
 }
@@ -439,4 +408,75 @@ extension CKKSContext {
             throw .parameterMismatch("the plaintext does not belong to this context at level \(level)")
         }
     }
+}
+
+/// Terms per call of the kernel in `multiplyAccumulate` (the pointers of a chunk are held by
+/// nested closures, three per term).
+let productChunk = 16
+
+extension Evaluator {
+    /// `out0 (+)= Σₜ uₜ[π(k)]·wₜ`, `out1 (+)= Σₜ vₜ[π(k)]·wₜ` for triples `(u, v, w)` over `basis`
+    /// (NTT form), limb by limb in parallel, by `ProductSums`.
+    func sumProducts(_ triples: [(RNSPolynomial, RNSPolynomial, RNSPolynomial)], permutations: [[UInt32]?]?, basis: RNSBasis,
+                     into out0: inout RNSPolynomial, _ out1: inout RNSPolynomial, accumulate: Bool) {
+        let n = basis.degree
+        withPointers(triples) { pointers in
+            withPermutationPointers(permutations ?? Array(repeating: nil, count: triples.count)) { permutationPointers in
+                out0.data.withUnsafeMutableBufferPointer { o0 in
+                    out1.data.withUnsafeMutableBufferPointer { o1 in
+                        let r0 = UncheckedSendable(o0.baseAddress!), r1 = UncheckedSendable(o1.baseAddress!)
+                        let inputs = UncheckedSendable(pointers), pis = UncheckedSendable(permutationPointers)
+                        // a permutation is the same in every limb: limb i reads u at i·N + π(k)
+                        basis.parallelism.forEach(basis.count) { i in
+                            withUnsafeTemporaryAllocation(of: ProductSums.Term.self, capacity: inputs.value.count) { limbTerms in
+                                for (t, p) in inputs.value.enumerated() {
+                                    limbTerms.initializeElement(at: t, to: ProductSums.Term(u: p.u + i * n, v: p.v + i * n, w: p.w + i * n,
+                                                                                          permutation: pis.value[t]))
+                                }
+                                ProductSums.limb(modulus: basis.moduli[i], count: n, terms: UnsafeBufferPointer(limbTerms),
+                                                 first: r0.value + i * n, second: r1.value + i * n, accumulate: accumulate)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs `body` with the base addresses of each triple's residues (`u`, `v`, `w`), valid for the
+/// duration of the call (the arrays are held by `triples`).
+func withPointers<R>(_ triples: [(RNSPolynomial, RNSPolynomial, RNSPolynomial)],
+                     _ body: ([(u: UnsafePointer<UInt64>, v: UnsafePointer<UInt64>, w: UnsafePointer<UInt64>)]) -> R) -> R {
+    var pointers: [(u: UnsafePointer<UInt64>, v: UnsafePointer<UInt64>, w: UnsafePointer<UInt64>)] = []
+    pointers.reserveCapacity(triples.count)
+    func collect(_ index: Int) -> R {
+        if index == triples.count { return body(pointers) }
+        return triples[index].0.data.withUnsafeBufferPointer { u in
+            triples[index].1.data.withUnsafeBufferPointer { v in
+                triples[index].2.data.withUnsafeBufferPointer { w in
+                    pointers.append((u.baseAddress!, v.baseAddress!, w.baseAddress!))
+                    return collect(index + 1)
+                }
+            }
+        }
+    }
+    return collect(0)
+}
+
+/// The same for optional permutations.
+func withPermutationPointers<R>(_ permutations: [[UInt32]?], _ body: ([UnsafePointer<UInt32>?]) -> R) -> R {
+    var pointers: [UnsafePointer<UInt32>?] = []
+    func collect(_ index: Int) -> R {
+        if index == permutations.count { return body(pointers) }
+        guard let permutation = permutations[index] else {
+            pointers.append(nil)
+            return collect(index + 1)
+        }
+        return permutation.withUnsafeBufferPointer { p in
+            pointers.append(p.baseAddress!)
+            return collect(index + 1)
+        }
+    }
+    return collect(0)
 }

@@ -144,87 +144,16 @@ extension CKKSContext {
 }
 
 /// One limb of the key product: `out0[k] = Σ_j d_j[k]·b_j[k]`, `out1[k] = Σ_j d_j[k]·a_j[k]`
-/// (mod q), digit `j` of `d` at `d + j·dStride`, of the key at `+ j·keyStride`.
-///
-/// Memory-bound (the key is streamed from DRAM), so the loop is shaped for memory traffic:
-/// tiles of 1024 coefficients keep the 128-bit sums (four words per coefficient) in L1, and the
-/// digits are taken four at a time so that each pass over the sums adds eight products.
+/// (mod q), digit `j` of `d` at `d + j·dStride`, of the key at `+ j·keyStride`: the one
+/// multiply-accumulate kernel (`ProductSums`) with the digit as the shared factor.
 @inline(__always)
 func keyProductLimb(modulus m: Modulus, digits: Int, n: Int, d: UnsafePointer<UInt64>, dStride: Int,
                     b: UnsafePointer<UInt64>, a: UnsafePointer<UInt64>, keyStride: Int,
                     out0: UnsafeMutablePointer<UInt64>, out1: UnsafeMutablePointer<UInt64>) {
-    let tile = min(1024, n)
-    if m.supportsFloatingProduct {
-        // each product reduced at once by the vectorizable floating-quotient method, the sums
-        // kept in [0, q) by a branch-free subtraction
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * tile) { scratch in
-            let acc0 = scratch.baseAddress!, acc1 = acc0 + tile
-            var start = 0
-            while start < n {
-                let x = d + start, kb = b + start, ka = a + start
-                for k in 0..<tile {
-                    acc0[k] = m.multiplyFloating(x[k], kb[k])
-                    acc1[k] = m.multiplyFloating(x[k], ka[k])
-                }
-                for j in 1..<max(digits, 1) {
-                    let x = d + (j * dStride + start), kb = b + (j * keyStride + start), ka = a + (j * keyStride + start)
-                    for k in 0..<tile {
-                        acc0[k] = m.add(acc0[k], m.multiplyFloating(x[k], kb[k]))
-                        acc1[k] = m.add(acc1[k], m.multiplyFloating(x[k], ka[k]))
-                    }
-                }
-                (out0 + start).update(from: acc0, count: tile)
-                (out1 + start).update(from: acc1, count: tile)
-                start += tile
-            }
+    withUnsafeTemporaryAllocation(of: ProductSums.Term.self, capacity: digits) { terms in
+        for j in 0..<digits {
+            terms.initializeElement(at: j, to: ProductSums.Term(u: b + j * keyStride, v: a + j * keyStride, w: d + j * dStride))
         }
-        return
-    }
-    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4 * tile) { scratch in
-        let low0 = scratch.baseAddress!, high0 = low0 + tile, low1 = high0 + tile, high1 = low1 + tile
-        @inline(__always) func add(_ low: inout UInt64, _ high: inout UInt64, _ p: (high: UInt64, low: UInt64)) {
-            let (s, c) = low.addingReportingOverflow(p.low)
-            low = s
-            high &+= p.high &+ (c ? 1 : 0)
-        }
-        var start = 0
-        while start < n {
-            scratch.initialize(repeating: 0)
-            var j = 0
-            while j < digits {
-                let group = min(4, digits - j)
-                let x0 = d + (j * dStride + start), b0 = b + (j * keyStride + start), a0 = a + (j * keyStride + start)
-                if group == 4 {
-                    let x1 = x0 + dStride, x2 = x1 + dStride, x3 = x2 + dStride
-                    let b1 = b0 + keyStride, b2 = b1 + keyStride, b3 = b2 + keyStride
-                    let a1 = a0 + keyStride, a2 = a1 + keyStride, a3 = a2 + keyStride
-                    for k in 0..<tile {
-                        var l0 = low0[k], h0 = high0[k], l1 = low1[k], h1 = high1[k]
-                        let v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k]
-                        add(&l0, &h0, v0.multipliedFullWidth(by: b0[k])); add(&l1, &h1, v0.multipliedFullWidth(by: a0[k]))
-                        add(&l0, &h0, v1.multipliedFullWidth(by: b1[k])); add(&l1, &h1, v1.multipliedFullWidth(by: a1[k]))
-                        add(&l0, &h0, v2.multipliedFullWidth(by: b2[k])); add(&l1, &h1, v2.multipliedFullWidth(by: a2[k]))
-                        add(&l0, &h0, v3.multipliedFullWidth(by: b3[k])); add(&l1, &h1, v3.multipliedFullWidth(by: a3[k]))
-                        low0[k] = l0; high0[k] = h0; low1[k] = l1; high1[k] = h1
-                    }
-                } else {
-                    for g in 0..<group {
-                        let x = x0 + g * dStride, kb = b0 + g * keyStride, ka = a0 + g * keyStride
-                        for k in 0..<tile {
-                            let v = x[k]
-                            add(&low0[k], &high0[k], v.multipliedFullWidth(by: kb[k]))
-                            add(&low1[k], &high1[k], v.multipliedFullWidth(by: ka[k]))
-                        }
-                    }
-                }
-                j += group
-            }
-            let r0 = out0 + start, r1 = out1 + start
-            for k in 0..<tile {
-                r0[k] = m.reduce(high: m.reduce(high0[k]), low: low0[k])
-                r1[k] = m.reduce(high: m.reduce(high1[k]), low: low1[k])
-            }
-            start += tile
-        }
+        ProductSums.limb(modulus: m, count: n, terms: UnsafeBufferPointer(terms), first: out0, second: out1)
     }
 }

@@ -157,8 +157,7 @@ public struct RNSPolynomial: Sendable, Equatable {
         forEachLimb(with: other) { m, a, b in m.multiply(a, by: b, count: n) }
     }
 
-    /// `self += a ⊙ b` (NTT form), reduced at once; see `LazyProductAccumulator` to reduce once
-    /// for many products.
+    /// `self += a ⊙ b` (NTT form), reduced at once; `ProductSums` takes sums of many products.
     public mutating func multiplyAdd(_ a: RNSPolynomial, _ b: RNSPolynomial) {
         checkCompatible(a, "multiplyAdd")
         checkCompatible(b, "multiplyAdd")
@@ -206,83 +205,3 @@ public struct RNSPolynomial: Sendable, Equatable {
     }
 }
 
-/// A sum of products `Σ aₖ ⊙ bₖ` (NTT form) kept as 128-bit values per coefficient and reduced
-/// once at the end (lazy reduction). Each product of two residues is below 2¹²², so up to 64
-/// products are summed before a partial reduction is needed; the accumulator folds its high
-/// words automatically every 60 products.
-public struct LazyProductAccumulator: Sendable {
-    public let basis: RNSBasis
-    @usableFromInline var low: [UInt64]
-    @usableFromInline var high: [UInt64]
-    @usableFromInline var pending = 0
-
-    public init(basis: RNSBasis) {
-        self.basis = basis
-        low = [UInt64](repeating: 0, count: basis.count * basis.degree)
-        high = low
-    }
-
-    /// Adds `a ⊙ b` without reducing.
-    public mutating func add(_ a: RNSPolynomial, times b: RNSPolynomial) {
-        add(a, permutedBy: nil, times: b)
-    }
-
-    /// Adds `σ(a) ⊙ b` without reducing, where `σ(a)[k] = a[π[k]]` in every limb (the NTT form
-    /// of an automorphism; see `automorphismPermutation`). Parallel over limbs.
-    public mutating func add(_ a: RNSPolynomial, permutedBy permutation: [UInt32]?, times b: RNSPolynomial) {
-        precondition(a.basis.isSame(as: basis) && b.basis.isSame(as: basis), "accumulator basis mismatch")
-        precondition(a.form == .ntt && b.form == .ntt, "products are pointwise only in NTT form")
-        precondition(permutation == nil || permutation!.count == basis.degree, "permutation of the wrong size")
-        if pending == 60 { fold() }
-        let n = basis.degree
-        let identity = permutation == nil
-        let pi = permutation ?? []
-        low.withUnsafeMutableBufferPointer { lowBuffer in
-            high.withUnsafeMutableBufferPointer { highBuffer in
-                a.data.withUnsafeBufferPointer { ab in
-                    b.data.withUnsafeBufferPointer { bb in
-                        pi.withUnsafeBufferPointer { pib in
-                            let lp = UncheckedSendable(lowBuffer.baseAddress!), hp = UncheckedSendable(highBuffer.baseAddress!)
-                            let ap = UncheckedSendable(ab.baseAddress!), bp = UncheckedSendable(bb.baseAddress!)
-                            let pp = UncheckedSendable(pib.baseAddress)
-                            basis.parallelism.forEach(basis.count) { i in
-                                let l = lp.value + i * n, h = hp.value + i * n
-                                let x = ap.value + i * n, y = bp.value + i * n
-                                for k in 0..<n {
-                                    let xk = identity ? x[k] : x[Int(pp.value![k])]
-                                    let p = xk.multipliedFullWidth(by: y[k])
-                                    let (s, c) = l[k].addingReportingOverflow(p.low)
-                                    l[k] = s
-                                    h[k] &+= p.high &+ (c ? 1 : 0)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        pending += 1
-    }
-
-    /// Reduces the high words so that more products fit.
-    @usableFromInline mutating func fold() {
-        let n = basis.degree
-        for i in 0..<basis.count {
-            let m = basis.moduli[i]
-            for k in (i * n)..<((i + 1) * n) {
-                low[k] = m.reduce(UInt128(high[k]) << 64 | UInt128(low[k]))
-                high[k] = 0
-            }
-        }
-        pending = 1
-    }
-
-    /// The reduced sum, in NTT form.
-    public func result() -> RNSPolynomial {
-        var reduced = self
-        reduced.fold()   // low now holds every residue reduced, high is zero
-        var r = RNSPolynomial(zeroIn: basis, form: .ntt)
-        r.data = reduced.low
-        return r
-    }
-}

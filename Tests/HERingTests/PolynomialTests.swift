@@ -46,18 +46,57 @@ struct PolynomialTests {
         }
     }
 
-    @Test("lazy multiply-accumulate equals reduced sums of products, past the folding point")
-    func lazyAccumulation() throws {
-        let basis = try Self.basis(n: 32, count: 2, bits: 60)
+    @Test("the multiply-accumulate kernel equals reduced sums of products: both paths, past the fold, permuted, in chunks",
+          arguments: [30, 60])
+    func productSums(bits: Int) throws {
+        // 30-bit primes take the floating-quotient path, 60-bit ones the 128-bit sums (folded
+        // every 63 products: 130 terms fold twice)
+        let basis = try Self.basis(n: 64, count: 2, bits: bits)
+        #expect(basis.moduli.allSatisfy { $0.supportsFloatingProduct } == (bits == 30))
         var rng = TestRNG(seed: 53)
-        var accumulator = LazyProductAccumulator(basis: basis)
-        var expected = RNSPolynomial(zeroIn: basis, form: .ntt)
-        for _ in 0..<130 {
-            let a = Self.random(basis, &rng, form: .ntt), b = Self.random(basis, &rng, form: .ntt)
-            accumulator.add(a, times: b)
-            expected.multiplyAdd(a, b)
+        let n = basis.degree
+        let permutation = try RNSPolynomial.automorphismPermutation(degree: n, galoisElement: 5)
+        var us: [RNSPolynomial] = [], vs: [RNSPolynomial] = [], ws: [RNSPolynomial] = []
+        var expected0 = RNSPolynomial(zeroIn: basis, form: .ntt), expected1 = expected0
+        for t in 0..<130 {
+            let u = Self.random(basis, &rng, form: .ntt), v = Self.random(basis, &rng, form: .ntt), w = Self.random(basis, &rng, form: .ntt)
+            us.append(u); vs.append(v); ws.append(w)
+            // odd terms read through the permutation
+            let pu = t % 2 == 1 ? try u.applyingAutomorphism(galoisElement: 5, permutation: permutation) : u
+            let pv = t % 2 == 1 ? try v.applyingAutomorphism(galoisElement: 5, permutation: permutation) : v
+            expected0.multiplyAdd(pu, w)
+            expected1.multiplyAdd(pv, w)
         }
-        #expect(accumulator.result() == expected)
+        // the residues and the permutation in memory of their own, so that the terms' pointers stay valid
+        let size = 2 * n
+        let store = UnsafeMutablePointer<UInt64>.allocate(capacity: 3 * 130 * size)
+        let pi = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
+        defer { store.deallocate(); pi.deallocate() }
+        for t in 0..<130 {
+            for (j, p) in [us[t], vs[t], ws[t]].enumerated() { (store + (3 * t + j) * size).initialize(from: p.data, count: size) }
+        }
+        pi.initialize(from: permutation, count: n)
+        for chunk in [130, 7] {   // one call, and calls of 7 terms that accumulate
+            var first = [UInt64](repeating: 0, count: 2 * n), second = first
+            for i in 0..<2 {
+                for start in stride(from: 0, to: 130, by: chunk) {
+                    let terms = (start..<min(start + chunk, 130)).map { t in
+                        ProductSums.Term(u: store + 3 * t * size + i * n, v: store + (3 * t + 1) * size + i * n,
+                                         w: store + (3 * t + 2) * size + i * n, permutation: t % 2 == 1 ? UnsafePointer(pi) : nil)
+                    }
+                    terms.withUnsafeBufferPointer { buffer in
+                        first.withUnsafeMutableBufferPointer { f in
+                            second.withUnsafeMutableBufferPointer { s in
+                                ProductSums.limb(modulus: basis.moduli[i], count: n, terms: buffer, first: f.baseAddress! + i * n,
+                                                 second: s.baseAddress! + i * n, accumulate: start > 0)
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(first == expected0.data, "chunks of \(chunk)")
+            #expect(second == expected1.data, "chunks of \(chunk)")
+        }
     }
 
     @Test("NTT-form automorphism equals coefficient-form automorphism followed by the NTT",

@@ -1,0 +1,146 @@
+// The one multiply-accumulate kernel: pairs of sums of pointwise products, one limb at a time.
+
+/// Pairs of sums of pointwise products over one limb (NTT form), the kernel of key switching
+/// (`Σⱼ dⱼ ⊙ (bⱼ, aⱼ)`), of plaintext products (`Σₜ pₜ ⊙ (c₀ₜ, c₁ₜ)`) and of hoisted
+/// accumulation (`Σₜ pₜ ⊙ (σₜ(x₀ₜ), σₜ(x₁ₜ))`):
+///
+///     first[k]  = Σₜ uₜ[πₜ(k)] · wₜ[k]  mod q
+///     second[k] = Σₜ vₜ[πₜ(k)] · wₜ[k]  mod q
+///
+/// with `πₜ` the identity or the NTT-slot permutation of an automorphism. Every input residue
+/// is below `q`. Two ways, chosen by the size of `q`, equal results:
+///
+/// - `q < 2⁵⁰` (`Modulus.supportsFloatingProduct`, every shipped preset): each product is reduced
+///   at once by the floating-point quotient (`multiplyFloating`, which vectorizes) and added
+///   modulo `q` with a branch-free subtraction. Nothing is ever above `2q`: no margin to track.
+/// - `q ≥ 2⁵⁰`: products below `q² < 2¹²²` are summed in 128 bits and reduced once (Barrett)
+///   at the end. **The one overflow margin:** a 128-bit sum holds at most 64 values below 2¹²²
+///   (`64·2¹²² = 2¹²⁸`); after 63 products the sum is folded back below `q` (which counts as one
+///   of the 64) and summing goes on, so any number of terms is safe.
+///
+/// The coefficients go by tiles of 1024, so that the sums (two or four words per coefficient)
+/// stay in L1 while every term's tile streams through once.
+public enum ProductSums {
+    /// One term: the shared factor `w`, the two factors `u`, `v` (read through `permutation`
+    /// when there is one), each a pointer to the limb's `N` residues.
+    public struct Term {
+        public var u: UnsafePointer<UInt64>
+        public var v: UnsafePointer<UInt64>
+        public var w: UnsafePointer<UInt64>
+        public var permutation: UnsafePointer<UInt32>?
+
+        @inlinable
+        public init(u: UnsafePointer<UInt64>, v: UnsafePointer<UInt64>, w: UnsafePointer<UInt64>,
+                    permutation: UnsafePointer<UInt32>? = nil) {
+            self.u = u
+            self.v = v
+            self.w = w
+            self.permutation = permutation
+        }
+    }
+
+    /// Coefficients per tile.
+    public static let tile = 1024
+    /// Products a 128-bit sum takes before it is folded (with the folded residue: 64 values
+    /// below 2¹²²).
+    public static let productsPerFold = 63
+
+    /// Writes the two sums of `terms` over `count` coefficients modulo `m` into `first` and
+    /// `second`, or with `accumulate` adds them to the residues already there (below `q`), so
+    /// that a long sum can be taken in several calls. `first`, `second` may not alias an input.
+    @inlinable
+    public static func limb(modulus m: Modulus, count n: Int, terms: UnsafeBufferPointer<Term>,
+                            first: UnsafeMutablePointer<UInt64>, second: UnsafeMutablePointer<UInt64>,
+                            accumulate: Bool = false) {
+        guard !terms.isEmpty else {
+            if !accumulate {
+                first.update(repeating: 0, count: n)
+                second.update(repeating: 0, count: n)
+            }
+            return
+        }
+        let tile = min(Self.tile, n)
+        if m.supportsFloatingProduct {
+            var start = 0
+            while start < n {
+                let count = min(tile, n - start)
+                let out0 = first + start, out1 = second + start
+                for (t, term) in terms.enumerated() {
+                    let w = term.w + start
+                    let assign = t == 0 && !accumulate
+                    if let pi = term.permutation {
+                        let p = pi + start
+                        if assign {
+                            for k in 0..<count {
+                                out0[k] = m.multiplyFloating(term.u[Int(p[k])], w[k])
+                                out1[k] = m.multiplyFloating(term.v[Int(p[k])], w[k])
+                            }
+                        } else {
+                            for k in 0..<count {
+                                out0[k] = m.add(out0[k], m.multiplyFloating(term.u[Int(p[k])], w[k]))
+                                out1[k] = m.add(out1[k], m.multiplyFloating(term.v[Int(p[k])], w[k]))
+                            }
+                        }
+                    } else {
+                        let u = term.u + start, v = term.v + start
+                        if assign {
+                            for k in 0..<count {
+                                out0[k] = m.multiplyFloating(u[k], w[k])
+                                out1[k] = m.multiplyFloating(v[k], w[k])
+                            }
+                        } else {
+                            for k in 0..<count {
+                                out0[k] = m.add(out0[k], m.multiplyFloating(u[k], w[k]))
+                                out1[k] = m.add(out1[k], m.multiplyFloating(v[k], w[k]))
+                            }
+                        }
+                    }
+                }
+                start += count
+            }
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4 * tile) { scratch in
+            let low0 = scratch.baseAddress!, high0 = low0 + tile, low1 = high0 + tile, high1 = low1 + tile
+            var start = 0
+            while start < n {
+                let count = min(tile, n - start)
+                scratch.initialize(repeating: 0)
+                var pending = 0
+                if accumulate {   // the partial sums, below q, count as one value each
+                    (low0).update(from: first + start, count: count)
+                    (low1).update(from: second + start, count: count)
+                    pending = 1
+                }
+                for term in terms {
+                    if pending == productsPerFold {
+                        for k in 0..<count {
+                            low0[k] = m.reduce(high: m.reduce(high0[k]), low: low0[k]); high0[k] = 0
+                            low1[k] = m.reduce(high: m.reduce(high1[k]), low: low1[k]); high1[k] = 0
+                        }
+                        pending = 0
+                    }
+                    let w = term.w + start
+                    for k in 0..<count {
+                        let index = term.permutation.map { Int($0[start + k]) } ?? (start + k)
+                        let y = w[k]
+                        let p0 = term.u[index].multipliedFullWidth(by: y), p1 = term.v[index].multipliedFullWidth(by: y)
+                        let (s0, c0) = low0[k].addingReportingOverflow(p0.low)
+                        low0[k] = s0
+                        high0[k] &+= p0.high &+ (c0 ? 1 : 0)
+                        let (s1, c1) = low1[k].addingReportingOverflow(p1.low)
+                        low1[k] = s1
+                        high1[k] &+= p1.high &+ (c1 ? 1 : 0)
+                    }
+                    pending += 1
+                }
+                let out0 = first + start, out1 = second + start
+                for k in 0..<count {
+                    out0[k] = m.reduce(high: m.reduce(high0[k]), low: low0[k])
+                    out1[k] = m.reduce(high: m.reduce(high1[k]), low: low1[k])
+                }
+                start += count
+            }
+        }
+    }
+}

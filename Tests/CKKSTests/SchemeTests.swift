@@ -86,7 +86,7 @@ struct ParameterTests {
     @Test("the security check refuses over-budget chains unless insecure is named")
     func securityCheck() throws {
         // 2018 table at N = 2^14: 438 bits
-        #expect(throws: CKKSError.self) {
+        expectError(CKKSError.self, saying: "log2(QP) = 480 exceeds the 128-bit bound 438 for N = 16384 (he-standard-2018)") {
             try CKKSParameters(degree: 1 << 14, dataPrimeBits: Array(repeating: 40, count: 11), specialPrimeBits: [40],
                                log2Scale: 30, security: .heStandard2018)
         }
@@ -94,19 +94,19 @@ struct ParameterTests {
         let fastBits = [33, 31, 31, 31, 31, 28, 31, 31, 31, 28, 31, 31, 31]
         _ = try CKKSParameters(degree: 1 << 14, dataPrimeBits: fastBits, specialPrimeBits: [33], log2Scale: 31,
                                security: .heStandard2018)
-        #expect(throws: CKKSError.self) {
+        expectError(CKKSError.self, saying: "log2(QP) = 432 exceeds the 128-bit bound 430 for N = 16384 (guideline-2024)") {
             try CKKSParameters(degree: 1 << 14, dataPrimeBits: fastBits, specialPrimeBits: [33], log2Scale: 31,
                                security: .guideline2024)
         }
         // small rings only with the insecure opt-in
-        #expect(throws: CKKSError.self) {
+        expectError(CKKSError.self, saying: "exceeds the 128-bit bound 26 for N = 1024") {
             try CKKSParameters(degree: 1 << 10, dataPrimeBits: [50, 40], specialPrimeBits: [50], log2Scale: 40)
         }
         _ = try CKKSParameters.insecureTesting(degree: 1 << 10)
         // other validation
-        #expect(throws: CKKSError.self) { try CKKSParameters.insecureTesting(dataPrimeBits: [30, 40], log2Scale: 40) }
-        #expect(throws: CKKSError.self) { try CKKSParameters.insecureTesting(specialPrimeBits: []) }
-        #expect(throws: CKKSError.self) { try CKKSParameters.insecureTesting(digitCount: 9) }
+        expectError(CKKSError.self, saying: "log2Scale 40 must be at least 1 and below the size of q0 (30 bits)") { try CKKSParameters.insecureTesting(dataPrimeBits: [30, 40], log2Scale: 40) }
+        expectError(CKKSError.self, saying: "at least one special prime is needed") { try CKKSParameters.insecureTesting(specialPrimeBits: []) }
+        expectError(CKKSError.self, saying: "digit count 9 must be 1 … 4") { try CKKSParameters.insecureTesting(digitCount: 9) }
         // digits larger than P: one digit of 170 bits over P = 2^100 would leave 70 bits of noise
         do {
             _ = try CKKSParameters.insecureTesting(digitCount: 1)
@@ -211,8 +211,8 @@ struct SchemeTests {
         #expect(precision(a.map { $0 * -3 }, try d.decryptReal(e.multiply(ca, integer: -3))) > 23)
         // level and scale mismatches are errors
         let low = try e.dropLevel(ca, to: 1)
-        #expect(throws: CKKSError.self) { try e.add(low, cb) }
-        #expect(throws: CKKSError.self) { try e.add(ca, s.context.encode(b, scale: 0x1p30)) }
+        expectError(CKKSError.self, saying: "operands at levels 1 and 3") { try e.add(low, cb) }
+        expectError(CKKSError.self, saying: "operands at scales 2^40.0 and 2^30.0") { try e.add(ca, s.context.encode(b, scale: 0x1p30)) }
         #expect(precision(a, try d.decryptReal(low)) > 24)
     }
 
@@ -266,7 +266,7 @@ struct SchemeTests {
             expected = expected.map { $0 * $0 }
             #expect(precision(expected, try d.decryptReal(x)) > 18, "level \(x.level)")
         }
-        #expect(throws: CKKSError.self) { try e.rescale(x) }
+        expectError(CKKSError.self, saying: "a level-0 ciphertext cannot be rescaled") { try e.rescale(x) }
     }
 
     @Test("rotation by every step of the key list, and conjugation")
@@ -282,7 +282,7 @@ struct SchemeTests {
         }
         let conjugated = try s.context.decode(d.decrypt(e.conjugate(ct, keys: s.galoisKeys)))
         #expect(precisionBits(expected: z.map { Complex($0.real, -$0.imaginary) }, actual: conjugated) > 22)
-        #expect(throws: CKKSError.self) { try e.rotate(ct, by: 4, keys: s.galoisKeys) }
+        expectError(CKKSError.self, saying: "no Galois key for rotation by 4") { try e.rotate(ct, by: 4, keys: s.galoisKeys) }
         // at a lower level too
         let low = try e.dropLevel(ct, to: 1)
         let rotatedLow = try s.context.decode(d.decrypt(e.rotate(low, by: 3, keys: s.galoisKeys)))
@@ -333,14 +333,14 @@ struct SchemeTests {
         let x1 = try e.dropLevel(ct, to: 1)
         let conjugated = try s.context.decode(d.decrypt(e.conjugate(x1, keys: keys)))
         #expect(precisionBits(expected: z.map(\.conjugate), actual: conjugated) > 22)
-        #expect(throws: CKKSError.self) { try e.conjugate(e.dropLevel(ct, to: 2), keys: keys) }
+        expectError(CKKSError.self, saying: "serves levels up to 1 only; generate it for level 2") { try e.conjugate(e.dropLevel(ct, to: 2), keys: keys) }
         let squared = try s.context.decode(d.decrypt(e.rescale(e.square(x1, relinearizationKey: relin))))
         #expect(precisionBits(expected: z.map { $0 * $0 }, actual: squared) > 22)
-        #expect(throws: CKKSError.self) { try e.rotate(x1, by: 100, keys: keys) }
+        expectError(CKKSError.self, saying: "the key of Galois element 2289 serves levels up to 0 only") { try e.rotate(x1, by: 100, keys: keys) }
         // above the key's level: a clear error, not a wrong result
-        #expect(throws: CKKSError.self) { try e.rotate(e.dropLevel(ct, to: 2), by: 3, keys: keys) }
-        #expect(throws: CKKSError.self) { try e.rotations(ct, by: [7], keys: keys) }
-        #expect(throws: CKKSError.self) { try e.square(e.dropLevel(ct, to: 2), relinearizationKey: relin) }
+        expectError(CKKSError.self, saying: "the key of Galois element 125 serves levels up to 1 only") { try e.rotate(e.dropLevel(ct, to: 2), by: 3, keys: keys) }
+        expectError(CKKSError.self, saying: "the key of rotation by 7 serves levels up to 2 only") { try e.rotations(ct, by: [7], keys: keys) }
+        expectError(CKKSError.self, saying: "the relinearization key serves levels up to 1 only") { try e.square(e.dropLevel(ct, to: 2), relinearizationKey: relin) }
         let rotated = try e.rotate(e.dropLevel(ct, to: 2), by: 7, keys: keys)
         #expect(precisionBits(expected: rotatedLeft(z, by: 7), actual: try s.context.decode(d.decrypt(rotated))) > 22)
         // the level travels with the key
@@ -417,5 +417,14 @@ struct SchemeTests {
         let one = try run(threads: 1)
         #expect(try run(threads: 2) == one)
         #expect(try run(threads: 3) == one)
+    }
+}
+
+/// `body` throws an `E` whose description says `fact`: the case *and* the message a user acts on.
+func expectError<E: Error & CustomStringConvertible>(_ type: E.Type, saying fact: String,
+                                                      sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    let error = #expect(throws: E.self, sourceLocation: sourceLocation) { try body() }
+    if let error {
+        #expect(error.description.contains(fact), "«\(error.description)» does not say «\(fact)»", sourceLocation: sourceLocation)
     }
 }

@@ -100,7 +100,7 @@ struct SerializationTests {
                     try object.decode(Array(object.bytes.prefix(length)))
                 }
             }
-            #expect(throws: SerializationError.self) { try object.decode(object.bytes + [0]) }
+            expectError(SerializationError.self, saying: "the SHA-256 digest does not match") { try object.decode(object.bytes + [0]) }
         }
     }
 
@@ -146,7 +146,7 @@ struct SerializationTests {
         #expect(throws: SerializationError.parameterMismatch(expected: other.parameters.fingerprint, found: c.parameters.fingerprint)) {
             try Ciphertext(deserializing: bytes, context: other)
         }
-        #expect(throws: SerializationError.self) { try RelinearizationKey(deserializing: s.relinearizationKey.serialized(context: c), context: other) }
+        expectError(SerializationError.self, saying: "belongs to another parameter set") { try RelinearizationKey(deserializing: s.relinearizationKey.serialized(context: c), context: other) }
         #expect(throws: SerializationError.wrongKind(expected: "plaintext", found: 7)) { try Plaintext(deserializing: bytes, context: c) }
         var badMagic = bytes
         badMagic[0] = UInt8(ascii: "X")
@@ -159,18 +159,18 @@ struct SerializationTests {
         var badResidue = bytes
         let firstCoefficient = headerSize + 1 + 1 + 8 + 1
         for i in 0..<7 { badResidue[firstCoefficient + i] = 0xff }
-        #expect(throws: SerializationError.self) { _ = try Ciphertext(deserializing: resealed(badResidue), context: c) }
+        expectError(SerializationError.self, saying: "is not below its modulus") { _ = try Ciphertext(deserializing: resealed(badResidue), context: c) }
         // a level above the top, with a valid digest
         var badLevel = bytes
         badLevel[headerSize] = 9
-        #expect(throws: SerializationError.self) { _ = try Ciphertext(deserializing: resealed(badLevel), context: c) }
+        expectError(SerializationError.self, saying: "level 9 above the top level 3") { _ = try Ciphertext(deserializing: resealed(badLevel), context: c) }
         // a parameter file whose chain breaks the security table is refused on load too
         var params = c.parameters.serialized()
         params[params.count - digestSize - 1] = 0   // security standard → he-standard-2018, which N = 2^11 fails
-        #expect(throws: SerializationError.self) { try CKKSParameters(deserializing: resealed(params)) }
+        expectError(SerializationError.self, saying: "exceeds the 128-bit bound 54 for N = 2048") { try CKKSParameters(deserializing: resealed(params)) }
         // an invalid ternary code in a secret key
         var sk = s.generator.secretKey.serialized()
         sk[headerSize] = 0xff
-        #expect(throws: SerializationError.self) { try SecretKey(deserializing: resealed(sk), context: c) }
+        expectError(SerializationError.self, saying: "invalid ternary code in the secret key") { try SecretKey(deserializing: resealed(sk), context: c) }
     }
 }

@@ -204,10 +204,10 @@ struct PolynomialTests {
     @Test("bad inputs are refused with clear errors")
     func validation() throws {
         let basis = try Self.basis(n: 16, count: 2)
-        #expect(throws: HERingError.self) { try RNSPolynomial(basis: basis, form: .ntt, data: [1, 2, 3]) }
+        expectError(HERingError.self, saying: "3 residues for 2 limbs of N = 16") { try RNSPolynomial(basis: basis, form: .ntt, data: [1, 2, 3]) }
         var data = [UInt64](repeating: 0, count: 32)
         data[20] = basis.moduli[1].q
-        #expect(throws: HERingError.self) { try RNSPolynomial(basis: basis, form: .ntt, data: data) }
+        expectError(HERingError.self, saying: "in limb 1 is not below its modulus") { try RNSPolynomial(basis: basis, form: .ntt, data: data) }
         let q = basis.moduli[0].q
         #expect(throws: HERingError.duplicateModulus(q)) { try RNSBasis(degree: 16, primes: [q, q]) }
     }

@@ -145,7 +145,7 @@ struct RandomTests {
         let s = try Sampler.ternary(degree: 1 << 14, hammingWeight: 192, using: &rng)
         #expect(s.filter { $0 != 0 }.count == 192)
         #expect(s.allSatisfy { (-1...1).contains($0) })
-        #expect(throws: HERingError.self) { try Sampler.ternary(degree: 16, hammingWeight: 17, using: &rng) }
+        expectError(HERingError.self, saying: "Hamming weight 17 outside 0 … 16") { try Sampler.ternary(degree: 16, hammingWeight: 17, using: &rng) }
     }
 
     @Test("discrete Gaussian: range, mean 0, standard deviation 3.2, symmetric shape")

@@ -1,3 +1,4 @@
+import Testing
 import HERing
 
 /// A small deterministic generator for test inputs (SplitMix64); not for secrets.
@@ -42,4 +43,13 @@ func schoolbookNegacyclic(_ a: [UInt64], _ b: [UInt64], modulus m: Modulus) -> [
         }
     }
     return result
+}
+
+/// `body` throws an `E` whose description says `fact`: the case *and* the message a user acts on.
+func expectError<E: Error & CustomStringConvertible>(_ type: E.Type, saying fact: String,
+                                                      sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    let error = #expect(throws: E.self, sourceLocation: sourceLocation) { try body() }
+    if let error {
+        #expect(error.description.contains(fact), "«\(error.description)» does not say «\(fact)»", sourceLocation: sourceLocation)
+    }
 }

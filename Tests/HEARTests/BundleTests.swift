@@ -95,14 +95,14 @@ struct BundleTests {
     func modelDamage() throws {
         let bytes = [UInt8](try paperModel("cnn1d-64").binaryRepresentation)
         for length in [0, 5, 8, 12, 16, 100, bytes.count / 2, bytes.count - 33, bytes.count - 1] {
-            #expect(throws: ModelError.self) { try HEARModel(binary: Data(bytes.prefix(length))) }
+            expectError(ModelError.self, sayingOneOf: ["not a HEAR binary model", "the SHA-256 digest does not match", "the file is truncated"]) { try HEARModel(binary: Data(bytes.prefix(length))) }
         }
         for position in stride(from: 0, to: bytes.count, by: 9973) + [bytes.count - 1] {
             var damaged = bytes
             damaged[position] ^= 0x10
             #expect(throws: ModelError.self, "byte \(position)") { try HEARModel(binary: Data(damaged)) }
         }
-        #expect(throws: ModelError.self) { try HEARModel(binary: Data(bytes + [0])) }
+        expectError(ModelError.self, saying: "the SHA-256 digest does not match") { try HEARModel(binary: Data(bytes + [0])) }
     }
 
     @Test("the clip format: round trip, more decimals refused on writing, damage refused on reading")
@@ -114,9 +114,9 @@ struct BundleTests {
         #expect(back.labels == small.labels && back.sequences == small.sequences)
         var finer = small
         finer.sequences[3].frames[5].joints[2].x = 100.0001
-        #expect(throws: DataError.self) { try ClipBundle.encode(finer) }
+        expectError(DataError.self, saying: "clip 3: the value 100.0001 has more than 3 decimals") { try ClipBundle.encode(finer) }
         for length in [0, 8, 11, 40, bytes.count / 2, bytes.count - 1] {
-            #expect(throws: DataError.self) { try ClipBundle.decode(Data(bytes.prefix(length)), source: "t") }
+            expectError(DataError.self, sayingOneOf: ["not a HEAR clip file", "the SHA-256 digest does not match", "the file is truncated"]) { try ClipBundle.decode(Data(bytes.prefix(length)), source: "t") }
         }
         for position in stride(from: 0, to: bytes.count, by: 997) {
             var damaged = bytes

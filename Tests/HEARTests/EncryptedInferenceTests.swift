@@ -55,9 +55,9 @@ struct LevelPlanTests {
         #expect(plan.patternBytes(degree: 16384) < topLevelBytes / 2)
         // a chain with too few levels is refused with a clear error
         let short = try CKKSParameters.insecureTesting(degree: 1 << 14, dataPrimeBits: [50, 40, 40, 40])
-        #expect(throws: CKKSError.self) { try LevelPlan(program: program, parameters: short) }
+        expectError(CKKSError.self, saying: "the program needs 9 levels, parameter set 'INSECURE-testing' has 3") { try LevelPlan(program: program, parameters: short) }
         // the paper's chain: q0 of 33 bits leaves too little room above the result's scale
-        #expect(throws: CKKSError.self) { try LevelPlan(program: program, parameters: .hear()) }
+        expectError(CKKSError.self, saying: "q0 (33 bits) leaves 2.0 bits above the result scale; the network's scores need 7") { try LevelPlan(program: program, parameters: .hear()) }
     }
 }
 

@@ -20,20 +20,20 @@ struct IdentityTests {
             #expect(throws: ProtocolError.self, "byte \(position)") { try SigningIdentity(secretFile: bad, source: "k") }
         }
         for length in 0..<file.count {
-            #expect(throws: ProtocolError.self) { try SigningIdentity(secretFile: Array(file.prefix(length)), source: "k") }
+            expectError(ProtocolError.self, sayingOneOf: ["k is damaged: ", "the magic bytes 'HEARIDKY' are missing"]) { try SigningIdentity(secretFile: Array(file.prefix(length)), source: "k") }
         }
         let publicFile = camera.publicIdentity.serialized()
         #expect(try PublicIdentity(file: publicFile, source: "p") == camera.publicIdentity)
         var forged = camera.publicIdentity
         forged.publicKey = hexString(station.publicKey)   // a key that does not match the fingerprint
-        #expect(throws: ProtocolError.self) { try PublicIdentity(file: forged.serialized(), source: "p") }
+        expectError(ProtocolError.self, saying: "the fingerprint does not belong to the public key") { try PublicIdentity(file: forged.serialized(), source: "p") }
     }
 
     @Test("names that could carry terminal escapes are refused")
     func names() {
-        #expect(throws: ProtocolError.self) { try SigningIdentity.generate(role: .camera, name: "cam\u{1b}[2J") }
-        #expect(throws: ProtocolError.self) { try SigningIdentity.generate(role: .camera, name: "") }
-        #expect(throws: ProtocolError.self) { try SigningIdentity.generate(role: .camera, name: String(repeating: "a", count: 65)) }
+        expectError(ProtocolError.self, saying: "is not 1–64 letters, digits, '.', '_' or '-'") { try SigningIdentity.generate(role: .camera, name: "cam\u{1b}[2J") }
+        expectError(ProtocolError.self, saying: "the name '' is not 1–64 letters") { try SigningIdentity.generate(role: .camera, name: "") }
+        expectError(ProtocolError.self, saying: "is not 1–64 letters, digits, '.', '_' or '-'") { try SigningIdentity.generate(role: .camera, name: String(repeating: "a", count: 65)) }
         #expect(printable("a\u{1b}[31mred") == "a?[31mred")
     }
 
@@ -52,10 +52,10 @@ struct IdentityTests {
         var reissued = certificate
         reissued.issuer = hexString(camera.publicKey)
         #expect(!reissued.isValid)
-        #expect(throws: ProtocolError.self) { try Certificate(file: renamed.serialized(), source: "c") }
+        expectError(ProtocolError.self, saying: "the certificate's signature does not verify") { try Certificate(file: renamed.serialized(), source: "c") }
         // only a station certifies, and never a station
-        #expect(throws: ProtocolError.self) { try Certificate(certifying: camera.publicIdentity, by: camera) }
-        #expect(throws: ProtocolError.self) { try Certificate(certifying: station.publicIdentity, by: station) }
+        expectError(ProtocolError.self, saying: "only the monitoring station certifies devices") { try Certificate(certifying: camera.publicIdentity, by: camera) }
+        expectError(ProtocolError.self, saying: "a station is not certified; cameras and cloud servers are") { try Certificate(certifying: station.publicIdentity, by: station) }
     }
 
     @Test("a device directory: first use pins the station, a pin or --trust for another station refuses")
@@ -65,13 +65,13 @@ struct IdentityTests {
         let device = DeviceDirectory(directory)
         let mode = try FileManager.default.attributesOfItem(atPath: device.file(DeviceDirectory.identityKey).path)[.posixPermissions] as? NSNumber
         #expect(mode?.intValue == 0o600)
-        #expect(throws: ProtocolError.self) { try device.credentials() }   // no certificate yet
-        #expect(throws: ProtocolError.self) { try DeviceDirectory.create(at: directory, role: .camera, name: "again") }   // not empty
+        expectError(ProtocolError.self, saying: "has no certificate.hear: the monitoring station certifies this camera with `hear certify") { try device.credentials() }   // no certificate yet
+        expectError(ProtocolError.self, saying: "the directory is not empty (it may hold keys; nothing is overwritten)") { try DeviceDirectory.create(at: directory, role: .camera, name: "again") }   // not empty
         let certificate = try Certificate(certifying: identity, by: station)
         try PartyStorage.write(certificate.serialized(), to: device.file(DeviceDirectory.certificate))
         // --trust for another station: refused, nothing pinned
         let other = SigningIdentity.deterministic(role: .station, name: "other", seed: [3])
-        #expect(throws: ProtocolError.self) { try device.credentials(trust: other.fingerprint) }
+        expectError(ProtocolError.self, saying: "given with --trust: refused") { try device.credentials(trust: other.fingerprint) }
         #expect(!FileManager.default.fileExists(atPath: device.file(DeviceDirectory.pin).path))
         let (credentials, firstUse) = try device.credentials(trust: station.fingerprint)
         #expect(firstUse && credentials.station.publicKey == station.publicKey)
@@ -90,7 +90,7 @@ struct IdentityTests {
         // sequence numbers never repeat
         #expect(try device.nextSequence() == 1 && device.nextSequence() == 2 && device.nextSequence() == 3)
         try PartyStorage.write(Array("x\n".utf8), to: device.file(DeviceDirectory.sequence))
-        #expect(throws: ProtocolError.self) { try device.nextSequence() }
+        expectError(ProtocolError.self, saying: "sequence is damaged: not a sequence number") { try device.nextSequence() }
     }
 
     @Test("the replay registry: ranges merge, membership is exact, the file round-trips and is validated")
@@ -109,12 +109,17 @@ struct IdentityTests {
         let text = String(decoding: try PartyStorage.read(url), as: UTF8.self)
         #expect(text.contains("[[1,1],[3,5],[9,9],[18446744073709551614,18446744073709551615]]"))
         try PartyStorage.write(Array("{\"cameras\":{\"zz\":[[1,2]]}}".utf8), to: url)
-        #expect(throws: ProtocolError.self) { try SequenceRegistry.load(url) }
+        expectError(ProtocolError.self, saying: "is damaged: not a registry of accepted sequence numbers") { try SequenceRegistry.load(url) }
         try PartyStorage.write(Array("{\"cameras\":{\"\(a.hex)\":[[3,2]]}}".utf8), to: url)
-        #expect(throws: ProtocolError.self) { try SequenceRegistry.load(url) }
+        expectError(ProtocolError.self, saying: "is damaged: not a registry of accepted sequence numbers") { try SequenceRegistry.load(url) }
         // found by the fuzzer: a range of one number trapped in `contains`; now the decoder refuses it
-        #expect(throws: DecodingError.self) {
+        let oneNumber = #expect(throws: DecodingError.self) {
             try JSONDecoder().decode(SequenceRegistry.self, from: Data("{\"cameras\":{\"\(a.hex)\":[[4]]}}".utf8))
+        }
+        if case let .dataCorrupted(context)? = oneNumber {
+            #expect(context.debugDescription.contains("range"), "\(context.debugDescription)")
+        } else {
+            Issue.record("a one-number range: \(String(describing: oneNumber))")
         }
     }
 }

@@ -208,7 +208,7 @@ struct PartiesTests {
         }
         // the same change signed with another key: the signature verifies, the signer is not trusted
         let forged = HeaderLayout.replacingDescriptor(of: file, with: Array(text.utf8), signingWith: Ed25519.SigningKey(seed: [UInt8](repeating: 5, count: 32)))
-        #expect(throws: ProtocolError.self) { try SessionPublicKey(file: forged, source: "pk", trusting: trust, allowingInsecureParameters: true) }
+        expectError(ProtocolError.self, saying: "but this station trusts station") { try SessionPublicKey(file: forged, source: "pk", trusting: trust, allowingInsecureParameters: true) }
         do {
             _ = try SessionPublicKey(file: forged, source: "pk", trusting: trust, allowingInsecureParameters: true)
         } catch {
@@ -222,10 +222,10 @@ struct PartiesTests {
         let keys = small.keys
         // the station's keys re-signed by another station
         let otherTrust = StationTrust(publicKey: parties.otherStation.publicKey, holder: "this camera")
-        #expect(throws: ProtocolError.self) { try SessionPublicKey(file: try keys.publicKeyFile(), source: "pk", trusting: otherTrust, allowingInsecureParameters: true) }
+        expectError(ProtocolError.self, saying: "but this camera trusts station") { try SessionPublicKey(file: try keys.publicKeyFile(), source: "pk", trusting: otherTrust, allowingInsecureParameters: true) }
         let reSigned = try keys.publicKey.serialized(signedBy: parties.otherStation)
-        #expect(throws: ProtocolError.self) { try SessionPublicKey(file: reSigned, source: "pk", trusting: trust, allowingInsecureParameters: true) }
-        #expect(throws: ProtocolError.self) {
+        expectError(ProtocolError.self, saying: "but this station trusts station") { try SessionPublicKey(file: reSigned, source: "pk", trusting: trust, allowingInsecureParameters: true) }
+        expectError(ProtocolError.self, saying: "the secret key and the station key belong to different stations") {
             try MonitoringStation(secretKeyFile: keys.station.secretKeyFile(), source: "sk", identity: parties.otherStation, allowingInsecureParameters: true)
         }
         // an input from a camera of another station
@@ -238,15 +238,15 @@ struct PartiesTests {
             #expect(text.contains("camera 'intruder'") && text.contains("an unknown camera"))
         }
         // a camera cannot sign a result, nor a cloud server an input (its certificate names its role)
-        #expect(throws: ProtocolError.self) { try small.encryptedInput().serialized(signedBy: parties.cloud, sequence: 1) }
-        #expect(throws: ProtocolError.self) { try resultFile(cloud: parties.camera) }
+        expectError(ProtocolError.self, saying: "an input ciphertext is signed by the camera, not by a cloud server") { try small.encryptedInput().serialized(signedBy: parties.cloud, sequence: 1) }
+        expectError(ProtocolError.self, saying: "a result ciphertext is signed by the cloud server, not by a camera") { try resultFile(cloud: parties.camera) }
         // a certificate that does not name the signing key
-        #expect(throws: ProtocolError.self) {
+        expectError(ProtocolError.self, saying: "the certificate is for camera 'kitchen'") {
             try DeviceCredentials(identity: parties.cloud.identity, certificate: parties.camera.certificate)
         }
         // a result by a server of another station
         let strangerCloud = SmallParties.device(.cloud, "rogue", by: parties.otherStation)
-        #expect(throws: ProtocolError.self) { try readResult(try resultFile(cloud: strangerCloud)) }
+        expectError(ProtocolError.self, saying: "an unknown cloud server") { try readResult(try resultFile(cloud: strangerCloud)) }
     }
 
     @Test("a result binds its input: the input header it carries is checked, signature and sequence")
@@ -276,7 +276,7 @@ struct PartiesTests {
             bytes += cloudKey.signature(for: bytes)
             return bytes + file[layout.end...]
         }
-        #expect(throws: ProtocolError.self) { try readResult(try signed(with: p)) }
+        expectError(ProtocolError.self, saying: "the input that out was computed from is damaged: the signature does not verify") { try readResult(try signed(with: p)) }
         // a sequence number that is not the input's
         var q = try JSONDecoder().decode(P.self, from: Data(provenance.utf8))
         q.sequence = 6
@@ -296,7 +296,7 @@ struct PartiesTests {
         let input = try readInput(try inputFile(sequence: 9))
         // the input itself sent back as the result: the level of the input, not the result's
         let echoed = try readResult(try SessionCiphertext.result(input.ciphertext, claimingInput: input).serialized(signedBy: parties.cloud))
-        #expect(throws: ProtocolError.self) { try station.decide(echoed) }
+        expectError(ProtocolError.self, saying: "the result is at level 9") { try station.decide(echoed) }
         do { _ = try station.decide(echoed) } catch { #expect(error.description.contains("is at level \(session.inputLevel)")) }
         // a ciphertext at the result level with another scale
         let context = small.keys.publicKey.context
@@ -371,7 +371,7 @@ struct PartiesTests {
             #expect(text.contains("key set \(other.station.session.keySetID)") && text.contains("two different key generations"))
         }
         let (result, _) = try server.evaluate(try small.encryptedInput())
-        #expect(throws: ProtocolError.self) { try other.station.decide(result) }
+        expectError(ProtocolError.self, saying: "keys from two different key generations") { try other.station.decide(result) }
         // another plan (HEAR instead of Fast-HEAR) of the same model
         let hearPlan = try MonitoringStation.generateKeys(for: network, method: .hear, parameters: try smallChain(), deterministicSeed: seed)
         let planProblem = try #require(keys.station.session.mismatch(with: hearPlan.station.session, source: "a", otherSource: "b"))
@@ -380,7 +380,7 @@ struct PartiesTests {
         // another model
         let otherNetwork = try FoldedNetwork(folding: HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: "cnn1d-64")!, seed: 6))
         #expect(otherNetwork.modelFingerprint != network.modelFingerprint)
-        #expect(throws: ProtocolError.self) { try CloudServer(network: otherNetwork, evaluationKeys: keys.evaluationKeys, weightBudget: 0) }
+        expectError(ProtocolError.self, saying: "the evaluation keys were generated for model") { try CloudServer(network: otherNetwork, evaluationKeys: keys.evaluationKeys, weightBudget: 0) }
         do {
             _ = try CloudServer(network: otherNetwork, evaluationKeys: keys.evaluationKeys, weightBudget: 0)
         } catch {
@@ -423,12 +423,12 @@ struct PartyStorageTests {
         let attributes = try FileManager.default.attributesOfItem(atPath: secret.path)
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
         #expect(try PartyStorage.read(secret) == [1, 2, 3])
-        #expect(throws: ProtocolError.self) { try PartyStorage.write([4], to: directory.appendingPathComponent("missing/x.hear")) }
+        expectError(ProtocolError.self, saying: "No such file or directory") { try PartyStorage.write([4], to: directory.appendingPathComponent("missing/x.hear")) }
         #expect(throws: ProtocolError.cannotRead(path: directory.appendingPathComponent("none").path, reason: "no such file")) {
             try PartyStorage.read(directory.appendingPathComponent("none"))
         }
         // a non-empty directory is refused and left as it was
-        #expect(throws: ProtocolError.self) { try PartyStorage.writeDirectory([("a", [9], 0o644)], to: directory) }
+        expectError(ProtocolError.self, saying: "the directory is not empty (it may hold keys; nothing is overwritten)") { try PartyStorage.writeDirectory([("a", [9], 0o644)], to: directory) }
         #expect(try PartyStorage.read(secret) == [1, 2, 3])
         let keys = directory.appendingPathComponent("keys")
         try PartyStorage.writeDirectory([("a", [1], 0o644), ("b", [2, 2], 0o600)], to: keys)

@@ -367,10 +367,28 @@ struct ProgramBuilder {
     mutating func convolve(_ sources: [Int], layout: PackedLayout, block: FoldedCNN.Block, depth: Int, phase: String,
                            strategy requested: ConvolutionStrategy?, packing: ChannelPacking,
                            outputSideSteps: Int) -> ([Int], ConvolutionStrategy, [[Int]]) {
+        let plan = planConvolution(sourceCount: sources.count, layout: layout, block: block, strategy: requested,
+                                   packing: packing, outputSideSteps: outputSideSteps)
+        let weights = ConvolutionWeights(plan: plan, layout: layout, block: block, blockCount: blocks, depth: depth)
+        let outputs: [Int]
+        switch plan.strategy {
+        case .full: outputs = emitFullStep(sources, plan: plan, weights: weights, phase: phase)
+        case .giant, .baby: outputs = emitBabyGiant(sources, plan: plan, weights: weights, phase: phase)
+        }
+        return (outputs, plan.strategy, plan.pairs)
+    }
+
+    /// The kernel taps that touch the map (tap (a, b) shifts by (a − ⌊kh/2⌋, b − ⌊kw/2⌋); a tap
+    /// whose shifted map is empty is left out), the diagonals, and the choice of strategy and
+    /// packing by their cost in key switches: rotations (hoisted ones at 0.6), products
+    /// (`productCost` each), the output-side sub-position sums and conjugations.
+    mutating func planConvolution(sourceCount inputCount: Int, layout: PackedLayout, block: FoldedCNN.Block,
+                                  strategy requested: ConvolutionStrategy?, packing: ChannelPacking,
+                                  outputSideSteps: Int) -> ConvolutionPlan {
         let s = layout.stride
         let ph = block.kernelHeight / 2, pw = block.kernelWidth / 2
         let diagonals: [Int] = layout.kind == .replicated ? Array(0..<layout.channels) : Array(0..<blocks)
-        var taps: [(a: Int, b: Int, offset: Int, positions: Int)] = []
+        var taps: [ConvolutionPlan.Tap] = []
         for a in 0..<block.kernelHeight {
             for b in 0..<block.kernelWidth {
                 let u = a - ph, v = b - pw
@@ -379,13 +397,11 @@ struct ProgramBuilder {
                 guard !rows.isEmpty, !columns.isEmpty else { continue }
                 let offset = geometry.dimension == .two ? s * (u * geometry.rowWidth + v) : s * v
                 let set = positionSet(positions(height: block.height, width: block.width, stride: s, rows: rows, columns: columns))
-                taps.append((a, b, offset, set))
+                taps.append(.init(a: a, b: b, offset: offset, positions: set))
             }
         }
         let outputCount = (block.outputChannels + blocks - 1) / blocks
-        // Strategy and packing. Cost in key switches: rotations (hoisted ones at 0.6), products
-        // (ProgramBuilder.productCost each), the output-side sub-position sums and conjugations.
-        let (inputCount, d, t) = (sources.count, diagonals.count, taps.count)
+        let (d, t) = (diagonals.count, taps.count)
         func best(groups: Int) -> (ConvolutionStrategy, Double) {
             let candidates = requested.map { [$0] } ?? ConvolutionStrategy.allCases
             return candidates.map { ($0, ConvolutionStrategy.cost($0, inputs: inputCount, outputs: groups, diagonals: d, taps: t)) }
@@ -404,125 +420,100 @@ struct ProgramBuilder {
         case .complex: paired = outputCount > 1
         case .auto: paired = outputCount > 1 && complex.1 < real.1
         }
-        let strategy = paired ? complex.0 : real.0
         let pairs: [[Int]] = paired
             ? stride(from: 0, to: outputCount, by: 2).map { Array($0..<min($0 + 2, outputCount)) }
             : (0..<outputCount).map { [$0] }
-        let subpositions = (0..<sources.count).map { layout.subpositionCount(ciphertext: $0) }
-        let offsets = (0..<(subpositions.first ?? 1)).map { geometry.subpositionOffset($0, stride: s) }
+        let subpositions = (0..<inputCount).map { layout.subpositionCount(ciphertext: $0) }
+        return ConvolutionPlan(taps: taps, diagonals: diagonals, pairs: pairs, strategy: paired ? complex.0 : real.0,
+                               subpositions: subpositions,
+                               offsets: (0..<(subpositions.first ?? 1)).map { geometry.subpositionOffset($0, stride: s) })
+    }
 
-        // The weight values of output ciphertext o, input ciphertext x, diagonal d, tap: one per
-        // (block k, sub-position m), or nil when all are zero.
-        let blockCount = blocks
-        let tapList = taps
-        func weightValues(_ o: Int, _ x: Int, _ d: Int, _ tap: Int, factor: Double) -> [Double]? {
-            let m = subpositions[x]
-            var values = [Double](repeating: 0, count: blockCount * m)
-            var any = false
-            for k in 0..<blockCount where o * blockCount + k < block.outputChannels {
-                for sub in 0..<m {
-                    guard let c = layout.channel(ciphertext: x, block: (k + d) % blockCount, subposition: sub) else { continue }
-                    let w = block.w(o * blockCount + k, c, tapList[tap].a, tapList[tap].b)
-                    values[k * m + sub] = factor * w
-                    if w != 0 { any = true }
+    /// Full-step: every (diagonal, tap) rotation of every input, hoisted per input and shared by
+    /// all outputs, then one multiply-accumulate per output.
+    mutating func emitFullStep(_ sources: [Int], plan: ConvolutionPlan, weights: ConvolutionWeights, phase: String) -> [Int] {
+        let taps = plan.taps
+        var rotated: [[Int]] = []  // [input][d · taps + tap]
+        var rotationGroups: [[SlotInstruction]] = []
+        for source in sources {
+            var steps: [Int] = [], targets: [Int] = []
+            for d in plan.diagonals {
+                for tap in taps.indices {
+                    steps.append(normalized(SlotGeometry.blockSize * d + taps[tap].offset))
+                    targets.append(steps.last! == 0 ? source : register())
                 }
             }
-            return any ? values : nil
+            let pairs = zip(steps, targets).filter { $0.0 != 0 }
+            rotationGroups.append([.rotate(source: source, steps: pairs.map(\.0), targets: pairs.map(\.1))])
+            rotated.append(targets)
         }
-        // The pattern of output pair `pair` (one ciphertext: real; two: (w₁ + i·w₂)/2).
-        func weights(_ pair: Int, _ x: Int, _ d: Int, _ tap: Int, shift: Int, builder: inout ProgramBuilder) -> Int? {
-            let outputs = pairs[pair]
-            let factor = outputs.count == 2 ? 0.5 : 1
-            let real = weightValues(outputs[0], x, d, tap, factor: factor)
-            let imaginary = outputs.count == 2 ? weightValues(outputs[1], x, d, tap, factor: factor) : nil
-            guard real != nil || imaginary != nil else { return nil }
-            let m = subpositions[x]
-            func form(_ values: [Double]) -> SlotPattern.Form {
-                .blockwise(values: values, offsets: Array(offsets.prefix(m)), positions: tapList[tap].positions,
-                           shift: builder.normalized(shift))
-            }
-            builder.patterns.append(SlotPattern(form: form(real ?? [Double](repeating: 0, count: blockCount * m)),
-                                                imaginary: imaginary.map(form), depth: depth))
-            return builder.patterns.count - 1
-        }
-
+        stages.append(ProgramStage(phase: phase, name: "rotations (full-step)", groups: rotationGroups))
+        var groups: [[SlotInstruction]] = []
         var outputs: [Int] = []
-        switch strategy {
-        case .full:
-            // Every (diagonal, tap) rotation of every input, hoisted per input, shared by all outputs.
-            var rotated: [[Int]] = []  // [input][d · taps + tap]
-            var rotationGroups: [[SlotInstruction]] = []
-            for source in sources {
-                var steps: [Int] = [], targets: [Int] = []
-                for d in diagonals {
+        for o in plan.pairs.indices {
+            var terms: [SlotInstruction.Term] = []
+            for x in sources.indices {
+                for (di, d) in plan.diagonals.enumerated() {
                     for tap in taps.indices {
-                        steps.append(normalized(SlotGeometry.blockSize * d + taps[tap].offset))
-                        targets.append(steps.last! == 0 ? source : register())
+                        if let p = weights.pattern(o, x, d, tap, shift: 0, builder: &self) {
+                            terms.append(.init(register: rotated[x][di * taps.count + tap], pattern: p))
+                        }
                     }
                 }
-                let pairs = zip(steps, targets).filter { $0.0 != 0 }
-                rotationGroups.append([.rotate(source: source, steps: pairs.map(\.0), targets: pairs.map(\.1))])
-                rotated.append(targets)
             }
-            stages.append(ProgramStage(phase: phase, name: "rotations (full-step)", groups: rotationGroups))
-            var groups: [[SlotInstruction]] = []
-            for o in pairs.indices {
+            let target = register()
+            groups.append([.multiplyAccumulate(terms: terms, target: target)])
+            outputs.append(target)
+        }
+        stages.append(ProgramStage(phase: phase, name: "products", groups: groups))
+        return outputs
+    }
+
+    /// Baby-step giant-step: hoisted baby-step rotations of each input; per output and giant
+    /// index, the sum of the products with patterns pre-rotated by the giant step, then one
+    /// rotation of that sum. `.giant`: taps are the baby steps, diagonals the giant ones;
+    /// `.baby` the other way round.
+    mutating func emitBabyGiant(_ sources: [Int], plan: ConvolutionPlan, weights: ConvolutionWeights, phase: String) -> [Int] {
+        let strategy = plan.strategy
+        let blockOffsets = plan.diagonals.map { SlotGeometry.blockSize * $0 }, tapOffsets = plan.taps.map(\.offset)
+        let babyOffsets = strategy == .giant ? tapOffsets : blockOffsets
+        let giantOffsets = strategy == .giant ? blockOffsets : tapOffsets
+        var rotated: [[Int]] = []
+        var rotationGroups: [[SlotInstruction]] = []
+        for source in sources {
+            let targets = babyOffsets.map { normalized($0) == 0 ? source : register() }
+            let pairs = zip(babyOffsets.map(normalized), targets).filter { $0.0 != 0 }
+            rotationGroups.append([.rotate(source: source, steps: pairs.map(\.0), targets: pairs.map(\.1))])
+            rotated.append(targets)
+        }
+        stages.append(ProgramStage(phase: phase, name: "baby-step rotations (\(strategy.rawValue))", groups: rotationGroups))
+        var groups: [[SlotInstruction]] = []
+        var outputs: [Int] = []
+        for o in plan.pairs.indices {
+            var group: [SlotInstruction] = []
+            var parts: [Int] = []
+            for (gi, giant) in giantOffsets.enumerated() {
                 var terms: [SlotInstruction.Term] = []
                 for x in sources.indices {
-                    for (di, d) in diagonals.enumerated() {
-                        for tap in taps.indices {
-                            if let p = weights(o, x, d, tap, shift: 0, builder: &self) {
-                                terms.append(.init(register: rotated[x][di * taps.count + tap], pattern: p))
-                            }
+                    for bi in babyOffsets.indices {
+                        let (di, tap) = strategy == .giant ? (gi, bi) : (bi, gi)
+                        if let p = weights.pattern(o, x, plan.diagonals[di], tap, shift: giant, builder: &self) {
+                            terms.append(.init(register: rotated[x][bi], pattern: p))
                         }
                     }
                 }
-                let target = register()
-                groups.append([.multiplyAccumulate(terms: terms, target: target)])
-                outputs.append(target)
+                guard !terms.isEmpty else { continue }
+                let inner = register()
+                group.append(.multiplyAccumulate(terms: terms, target: inner))
+                parts.append(self.rotated(inner, by: giant, into: &group))
             }
-            stages.append(ProgramStage(phase: phase, name: "products", groups: groups))
-        case .giant, .baby:
-            // Baby steps: hoisted rotations of each input; giant steps: one rotation per output
-            // and giant index of the accumulated sum, with the patterns pre-rotated.
-            let babyOffsets = strategy == .giant ? taps.map(\.offset) : diagonals.map { SlotGeometry.blockSize * $0 }
-            let giantOffsets = strategy == .giant ? diagonals.map { SlotGeometry.blockSize * $0 } : taps.map(\.offset)
-            var rotated: [[Int]] = []
-            var rotationGroups: [[SlotInstruction]] = []
-            for source in sources {
-                let targets = babyOffsets.map { normalized($0) == 0 ? source : register() }
-                let pairs = zip(babyOffsets.map(normalized), targets).filter { $0.0 != 0 }
-                rotationGroups.append([.rotate(source: source, steps: pairs.map(\.0), targets: pairs.map(\.1))])
-                rotated.append(targets)
-            }
-            stages.append(ProgramStage(phase: phase, name: "baby-step rotations (\(strategy.rawValue))", groups: rotationGroups))
-            var groups: [[SlotInstruction]] = []
-            for o in pairs.indices {
-                var group: [SlotInstruction] = []
-                var parts: [Int] = []
-                for (gi, giant) in giantOffsets.enumerated() {
-                    var terms: [SlotInstruction.Term] = []
-                    for x in sources.indices {
-                        for bi in babyOffsets.indices {
-                            let (di, tap) = strategy == .giant ? (gi, bi) : (bi, gi)
-                            if let p = weights(o, x, diagonals[di], tap, shift: giant, builder: &self) {
-                                terms.append(.init(register: rotated[x][bi], pattern: p))
-                            }
-                        }
-                    }
-                    guard !terms.isEmpty else { continue }
-                    let inner = register()
-                    group.append(.multiplyAccumulate(terms: terms, target: inner))
-                    parts.append(self.rotated(inner, by: giant, into: &group))
-                }
-                let target = register()
-                group.append(.add(sources: parts, target: target))
-                groups.append(group)
-                outputs.append(target)
-            }
-            stages.append(ProgramStage(phase: phase, name: "products and giant steps", groups: groups))
+            let target = register()
+            group.append(.add(sources: parts, target: target))
+            groups.append(group)
+            outputs.append(target)
         }
-        return (outputs, strategy, pairs)
+        stages.append(ProgramStage(phase: phase, name: "products and giant steps", groups: groups))
+        return outputs
     }
 
     /// Global sum and the dense layer into one ciphertext: class r in block r, slot 512·r.
@@ -574,5 +565,71 @@ struct ProgramBuilder {
         group.append(.addPattern(source: summed, pattern: bias, target: result))
         stages.append(ProgramStage(phase: "dense", name: "global sum and dense layer", groups: [group]))
         return (result, slots)
+    }
+}
+
+/// What `planConvolution` decides for one convolution block: the taps that touch the map, the
+/// diagonals (block rotations), the output ciphertexts grouped in pairs (two per ciphertext with
+/// complex packing), the strategy, and the Fast-HEAR sub-positions of each input.
+struct ConvolutionPlan {
+    struct Tap {
+        /// Kernel row and column.
+        let a: Int, b: Int
+        /// The slot offset of the tap's shift.
+        let offset: Int
+        /// The position set of the map entries the tap reaches.
+        let positions: Int
+    }
+    let taps: [Tap]
+    let diagonals: [Int]
+    let pairs: [[Int]]
+    let strategy: ConvolutionStrategy
+    /// Sub-positions of each input ciphertext, and their in-block offsets.
+    let subpositions: [Int]
+    let offsets: [Int]
+}
+
+/// The weight patterns of one convolution: for output pair `o`, input ciphertext `x`, diagonal
+/// `d` and tap, the values at each (block, sub-position), as a real pattern (one output) or a
+/// complex one (two outputs: `(w₁ + i·w₂)/2`).
+struct ConvolutionWeights {
+    let plan: ConvolutionPlan
+    let layout: PackedLayout
+    let block: FoldedCNN.Block
+    let blockCount: Int
+    let depth: Int
+
+    /// The values of output ciphertext `o`, or nil when all are zero.
+    func values(_ o: Int, _ x: Int, _ d: Int, _ tap: Int, factor: Double) -> [Double]? {
+        let m = plan.subpositions[x]
+        var values = [Double](repeating: 0, count: blockCount * m)
+        var any = false
+        for k in 0..<blockCount where o * blockCount + k < block.outputChannels {
+            for sub in 0..<m {
+                guard let c = layout.channel(ciphertext: x, block: (k + d) % blockCount, subposition: sub) else { continue }
+                let w = block.w(o * blockCount + k, c, plan.taps[tap].a, plan.taps[tap].b)
+                values[k * m + sub] = factor * w
+                if w != 0 { any = true }
+            }
+        }
+        return any ? values : nil
+    }
+
+    /// Appends the pattern of output pair `pair` to the builder, pre-rotated by `shift`; its
+    /// index, or nil when every weight is zero.
+    func pattern(_ pair: Int, _ x: Int, _ d: Int, _ tap: Int, shift: Int, builder: inout ProgramBuilder) -> Int? {
+        let outputs = plan.pairs[pair]
+        let factor = outputs.count == 2 ? 0.5 : 1
+        let real = values(outputs[0], x, d, tap, factor: factor)
+        let imaginary = outputs.count == 2 ? values(outputs[1], x, d, tap, factor: factor) : nil
+        guard real != nil || imaginary != nil else { return nil }
+        let m = plan.subpositions[x]
+        func form(_ values: [Double]) -> SlotPattern.Form {
+            .blockwise(values: values, offsets: Array(plan.offsets.prefix(m)), positions: plan.taps[tap].positions,
+                       shift: builder.normalized(shift))
+        }
+        builder.patterns.append(SlotPattern(form: form(real ?? [Double](repeating: 0, count: blockCount * m)),
+                                            imaginary: imaginary.map(form), depth: depth))
+        return builder.patterns.count - 1
     }
 }

@@ -433,21 +433,8 @@ struct ProgramBuilder {
     /// all outputs, then one multiply-accumulate per output.
     mutating func emitFullStep(_ sources: [Int], plan: ConvolutionPlan, weights: ConvolutionWeights, phase: String) -> [Int] {
         let taps = plan.taps
-        var rotated: [[Int]] = []  // [input][d · taps + tap]
-        var rotationGroups: [[SlotInstruction]] = []
-        for source in sources {
-            var steps: [Int] = [], targets: [Int] = []
-            for d in plan.diagonals {
-                for tap in taps.indices {
-                    steps.append(normalized(SlotGeometry.blockSize * d + taps[tap].offset))
-                    targets.append(steps.last! == 0 ? source : register())
-                }
-            }
-            let pairs = zip(steps, targets).filter { $0.0 != 0 }
-            rotationGroups.append([.rotate(source: source, steps: pairs.map(\.0), targets: pairs.map(\.1))])
-            rotated.append(targets)
-        }
-        stages.append(ProgramStage(phase: phase, name: "rotations (full-step)", groups: rotationGroups))
+        let steps = plan.diagonals.flatMap { d in taps.map { SlotGeometry.blockSize * d + $0.offset } }
+        let rotated = hoistedRotationStage(sources, steps: steps, phase: phase, name: "rotations (full-step)")   // [input][d · taps + tap]
         var groups: [[SlotInstruction]] = []
         var outputs: [Int] = []
         for o in plan.pairs.indices {
@@ -469,6 +456,22 @@ struct ProgramBuilder {
         return outputs
     }
 
+    /// One stage of hoisted rotations, a group per source: `[source][step]` is the register of
+    /// the source rotated by `steps[step]` (normalized; a zero step is the source itself).
+    mutating func hoistedRotationStage(_ sources: [Int], steps: [Int], phase: String, name: String) -> [[Int]] {
+        var rotated: [[Int]] = []
+        var groups: [[SlotInstruction]] = []
+        let normalizedSteps = steps.map(normalized)
+        for source in sources {
+            let targets = normalizedSteps.map { $0 == 0 ? source : register() }
+            let pairs = zip(normalizedSteps, targets).filter { $0.0 != 0 }
+            groups.append([.rotate(source: source, steps: pairs.map(\.0), targets: pairs.map(\.1))])
+            rotated.append(targets)
+        }
+        stages.append(ProgramStage(phase: phase, name: name, groups: groups))
+        return rotated
+    }
+
     /// Baby-step giant-step: hoisted baby-step rotations of each input; per output and giant
     /// index, the sum of the products with patterns pre-rotated by the giant step, then one
     /// rotation of that sum. `.giant`: taps are the baby steps, diagonals the giant ones;
@@ -478,15 +481,7 @@ struct ProgramBuilder {
         let blockOffsets = plan.diagonals.map { SlotGeometry.blockSize * $0 }, tapOffsets = plan.taps.map(\.offset)
         let babyOffsets = strategy == .giant ? tapOffsets : blockOffsets
         let giantOffsets = strategy == .giant ? blockOffsets : tapOffsets
-        var rotated: [[Int]] = []
-        var rotationGroups: [[SlotInstruction]] = []
-        for source in sources {
-            let targets = babyOffsets.map { normalized($0) == 0 ? source : register() }
-            let pairs = zip(babyOffsets.map(normalized), targets).filter { $0.0 != 0 }
-            rotationGroups.append([.rotate(source: source, steps: pairs.map(\.0), targets: pairs.map(\.1))])
-            rotated.append(targets)
-        }
-        stages.append(ProgramStage(phase: phase, name: "baby-step rotations (\(strategy.rawValue))", groups: rotationGroups))
+        let rotated = hoistedRotationStage(sources, steps: babyOffsets, phase: phase, name: "baby-step rotations (\(strategy.rawValue))")
         var groups: [[SlotInstruction]] = []
         var outputs: [Int] = []
         for o in plan.pairs.indices {

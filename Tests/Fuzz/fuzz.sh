@@ -19,14 +19,14 @@ targets_all=(parameters public-key evaluation-keys secret-key ciphertext party-f
 
 build() {
     mkdir -p "$out/modules"
-    local flags=(-O -parse-as-library -swift-version 6 -enable-testing -sanitize=fuzzer,address -I "$out/modules" -module-cache-path "$out/cache")
+    local flags=(-O -parse-as-library -swift-version 6 -package-name hear -enable-testing -sanitize=fuzzer,address -I "$out/modules" -module-cache-path "$out/cache")
     local objects=()
     # HEARCrypto (SHA-256, Ed25519, ChaCha20) is compiled without instrumentation: it parses
     # nothing but fixed-size keys and signatures, is held to the standards' vectors, and runs
     # under AddressSanitizer in `swift test --sanitize=address`; instrumented, its hashing would
     # make every run of the large-file targets ten times slower. Every parser is instrumented.
     echo "compiling HEARCrypto (not instrumented)"
-    swiftc -O -parse-as-library -swift-version 6 -enable-testing -module-cache-path "$out/cache" -module-name HEARCrypto -wmo \
+    swiftc -O -parse-as-library -swift-version 6 -package-name hear -enable-testing -module-cache-path "$out/cache" -module-name HEARCrypto -wmo \
         -emit-module -emit-module-path "$out/modules/HEARCrypto.swiftmodule" -c Sources/HEARCrypto/*.swift -o "$out/modules/HEARCrypto.o"
     for module in HERing CKKS HETensor HEAR; do
         local sources=(Sources/$module/*.swift)
@@ -44,7 +44,7 @@ build() {
 }
 
 link() {
-    local flags=(-O -parse-as-library -swift-version 6 -enable-testing -sanitize=fuzzer,address -I "$out/modules" -module-cache-path "$out/cache")
+    local flags=(-O -parse-as-library -swift-version 6 -package-name hear -enable-testing -sanitize=fuzzer,address -I "$out/modules" -module-cache-path "$out/cache")
     echo "linking hear-fuzz"
     swiftc "${flags[@]}" -module-name HEARFuzz Tests/Fuzz/HEARFuzz.swift "$out"/modules/*.o -o "$out/hear-fuzz" 2>&1 | { grep -v "warning: Cannot export local symbol" || true; }
 }

@@ -99,6 +99,29 @@ struct PolynomialTests {
         }
     }
 
+    @Test("the 128-bit sums fold before they overflow: 130 products of the largest residues of 61-bit primes")
+    func productSumsFold() throws {
+        // (q − 1)² ≈ 2¹²¹·⁹ for a 61-bit q: 130 of them exceed 2¹²⁸ unless the sums are folded
+        let n = 64
+        let moduli = try Primes.nttPrimes(bits: 61, degree: n, count: 2).map { try Modulus(validating: $0) }
+        for m in moduli {
+            let top = [UInt64](repeating: m.q - 1, count: n)
+            var first = [UInt64](repeating: 0, count: n), second = first
+            top.withUnsafeBufferPointer { x in
+                let terms = [ProductSums.Term](repeating: ProductSums.Term(u: x.baseAddress!, v: x.baseAddress!, w: x.baseAddress!), count: 130)
+                terms.withUnsafeBufferPointer { buffer in
+                    first.withUnsafeMutableBufferPointer { f in
+                        second.withUnsafeMutableBufferPointer { s in
+                            ProductSums.limb(modulus: m, count: n, terms: buffer, first: f.baseAddress!, second: s.baseAddress!)
+                        }
+                    }
+                }
+            }
+            // Σ (−1)² = 130 mod q
+            #expect(first == [UInt64](repeating: 130, count: n) && second == first, "q = \(m.q)")
+        }
+    }
+
     @Test("NTT-form automorphism equals coefficient-form automorphism followed by the NTT",
           arguments: [3, 5, 25, 127, 2 * 256 - 1, -5])
     func automorphisms(galoisElement g: Int) throws {

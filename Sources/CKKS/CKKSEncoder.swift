@@ -73,7 +73,10 @@ public final class CKKSEncoder: Sendable {
     public var degree: Int { embedding.degree }
     public var slotCount: Int { embedding.slotCount }
 
-    public init(degree: Int) { embedding = CanonicalEmbedding(degree: degree) }
+    /// - Throws: `CKKSError.invalidParameters` unless `N` is a power of two, 4 ≤ N ≤ 2¹⁷.
+    public init(degree: Int) throws(CKKSError) { embedding = try CanonicalEmbedding(degree: degree) }
+
+    init(validatedDegree degree: Int) { embedding = CanonicalEmbedding(validatedDegree: degree) }
 
     /// The residue of the integer nearest to `x` modulo `m`, exactly for any finite double: a
     /// double of magnitude ≥ 2⁶³ is `mantissa·2^e`, reduced as `(mantissa mod q)·(2^e mod q)`.
@@ -86,28 +89,29 @@ public final class CKKSEncoder: Sendable {
         return r < 0 ? m.negate(magnitude) : magnitude
     }
 
-    /// Encodes complex slot values at scale `Δ` into an NTT-form polynomial of `basis`.
+    /// Encodes complex slot values at scale `Δ` into an NTT-form polynomial of `basis` (of the
+    /// kind `over`: `OverQ` unless asked).
     /// - Throws: `CKKSError.tooManySlots`, `.notFinite`, `.degreeMismatch`.
-    public func encode(_ values: [Complex], scale: Double, basis: RNSBasis) throws(CKKSError) -> RNSPolynomial {
+    public func encode<B: BasisKind>(_ values: [Complex], scale: Double, basis: RNSBasis,
+                                     over kind: B.Type = OverQ.self) throws(CKKSError) -> RNSPolynomial<Evaluation, B> {
         guard basis.degree == degree else { throw .degreeMismatch(expected: degree, got: basis.degree) }
         guard values.count <= slotCount else { throw .tooManySlots(given: values.count, available: slotCount) }
         var slots = values
         slots.append(contentsOf: repeatElement(Complex(0), count: slotCount - values.count))
-        let coefficients = embedding.coefficients(ofSlots: slots)
+        let coefficients = embedding.coefficients(trustedSlots: slots)
         if let rounded = try Self.roundedCoefficients(coefficients, scale: scale) {
-            return polynomial(fromRounded: rounded, basis: basis)
+            return polynomial(trustedRounded: rounded, basis: basis, over: kind)
         }
         // a coefficient beyond 2^63: the exact path for any finite double
-        var result = RNSPolynomial(zeroIn: basis, form: .coefficient)
+        var result = RNSPolynomial<Coefficient, B>(zeroIn: basis)
         let n = degree
         for (k, c) in coefficients.enumerated() {
             let scaled = c * scale
             for (i, m) in basis.moduli.enumerated() {
-                result.data[i * n + k] = Self.residue(ofRounded: scaled, modulus: m)
+                result.storage[i * n + k] = Self.residue(ofRounded: scaled, modulus: m)
             }
         }
-        result.forwardNTT()
-        return result
+        return result.forwardNTT()
     }
 
     /// `⌊Δ·c⌉` for the coefficients `c = σ⁻¹(z)`, or nil when one is beyond 2⁶³.
@@ -136,16 +140,24 @@ public final class CKKSEncoder: Sendable {
         guard values.count <= slotCount else { throw .tooManySlots(given: values.count, available: slotCount) }
         var slots = values
         slots.append(contentsOf: repeatElement(Complex(0), count: slotCount - values.count))
-        return try Self.roundedCoefficients(embedding.coefficients(ofSlots: slots), scale: scale)
+        return try Self.roundedCoefficients(embedding.coefficients(trustedSlots: slots), scale: scale)
     }
 
     /// The NTT-form polynomial of `basis` with the given integer coefficients: each reduced
     /// modulo every prime, then one forward NTT per limb.
-    public func polynomial(fromRounded rounded: [Int64], basis: RNSBasis) -> RNSPolynomial {
-        precondition(rounded.count == degree && basis.degree == degree, "one integer per coefficient expected")
-        var polynomial = RNSPolynomial(zeroIn: basis, form: .coefficient)
+    /// - Throws: `CKKSError.degreeMismatch` unless there are `N` integers and `basis` is of degree `N`.
+    public func polynomial<B: BasisKind>(fromRounded rounded: [Int64], basis: RNSBasis,
+                                         over kind: B.Type = OverQ.self) throws(CKKSError) -> RNSPolynomial<Evaluation, B> {
+        guard basis.degree == degree else { throw .degreeMismatch(expected: degree, got: basis.degree) }
+        guard rounded.count == degree else { throw .degreeMismatch(expected: degree, got: rounded.count) }
+        return polynomial(trustedRounded: rounded, basis: basis, over: kind)
+    }
+
+    func polynomial<B: BasisKind>(trustedRounded rounded: [Int64], basis: RNSBasis,
+                                  over _: B.Type) -> RNSPolynomial<Evaluation, B> {
+        var polynomial = RNSPolynomial<Coefficient, B>(zeroIn: basis)
         let n = degree
-        polynomial.data.withUnsafeMutableBufferPointer { data in
+        polynomial.storage.withUnsafeMutableBufferPointer { data in
             rounded.withUnsafeBufferPointer { r in
                 // |r| < 2^50 (the usual case): the vectorizable floating-quotient reduction
                 var largest: UInt64 = 0
@@ -164,36 +176,41 @@ public final class CKKSEncoder: Sendable {
                 }
             }
         }
-        polynomial.forwardNTT()
-        return polynomial
+        return polynomial.forwardNTT()
     }
 
     /// Encodes real values (imaginary parts zero).
-    public func encode(_ values: [Double], scale: Double, basis: RNSBasis) throws(CKKSError) -> RNSPolynomial {
-        try encode(values.map { Complex($0) }, scale: scale, basis: basis)
+    public func encode<B: BasisKind>(_ values: [Double], scale: Double, basis: RNSBasis,
+                                     over kind: B.Type = OverQ.self) throws(CKKSError) -> RNSPolynomial<Evaluation, B> {
+        try encode(values.map { Complex($0) }, scale: scale, basis: basis, over: kind)
     }
 
-    /// Decodes a plaintext polynomial (either form) at scale `Δ` into N/2 complex slots.
-    public func decode(_ polynomial: RNSPolynomial, scale: Double) throws(CKKSError) -> [Complex] {
+    /// Decodes a plaintext polynomial (either form, any basis) at scale `Δ` into N/2 complex
+    /// slots, by a big-integer CRT per coefficient (the reference; `CKKSContext.decode` is fast).
+    public func decode<F: PolynomialForm, B: BasisKind>(_ polynomial: RNSPolynomial<F, B>,
+                                                        scale: Double) throws(CKKSError) -> [Complex] {
         guard polynomial.degree == degree else { throw .degreeMismatch(expected: degree, got: polynomial.degree) }
-        var p = polynomial
-        if p.form == .ntt { p.inverseNTT() }
-        let n = degree, basis = p.basis
+        let n = degree, basis = polynomial.basis
+        var p = polynomial.storage
+        if F.self == Evaluation.self {
+            p.withUnsafeMutableBufferPointer { b in for i in 0..<basis.count { basis.nttTables[i].inverse(b.baseAddress! + i * n) } }
+        }
         var coefficients = [Double](repeating: 0, count: n)
         if basis.count == 1 {
             let m = basis.moduli[0]
-            for k in 0..<n { coefficients[k] = Double(m.centered(p.data[k])) / scale }
+            for k in 0..<n { coefficients[k] = Double(m.centered(p[k])) / scale }
         } else {
             for k in 0..<n {
-                let (negative, magnitude) = basis.composeCentered((0..<basis.count).map { p.data[$0 * n + k] })
+                let (negative, magnitude) = try! basis.composeCentered((0..<basis.count).map { p[$0 * n + k] })   // reduced by invariant
                 coefficients[k] = (negative ? -magnitude.doubleValue : magnitude.doubleValue) / scale
             }
         }
-        return embedding.slots(ofCoefficients: coefficients)
+        return embedding.slots(trustedCoefficients: coefficients)
     }
 
     /// Decodes the real parts.
-    public func decodeReal(_ polynomial: RNSPolynomial, scale: Double) throws(CKKSError) -> [Double] {
+    public func decodeReal<F: PolynomialForm, B: BasisKind>(_ polynomial: RNSPolynomial<F, B>,
+                                                            scale: Double) throws(CKKSError) -> [Double] {
         try decode(polynomial, scale: scale).map(\.real)
     }
 }

@@ -55,10 +55,15 @@ public final class CanonicalEmbedding: Sendable {
     /// Slot `j` ↔ DFT index `(5ʲ mod 2N − 1)/4`.
     public let slotToFFTIndex: [Int]
 
-    /// - Precondition: `N` a power of two, 4 ≤ N ≤ 2¹⁷.
-    public init(degree: Int) {
-        precondition(degree >= 4 && degree <= 1 << 17 && degree & (degree - 1) == 0,
-                     "ring degree must be a power of two in 4 … 2^17")
+    /// - Throws: `CKKSError.invalidParameters` unless `N` is a power of two, 4 ≤ N ≤ 2¹⁷.
+    public convenience init(degree: Int) throws(CKKSError) {
+        guard degree >= 4 && degree <= 1 << 17 && degree & (degree - 1) == 0 else {
+            throw .invalidParameters("ring degree \(degree) is not a power of two in 4 … 2^17")
+        }
+        self.init(validatedDegree: degree)
+    }
+
+    init(validatedDegree degree: Int) {
         self.degree = degree
         let n = degree / 2
         slotCount = n
@@ -105,8 +110,13 @@ public final class CanonicalEmbedding: Sendable {
     }
 
     /// The slots of the real polynomial with coefficients `coefficients` (N values).
-    public func slots(ofCoefficients coefficients: [Double]) -> [Complex] {
-        precondition(coefficients.count == degree, "expected N = \(degree) coefficients")
+    /// - Throws: `CKKSError.degreeMismatch` unless there are `N` coefficients.
+    public func slots(ofCoefficients coefficients: [Double]) throws(CKKSError) -> [Complex] {
+        guard coefficients.count == degree else { throw .degreeMismatch(expected: degree, got: coefficients.count) }
+        return slots(trustedCoefficients: coefficients)
+    }
+
+    func slots(trustedCoefficients coefficients: [Double]) -> [Complex] {
         let n = slotCount
         var w = (0..<n).map { Complex(coefficients[$0], coefficients[$0 + n]) * twist[$0] }
         fft(&w, inverse: false)
@@ -114,8 +124,13 @@ public final class CanonicalEmbedding: Sendable {
     }
 
     /// The real polynomial (N coefficients) whose slots are `slots` (n values).
-    public func coefficients(ofSlots slots: [Complex]) -> [Double] {
-        precondition(slots.count == slotCount, "expected n = \(slotCount) slots")
+    /// - Throws: `CKKSError.tooManySlots` unless there are `n` slots (pad with zeros).
+    public func coefficients(ofSlots slots: [Complex]) throws(CKKSError) -> [Double] {
+        guard slots.count == slotCount else { throw .tooManySlots(given: slots.count, available: slotCount) }
+        return coefficients(trustedSlots: slots)
+    }
+
+    func coefficients(trustedSlots slots: [Complex]) -> [Double] {
         let n = slotCount
         var w = [Complex](repeating: Complex(0), count: n)
         for (j, t) in slotToFFTIndex.enumerated() { w[t] = slots[j] }

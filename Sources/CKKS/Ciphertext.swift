@@ -1,22 +1,48 @@
-// Plaintexts and ciphertexts: polynomials with their level and scale.
+// Plaintexts and ciphertexts: polynomials with their scale; the level is the basis they are over.
 import HERing
 
-/// An encoded message: `m(X) ≈ Δ·σ⁻¹(z)` in NTT form modulo `Q_ℓ` (or `Q_ℓ·P` when extended).
+/// A polynomial of a ciphertext or plaintext: evaluation (NTT) form over the data primes
+/// `q₀ … q_ℓ` of a level of the context's chain.
+public typealias DataPolynomial = RNSPolynomial<Evaluation, OverQ>
+
+/// A polynomial over the extended basis `Q_ℓ·P` in NTT form: keys, the inside of key switching,
+/// extended plaintexts.
+public typealias ExtendedPolynomial = RNSPolynomial<Evaluation, OverQP>
+
+/// An encoded message: `m(X) ≈ Δ·σ⁻¹(z)` in NTT form modulo `Q_ℓ`.
+///
+/// The level is not a separate number that could disagree with the data: it is the basis of the
+/// polynomial, one of the context's chain (`CKKSContext.dataBases[ℓ]`), which every public entry
+/// checks by identity of primes.
 public struct Plaintext: Sendable, Equatable {
-    /// NTT form; limbs `q₀ … q_ℓ` (then `p₀ … p_{K−1}` when extended).
-    public internal(set) var polynomial: RNSPolynomial
+    /// NTT form; limbs `q₀ … q_ℓ`.
+    public internal(set) var polynomial: DataPolynomial
     /// The scale `Δ` the values were multiplied by.
     public internal(set) var scale: Double
-    /// `ℓ`: the plaintext has `ℓ + 1` data limbs.
-    public internal(set) var level: Int
-    /// Whether the special primes are included (for products inside the extended basis).
-    public internal(set) var isExtended: Bool
 
-    public init(polynomial: RNSPolynomial, scale: Double, level: Int, isExtended: Bool) {
+    public init(polynomial: DataPolynomial, scale: Double) {
+        self.polynomial = polynomial
+        self.scale = scale
+    }
+
+    /// `ℓ`: the plaintext has `ℓ + 1` limbs.
+    public var level: Int { polynomial.limbCount - 1 }
+}
+
+/// An encoded message over the extended basis `Q_ℓ·P` (NTT form), for products taken inside
+/// key switching before ModDown (`Evaluator.hoistedMultiplyAccumulate`). Its own type: it
+/// cannot be encrypted, added to a ciphertext or multiplied with one outside that operation.
+public struct ExtendedPlaintext: Sendable, Equatable {
+    /// NTT form; limbs `q₀ … q_ℓ, p₀ … p_{K−1}`.
+    public internal(set) var polynomial: ExtendedPolynomial
+    public internal(set) var scale: Double
+    /// `ℓ`: the data primes are `q₀ … q_ℓ` (checked against the context's `Q_ℓ·P` at each use).
+    public internal(set) var level: Int
+
+    public init(polynomial: ExtendedPolynomial, scale: Double, level: Int) {
         self.polynomial = polynomial
         self.scale = scale
         self.level = level
-        self.isExtended = isExtended
     }
 }
 
@@ -28,19 +54,20 @@ public struct Plaintext: Sendable, Equatable {
 /// new ciphertext drops it.
 public struct Ciphertext: Sendable, Equatable {
     /// Two parts (or three after a product, before relinearization), NTT form, basis `Q_ℓ`.
-    public internal(set) var parts: [RNSPolynomial]
+    public internal(set) var parts: [DataPolynomial]
     public internal(set) var scale: Double
-    public internal(set) var level: Int
     /// The seed of `c₁` for a fresh secret-key encryption, else nil.
     public internal(set) var seed: [UInt8]?
 
-    public init(parts: [RNSPolynomial], scale: Double, level: Int, seed: [UInt8]? = nil) {
+    public init(parts: [DataPolynomial], scale: Double, seed: [UInt8]? = nil) {
         self.parts = parts
         self.scale = scale
-        self.level = level
         self.seed = seed
     }
 
+    /// `ℓ`, from the basis of the parts (`ℓ + 1` limbs); −1 for a ciphertext without parts,
+    /// which every public entry refuses.
+    public var level: Int { (parts.first?.limbCount ?? 0) - 1 }
     /// 2, or 3 for an unrelinearized product.
     public var size: Int { parts.count }
     public var degree: Int { parts.first?.degree ?? 0 }

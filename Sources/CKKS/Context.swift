@@ -57,7 +57,7 @@ public final class CKKSContext: Sendable {
     /// `X^{N/2}` in NTT form over `{q₀ … q_L}`: the plaintext of the constant `i` in every slot at
     /// scale 1 (`σ(X^{N/2})ⱼ = ζ^{5ʲ·N/2} = i^{5ʲ} = i`, as `5ʲ ≡ 1 mod 4`). Multiplying by it is
     /// exact and keeps the scale.
-    let imaginaryUnit: RNSPolynomial
+    let imaginaryUnit: DataPolynomial
 
     /// Builds every table. Cost: `L + K` NTT tables and a few hundred small base converters.
     /// `parallelism`: the threads of every operation in this context (one per processor by
@@ -66,7 +66,7 @@ public final class CKKSContext: Sendable {
         self.parameters = parameters
         self.parallelism = parallelism
         let n = parameters.degree
-        encoder = CKKSEncoder(degree: n)
+        encoder = CKKSEncoder(validatedDegree: n)
         // Every prime of a valid parameter set is NTT-friendly for N (the parameters derived them).
         let dataTables = parameters.dataPrimes.map { try! NTTTables(degree: n, modulus: Modulus($0)) }
         let specialTables = parameters.specialPrimes.map { try! NTTTables(degree: n, modulus: Modulus($0)) }
@@ -105,15 +105,14 @@ public final class CKKSContext: Sendable {
         let auxiliary = try! RNSBasis(degree: n, primes: Primes.nttPrimes(bits: 61, degree: n, count: 3, excluding: used),
                                       parallelism: parallelism)
         decodingConverters = dataBases.map { try! BaseConverter(from: $0, to: auxiliary) }
-        var unit = RNSPolynomial(zeroIn: dataBases[maxLevel], form: .coefficient)
-        for i in 0...maxLevel { unit.data[i * n + n / 2] = 1 }
-        unit.forwardNTT()
-        imaginaryUnit = unit
+        var unit = RNSPolynomial<Coefficient, OverQ>(zeroIn: dataBases[maxLevel])
+        for i in 0...maxLevel { unit.storage[i * n + n / 2] = 1 }
+        imaginaryUnit = unit.forwardNTT()
     }
 
     /// `X^{N/2}` (the constant `i` in every slot, scale 1) in NTT form over `{q₀ … q_ℓ}`.
-    func imaginaryUnit(level: Int) -> RNSPolynomial {
-        try! RNSPolynomial(basis: dataBases[level], form: .ntt, data: Array(imaginaryUnit.data.prefix((level + 1) * degree)))
+    func imaginaryUnit(level: Int) -> DataPolynomial {
+        DataPolynomial(basis: dataBases[level], trustedData: Array(imaginaryUnit.data.prefix((level + 1) * degree)))
     }
 
     /// `L`, the top level.
@@ -134,9 +133,7 @@ public final class CKKSContext: Sendable {
 
     /// Checks that `g` names an automorphism `X → X^g` of `Z[X]/(X^N + 1)`: odd, in `1 … 2N − 1`.
     func checkGaloisElement(_ g: Int) throws(CKKSError) {
-        guard g > 0, g < 2 * degree, g & 1 == 1 else {
-            throw .invalidOperand("Galois element \(g) is not an automorphism of the ring: it must be odd and in 1 … \(2 * degree - 1)")
-        }
+        if let problem = GaloisAutomorphism.problem(withElement: g, degree: degree) { throw .invalidOperand(problem) }
     }
 
     /// The Galois element of a rotation of the slots by `step` to the left (slot `i` receives
@@ -169,7 +166,7 @@ public final class CKKSContext: Sendable {
         try checkLevel(level)
         let scale = scale ?? parameters.scale
         let polynomial = try encoder.encode(values, scale: scale, basis: dataBases[level])
-        return Plaintext(polynomial: polynomial, scale: scale, level: level, isExtended: false)
+        return Plaintext(polynomial: polynomial, scale: scale)
     }
 
     /// The plaintext at `level` and `scale` of an integer polynomial from
@@ -177,20 +174,20 @@ public final class CKKSContext: Sendable {
     public func plaintext(fromRounded rounded: [Int64], level: Int, scale: Double) throws(CKKSError) -> Plaintext {
         try checkLevel(level)
         guard rounded.count == degree else { throw .degreeMismatch(expected: degree, got: rounded.count) }
-        return Plaintext(polynomial: encoder.polynomial(fromRounded: rounded, basis: dataBases[level]), scale: scale,
-                         level: level, isExtended: false)
+        return Plaintext(polynomial: encoder.polynomial(trustedRounded: rounded, basis: dataBases[level], over: OverQ.self),
+                         scale: scale)
     }
 
     /// Encodes values in the extended basis `Q_ℓ·P`, for `Evaluator.hoistedMultiplyAccumulate`
     /// (products taken before ModDown need the plaintext modulo the special primes too).
-    public func encodeExtended(_ values: [Complex], level: Int, scale: Double? = nil) throws(CKKSError) -> Plaintext {
+    public func encodeExtended(_ values: [Complex], level: Int, scale: Double? = nil) throws(CKKSError) -> ExtendedPlaintext {
         try checkLevel(level)
         let scale = scale ?? parameters.scale
-        let polynomial = try encoder.encode(values, scale: scale, basis: extendedBases[level])
-        return Plaintext(polynomial: polynomial, scale: scale, level: level, isExtended: true)
+        let polynomial = try encoder.encode(values, scale: scale, basis: extendedBases[level], over: OverQP.self)
+        return ExtendedPlaintext(polynomial: polynomial, scale: scale, level: level)
     }
 
-    public func encodeExtended(_ values: [Double], level: Int, scale: Double? = nil) throws(CKKSError) -> Plaintext {
+    public func encodeExtended(_ values: [Double], level: Int, scale: Double? = nil) throws(CKKSError) -> ExtendedPlaintext {
         try encodeExtended(values.map { Complex($0) }, level: level, scale: scale)
     }
 
@@ -202,16 +199,24 @@ public final class CKKSContext: Sendable {
     /// level 0), and much faster than a big-integer CRT.
     /// - Throws: `CKKSError` when the plaintext is not of this context at its level.
     public func decode(_ plaintext: Plaintext) throws(CKKSError) -> [Complex] {
-        try checkLevel(plaintext.level)
-        let expected = plaintext.isExtended ? extendedBases[plaintext.level] : dataBases[plaintext.level]
-        guard plaintext.polynomial.basis.isSame(as: expected) else {
-            throw .parameterMismatch("the plaintext does not belong to this context at level \(plaintext.level)")
-        }
+        try checkPlaintext(plaintext, level: plaintext.level)
+        return decode(plaintext.polynomial, level: plaintext.level, scale: plaintext.scale)
+    }
+
+    /// Decodes an extended plaintext (its residues modulo `Q_ℓ` carry the value).
+    /// - Throws: `CKKSError` when the plaintext is not of this context at its level.
+    public func decode(_ plaintext: ExtendedPlaintext) throws(CKKSError) -> [Complex] {
+        try checkPlaintext(plaintext)
         var p = plaintext.polynomial
-        if plaintext.isExtended { p.dropLastLimbs(parameters.specialPrimes.count, basis: dataBases[plaintext.level]) }
-        if p.form == .ntt { p.inverseNTT() }
+        p.dropLastLimbs(trusted: parameters.specialPrimes.count, basis: dataBases[plaintext.level])
+        return decode(p.relabeled(as: OverQ.self, basis: dataBases[plaintext.level]), level: plaintext.level,
+                      scale: plaintext.scale)
+    }
+
+    func decode(_ polynomial: DataPolynomial, level: Int, scale: Double) -> [Complex] {
+        let p = polynomial.inverseNTT()
         let n = degree
-        let converter = decodingConverters[plaintext.level]
+        let converter = decodingConverters[level]
         var aux = [UInt64](repeating: 0, count: 3 * n)
         p.data.withUnsafeBufferPointer { input in
             aux.withUnsafeMutableBufferPointer { output in
@@ -232,7 +237,6 @@ public final class CKKSContext: Sendable {
             return (d0, d1, d2)
         }
         var coefficients = [Double](repeating: 0, count: n)
-        let scale = plaintext.scale
         for k in 0..<n {
             let r0 = aux[k], r1 = aux[n + k], r2 = aux[2 * n + k]
             // the top mixed-radix digit decides the sign: x ≥ P/2 ⇔ d₂ > (p₂−1)/2 (up to the
@@ -246,7 +250,7 @@ public final class CKKSContext: Sendable {
             let value = Double(d0) + Double(m[0].q) * (Double(d1) + Double(m[1].q) * Double(d2))
             coefficients[k] = sign * value / scale
         }
-        return encoder.embedding.slots(ofCoefficients: coefficients)
+        return encoder.embedding.slots(trustedCoefficients: coefficients)
     }
 
     /// Decodes the real parts.

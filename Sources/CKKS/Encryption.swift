@@ -33,26 +33,27 @@ public struct Encryptor {
     /// Encrypts `plaintext` at its level.
     /// - Throws: `CKKSError` when the plaintext is extended or not of this context at its level.
     public mutating func encrypt(_ plaintext: Plaintext) throws(CKKSError) -> Ciphertext {
-        guard !plaintext.isExtended else { throw .invalidOperand("encrypt needs a plaintext over Q_ℓ, not Q_ℓ·P") }
         try context.checkPlaintext(plaintext, level: plaintext.level)
         let level = plaintext.level
         let basis = context.extendedBases[level]
         let n = context.degree
         // Randomness is drawn in a fixed order (u, e₀, e₁), so the result does not depend on
         // the thread count.
-        var u = RNSPolynomial(secretSample: Sampler.ternary(degree: n, using: &rng), basis: basis)
-        var e0 = RNSPolynomial(secretSample: Sampler.discreteGaussian(degree: n, using: &rng), basis: basis)
-        var e1 = RNSPolynomial(secretSample: Sampler.discreteGaussian(degree: n, using: &rng), basis: basis)
-        u.forwardNTT(); e0.forwardNTT(); e1.forwardNTT()
+        var u = RNSPolynomial<Coefficient, OverQP>(secretSample: Sampler.ternary(degree: n, using: &rng), basis: basis)
+            .forwardNTT()
+        var e0 = RNSPolynomial<Coefficient, OverQP>(secretSample: Sampler.discreteGaussian(degree: n, using: &rng), basis: basis)
+            .forwardNTT()
+        var e1 = RNSPolynomial<Coefficient, OverQP>(secretSample: Sampler.discreteGaussian(degree: n, using: &rng), basis: basis)
+            .forwardNTT()
         // the public key's limbs of Q_ℓ·P: rows 0 … ℓ and the special rows
         let rows = context.keySwitching[level].keyRows
         let b = publicKey.b.selectingLimbs(rows, basis: basis), a = publicKey.a.selectingLimbs(rows, basis: basis)
-        e0.multiplyAdd(b, u)
-        e1.multiplyAdd(a, u)
-        u.data.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
-        var c0 = context.modDown(e0, level: level)
-        c0.add(plaintext.polynomial)
-        return Ciphertext(parts: [c0, context.modDown(e1, level: level)], scale: plaintext.scale, level: level)
+        e0.multiplyAdd(trusted: b, u)
+        e1.multiplyAdd(trusted: a, u)
+        u.storage.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
+        var c0 = context.modDown(e0, trustedLevel: level)
+        c0.add(trusted: plaintext.polynomial)
+        return Ciphertext(parts: [c0, context.modDown(e1, trustedLevel: level)], scale: plaintext.scale)
     }
 
     /// Encodes and encrypts real values at the top level and the default scale.
@@ -64,12 +65,12 @@ public struct Encryptor {
 extension RNSPolynomial {
     /// The polynomial made of the limbs `rows` of `self`, over `basis` (whose moduli must be
     /// those of the rows).
-    func selectingLimbs(_ rows: [Int], basis: RNSBasis) -> RNSPolynomial {
+    func selectingLimbs(_ rows: [Int], basis: RNSBasis) -> Self {
         let n = degree
         var data: [UInt64] = []
         data.reserveCapacity(rows.count * n)
         for r in rows { data += self.data[(r * n)..<((r + 1) * n)] }
-        return try! RNSPolynomial(basis: basis, form: form, data: data)
+        return Self(basis: basis, trustedData: data)
     }
 }
 
@@ -99,19 +100,18 @@ public struct Decryptor {
     /// `m = c₀ + c₁·s (+ c₂·s²)` at the ciphertext's level and scale.
     public func decrypt(_ ciphertext: Ciphertext) throws(CKKSError) -> Plaintext {
         try context.checkCiphertext(ciphertext)   // the evaluator's own check: level, parts, basis, form
-        let level = ciphertext.level
         var m = ciphertext.parts[0]
         let s = secretKey.limb(0)
         // Horner: m = c₀ + s·(c₁ + s·c₂)
         var inner = ciphertext.parts[ciphertext.size - 1]
         for part in ciphertext.parts.dropFirst().reversed().dropFirst() {
             inner.multiply(secret: s)
-            inner.add(part)
+            inner.add(trusted: part)
         }
         inner.multiply(secret: s)
-        m.add(inner)
-        inner.data.withUnsafeMutableBytes { wipe($0) }   // c₁·s: with c₁ public, it gives s away
-        return Plaintext(polynomial: m, scale: ciphertext.scale, level: level, isExtended: false)
+        m.add(trusted: inner)
+        inner.storage.withUnsafeMutableBytes { wipe($0) }   // c₁·s: with c₁ public, it gives s away
+        return Plaintext(polynomial: m, scale: ciphertext.scale)
     }
 
     /// Decrypts and decodes the real parts.
@@ -121,18 +121,17 @@ public struct Decryptor {
 
     /// Encrypts with the secret key; the ciphertext remembers the seed of its `c₁`.
     public mutating func encryptSymmetric(_ plaintext: Plaintext) throws(CKKSError) -> Ciphertext {
-        guard !plaintext.isExtended else { throw .invalidOperand("encrypt needs a plaintext over Q_ℓ, not Q_ℓ·P") }
         try context.checkPlaintext(plaintext, level: plaintext.level)
         let level = plaintext.level
         let basis = context.dataBases[level]
         let n = context.degree
         let seed = rng.nextBytes(32)
-        let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: Self.seedDomain)
-        var c0 = RNSPolynomial(secretSample: Sampler.discreteGaussian(degree: n, using: &rng), basis: basis)
-        c0.forwardNTT()
-        c0.add(plaintext.polynomial)
+        let a: DataPolynomial = Sampler.uniformPolynomial(basis: basis, seed: seed, domain: Self.seedDomain)
+        var c0 = RNSPolynomial<Coefficient, OverQ>(secretSample: Sampler.discreteGaussian(degree: n, using: &rng), basis: basis)
+            .forwardNTT()
+        c0.add(trusted: plaintext.polynomial)
         c0.subtractProduct(a, secret: secretKey.limb(0))
-        return Ciphertext(parts: [c0, a], scale: plaintext.scale, level: level, seed: seed)
+        return Ciphertext(parts: [c0, a], scale: plaintext.scale, seed: seed)
     }
 
     /// The ChaCha20 domain of the `c₁` of secret-key ciphertexts.

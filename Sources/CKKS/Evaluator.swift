@@ -33,7 +33,7 @@ public struct Evaluator: Sendable {
         try checkCiphertext(a); try checkCiphertext(b)
         try checkSameLevelAndScale(a, b.level, b.scale)
         var (big, small) = a.size >= b.size ? (a, b) : (b, a)
-        for i in 0..<small.size { big.parts[i].add(small.parts[i]) }
+        for i in 0..<small.size { big.parts[i].add(trusted: small.parts[i]) }
         big.seed = nil
         return big
     }
@@ -58,7 +58,7 @@ public struct Evaluator: Sendable {
         try checkCiphertext(a)
         let unit = context.imaginaryUnit(level: a.level)
         var r = a
-        for i in 0..<r.size { r.parts[i].multiply(unit) }
+        for i in 0..<r.size { r.parts[i].multiply(trusted: unit) }
         r.seed = nil
         return r
     }
@@ -68,7 +68,7 @@ public struct Evaluator: Sendable {
         try checkCiphertext(a); try checkPlaintext(p, level: a.level)
         try checkSameLevelAndScale(a, p.level, p.scale)
         var r = a
-        r.parts[0].add(p.polynomial)
+        r.parts[0].add(trusted: p.polynomial)
         r.seed = nil
         return r
     }
@@ -87,7 +87,7 @@ public struct Evaluator: Sendable {
         guard (c * a.scale).isFinite else { throw .notFinite(index: 0) }
         var r = a
         let basis = r.parts[0].basis, n = context.degree
-        r.parts[0].data.withUnsafeMutableBufferPointer { buffer in
+        r.parts[0].storage.withUnsafeMutableBufferPointer { buffer in
             for (i, m) in basis.moduli.enumerated() {
                 let v = CKKSEncoder.residue(ofRounded: c * a.scale, modulus: m)
                 for k in (i * n)..<((i + 1) * n) { buffer[k] = m.add(buffer[k], v) }
@@ -103,7 +103,7 @@ public struct Evaluator: Sendable {
     public func multiply(_ a: Ciphertext, _ p: Plaintext) throws(CKKSError) -> Ciphertext {
         try checkCiphertext(a); try checkPlaintext(p, level: a.level)
         var r = a
-        for i in 0..<r.size { r.parts[i].multiply(p.polynomial) }
+        for i in 0..<r.size { r.parts[i].multiply(trusted: p.polynomial) }
         r.scale = a.scale * p.scale
         r.seed = nil
         return r
@@ -114,7 +114,7 @@ public struct Evaluator: Sendable {
         try checkCiphertext(a)
         var r = a
         let residues = r.parts[0].basis.moduli.map { $0.reduce(signed: Int64(c)) }
-        for i in 0..<r.size { r.parts[i].multiply(byScalarResidues: residues) }
+        for i in 0..<r.size { r.parts[i].multiply(trustedScalarResidues: residues) }
         r.seed = nil
         return r
     }
@@ -128,7 +128,7 @@ public struct Evaluator: Sendable {
         guard (c * scale).isFinite else { throw .notFinite(index: 0) }
         var r = a
         let residues = r.parts[0].basis.moduli.map { CKKSEncoder.residue(ofRounded: c * scale, modulus: $0) }
-        for i in 0..<r.size { r.parts[i].multiply(byScalarResidues: residues) }
+        for i in 0..<r.size { r.parts[i].multiply(trustedScalarResidues: residues) }
         r.scale = a.scale * scale
         r.seed = nil
         return r
@@ -147,13 +147,13 @@ public struct Evaluator: Sendable {
         }
         let basis = context.dataBases[level]
         // limb by limb (in parallel), the plaintexts as the shared factor, 16 terms per pass
-        var out0 = RNSPolynomial(zeroIn: basis, form: .ntt), out1 = RNSPolynomial(zeroIn: basis, form: .ntt)
+        var out0 = DataPolynomial(zeroIn: basis), out1 = DataPolynomial(zeroIn: basis)
         let triples = terms.map { ($0.0.parts[0], $0.0.parts[1], $0.1.polynomial) }
         for chunk in stride(from: 0, to: triples.count, by: productChunk) {
             sumProducts(Array(triples[chunk..<min(chunk + productChunk, triples.count)]), permutations: nil, basis: basis,
                         into: &out0, &out1, accumulate: chunk > 0)
         }
-        return Ciphertext(parts: [out0, out1], scale: scale, level: level)
+        return Ciphertext(parts: [out0, out1], scale: scale)
     }
 
     // MARK: Ciphertext products
@@ -165,11 +165,11 @@ public struct Evaluator: Sendable {
         guard a.size == 2, b.size == 2 else { throw .invalidOperand("relinearize before multiplying again") }
         guard a.level == b.level else { throw .levelMismatch(a.level, b.level) }
         var d0 = a.parts[0], d1 = a.parts[0], d2 = a.parts[1]
-        d0.multiply(b.parts[0])
-        d1.multiply(b.parts[1])
-        d1.multiplyAdd(a.parts[1], b.parts[0])
-        d2.multiply(b.parts[1])
-        return Ciphertext(parts: [d0, d1, d2], scale: a.scale * b.scale, level: a.level)
+        d0.multiply(trusted: b.parts[0])
+        d1.multiply(trusted: b.parts[1])
+        d1.multiplyAdd(trusted: a.parts[1], b.parts[0])
+        d2.multiply(trusted: b.parts[1])
+        return Ciphertext(parts: [d0, d1, d2], scale: a.scale * b.scale)
     }
 
     /// `a²` (three parts): `(a₀², 2a₀a₁, a₁²)`.
@@ -177,11 +177,11 @@ public struct Evaluator: Sendable {
         try checkCiphertext(a)
         guard a.size == 2 else { throw .invalidOperand("relinearize before squaring") }
         var d0 = a.parts[0], d1 = a.parts[0], d2 = a.parts[1]
-        d0.multiply(a.parts[0])
-        d1.multiply(a.parts[1])
-        d1.add(d1)
-        d2.multiply(a.parts[1])
-        return Ciphertext(parts: [d0, d1, d2], scale: a.scale * a.scale, level: a.level)
+        d0.multiply(trusted: a.parts[0])
+        d1.multiply(trusted: a.parts[1])
+        d1.add(trusted: d1)
+        d2.multiply(trusted: a.parts[1])
+        return Ciphertext(parts: [d0, d1, d2], scale: a.scale * a.scale)
     }
 
     /// Relinearization: `(d₀, d₁, d₂) → (d₀ + u₀, d₁ + u₁)` with `u₀ + u₁·s ≈ d₂·s²`.
@@ -192,11 +192,11 @@ public struct Evaluator: Sendable {
         }
         guard a.size == 3 else { return a }
         try checkKeyLevel(key.key, a.level, what: "the relinearization key")
-        let (u0, u1) = context.keySwitch(a.parts[2], level: a.level, key: key.key)
+        let (u0, u1) = context.keySwitch(trusted: a.parts[2], level: a.level, key: key.key)
         var r0 = a.parts[0], r1 = a.parts[1]
-        r0.add(u0)
-        r1.add(u1)
-        return Ciphertext(parts: [r0, r1], scale: a.scale, level: a.level)
+        r0.add(trusted: u0)
+        r1.add(trusted: u1)
+        return Ciphertext(parts: [r0, r1], scale: a.scale)
     }
 
     /// `a·b`, relinearized (not rescaled).
@@ -218,9 +218,8 @@ public struct Evaluator: Sendable {
         guard a.level > 0 else { throw .invalidLevel(level: 0, reason: "a level-0 ciphertext cannot be rescaled") }
         var r = a
         let target = context.dataBases[a.level - 1]
-        for i in 0..<r.size { r.parts[i].divideAndRoundByLastModulus(basis: target) }
+        for i in 0..<r.size { r.parts[i].divideAndRoundByLastModulus(trustedBasis: target) }
         r.scale = a.scale / Double(context.parameters.dataPrimes[a.level])
-        r.level = a.level - 1
         r.seed = nil
         return r
     }
@@ -234,20 +233,19 @@ public struct Evaluator: Sendable {
         }
         guard level < a.level else { return a }
         var r = a
-        for i in 0..<r.size { r.parts[i].dropLastLimbs(a.level - level, basis: context.dataBases[level]) }
-        r.level = level
+        for i in 0..<r.size { r.parts[i].dropLastLimbs(trusted: a.level - level, basis: context.dataBases[level]) }
         r.seed = nil
         return r
     }
 
     /// Drops a plaintext's primes down to `level`.
     public func dropLevel(_ p: Plaintext, to level: Int) throws(CKKSError) -> Plaintext {
-        guard !p.isExtended, level >= 0, level <= p.level else {
+        try checkPlaintext(p, level: p.level)
+        guard level >= 0, level <= p.level else {
             throw .invalidLevel(level: level, reason: "cannot drop a level-\(p.level) plaintext to it")
         }
         var r = p
-        if level < p.level { r.polynomial.dropLastLimbs(p.level - level, basis: context.dataBases[level]) }
-        r.level = level
+        if level < p.level { r.polynomial.dropLastLimbs(trusted: p.level - level, basis: context.dataBases[level]) }
         return r
     }
 
@@ -276,12 +274,12 @@ public struct Evaluator: Sendable {
         if g == 1 { return a }
         let entry = try galoisEntry(keys, element: g, what: "Galois element \(g)")
         try checkKeyLevel(entry.key, a.level, what: "the key of Galois element \(g)")
-        let (v0, v1) = context.keySwitch(a.parts[1], level: a.level, key: entry.key)
+        let (v0, v1) = context.keySwitch(trusted: a.parts[1], level: a.level, key: entry.key)
         var r0 = a.parts[0]
-        r0.add(v0)
+        r0.add(trusted: v0)
         return Ciphertext(parts: [r0.applyingAutomorphism(validatedElement: g, permutation: entry.permutation),
                                   v1.applyingAutomorphism(validatedElement: g, permutation: entry.permutation)],
-                          scale: a.scale, level: a.level)
+                          scale: a.scale)
     }
 
     /// Rotates the slots left by `step` (slot `i` receives slot `i + step`; negative steps
@@ -316,16 +314,16 @@ public struct Evaluator: Sendable {
             entries.append(entry)
         }
         guard entries.contains(where: { $0 != nil }) else { return steps.map { _ in a } }
-        let decomposed = context.decompose(a.parts[1], level: a.level)
+        let decomposed = context.decompose(trusted: a.parts[1], level: a.level)
         return entries.map { entry in
             guard let entry else { return a }
-            let (x0, x1) = context.keyProduct(decomposed, key: entry.key)
+            let (x0, x1) = context.keyProduct(trusted: decomposed, key: entry.key)
             var r0 = a.parts[0]
-            r0.add(context.modDown(x0, level: a.level))
+            r0.add(trusted: context.modDown(x0, trustedLevel: a.level))
             let g = entry.galoisElement, pi = entry.permutation
             return Ciphertext(parts: [r0.applyingAutomorphism(validatedElement: g, permutation: pi),
-                                      context.modDown(x1, level: a.level).applyingAutomorphism(validatedElement: g, permutation: pi)],
-                              scale: a.scale, level: a.level)
+                                      context.modDown(x1, trustedLevel: a.level).applyingAutomorphism(validatedElement: g, permutation: pi)],
+                              scale: a.scale)
         }
     }
 
@@ -336,7 +334,7 @@ public struct Evaluator: Sendable {
     /// decrypts to `P·rot(m)` modulo `Q_ℓ·P`; the products with the plaintexts (encoded over
     /// `Q_ℓ·P` by `encodeExtended`) are summed there lazily, and ModDown divides the sum by `P`
     /// once. Scale: `Δ_a·Δ_p` (all plaintexts at one scale).
-    public func hoistedMultiplyAccumulate(_ a: Ciphertext, _ terms: [(step: Int, plaintext: Plaintext)],
+    public func hoistedMultiplyAccumulate(_ a: Ciphertext, _ terms: [(step: Int, plaintext: ExtendedPlaintext)],
                                           keys: GaloisKeys) throws(CKKSError) -> Ciphertext {
         try checkCiphertext(a)
         guard a.size == 2 else { throw .invalidOperand("relinearize before rotating") }
@@ -345,7 +343,7 @@ public struct Evaluator: Sendable {
         let basis = context.extendedBases[level]
         var entries: [GaloisKeys.Entry?] = []
         for (step, p) in terms {
-            guard p.isExtended, p.level == level, p.polynomial.basis.isSame(as: basis) else {
+            guard p.level == level, p.polynomial.basis.isSame(as: basis) else {
                 throw .invalidOperand("hoistedMultiplyAccumulate needs plaintexts from encodeExtended at level \(level)")
             }
             guard abs(p.scale - first.plaintext.scale) <= scaleTolerance * p.scale else {
@@ -359,23 +357,23 @@ public struct Evaluator: Sendable {
         let plan = context.keySwitching[level]
         let n = context.degree, qCount = level + 1
         // P·c₀ and P·c₁ in the extended basis (zero modulo the special primes)
-        func liftedByP(_ c: RNSPolynomial) -> RNSPolynomial {
-            var x = RNSPolynomial(zeroIn: basis, form: .ntt)
+        func liftedByP(_ c: DataPolynomial) -> ExtendedPolynomial {
+            var x = ExtendedPolynomial(zeroIn: basis)
             var scaled = c
-            scaled.multiply(byScalarResidues: plan.pModQ)
-            x.data.replaceSubrange(0..<(qCount * n), with: scaled.data)
+            scaled.multiply(trustedScalarResidues: plan.pModQ)
+            x.storage.replaceSubrange(0..<(qCount * n), with: scaled.data)
             return x
         }
-        let decomposed = entries.contains(where: { $0 != nil }) ? context.decompose(a.parts[1], level: level) : nil
+        let decomposed = entries.contains(where: { $0 != nil }) ? context.decompose(trusted: a.parts[1], level: a.level) : nil
         let lifted0 = liftedByP(a.parts[0])
         // each rotated pair (σ(P·c₀ + x₀), σ(x₁)), kept before its permutation, is added to the
         // sums at once by the multiply-accumulate kernel, with the plaintext as the shared factor
         // and σ as the permutation of the reads
-        var sum0 = RNSPolynomial(zeroIn: basis, form: .ntt), sum1 = RNSPolynomial(zeroIn: basis, form: .ntt)
+        var sum0 = ExtendedPolynomial(zeroIn: basis), sum1 = ExtendedPolynomial(zeroIn: basis)
         for (index, term) in terms.enumerated() {
             if let entry = entries[index], let decomposed {
-                var (x0, x1) = context.keyProduct(decomposed, key: entry.key)
-                x0.add(lifted0)
+                var (x0, x1) = context.keyProduct(trusted: decomposed, key: entry.key)
+                x0.add(trusted: lifted0)
                 sumProducts([(x0, x1, term.plaintext.polynomial)], permutations: [entry.permutation], basis: basis,
                             into: &sum0, &sum1, accumulate: index > 0)
             } else {
@@ -383,8 +381,8 @@ public struct Evaluator: Sendable {
                             into: &sum0, &sum1, accumulate: index > 0)
             }
         }
-        return Ciphertext(parts: [context.modDown(sum0, level: level), context.modDown(sum1, level: level)],
-                          scale: a.scale * first.plaintext.scale, level: level)
+        return Ciphertext(parts: [context.modDown(sum0, trustedLevel: level), context.modDown(sum1, trustedLevel: level)],
+                          scale: a.scale * first.plaintext.scale)
     }
 }
 
@@ -394,18 +392,25 @@ extension CKKSContext {
     /// the primes `q₀ … q_level` of this context.
     func checkCiphertext(_ a: Ciphertext) throws(CKKSError) {
         try checkLevel(a.level)
-        guard a.parts.count >= 2, a.parts.allSatisfy({ $0.basis.isSame(as: dataBases[a.level]) && $0.form == .ntt }) else {
+        guard a.parts.count >= 2, a.parts.allSatisfy({ $0.basis.isSame(as: dataBases[a.level]) }) else {
             throw .parameterMismatch("the ciphertext does not belong to this context at level \(a.level)")
         }
     }
 
-    /// The same for a plaintext that must be at `level` (over `Q_level`, not extended).
+    /// The same for a plaintext that must be at `level` (over `Q_level`).
     func checkPlaintext(_ p: Plaintext, level: Int) throws(CKKSError) {
-        guard !p.isExtended else { throw .invalidOperand("an extended plaintext (Q_ℓ·P) is only for hoistedMultiplyAccumulate") }
         try checkLevel(level)
         guard p.level == level else { throw .levelMismatch(level, p.level) }
-        guard p.polynomial.basis.isSame(as: dataBases[level]), p.polynomial.form == .ntt else {
+        guard p.polynomial.basis.isSame(as: dataBases[level]) else {
             throw .parameterMismatch("the plaintext does not belong to this context at level \(level)")
+        }
+    }
+
+    /// The same for an extended plaintext (over `Q_level·P` of this context).
+    func checkPlaintext(_ p: ExtendedPlaintext) throws(CKKSError) {
+        try checkLevel(p.level)
+        guard p.polynomial.basis.isSame(as: extendedBases[p.level]) else {
+            throw .parameterMismatch("the extended plaintext does not belong to this context at level \(p.level)")
         }
     }
 }
@@ -417,13 +422,15 @@ let productChunk = 16
 extension Evaluator {
     /// `out0 (+)= Σₜ uₜ[π(k)]·wₜ`, `out1 (+)= Σₜ vₜ[π(k)]·wₜ` for triples `(u, v, w)` over `basis`
     /// (NTT form), limb by limb in parallel, by `ProductSums`.
-    func sumProducts(_ triples: [(RNSPolynomial, RNSPolynomial, RNSPolynomial)], permutations: [[UInt32]?]?, basis: RNSBasis,
-                     into out0: inout RNSPolynomial, _ out1: inout RNSPolynomial, accumulate: Bool) {
+    func sumProducts<B: BasisKind>(_ triples: [(RNSPolynomial<Evaluation, B>, RNSPolynomial<Evaluation, B>, RNSPolynomial<Evaluation, B>)],
+                                   permutations: [[UInt32]?]?, basis: RNSBasis,
+                                   into out0: inout RNSPolynomial<Evaluation, B>, _ out1: inout RNSPolynomial<Evaluation, B>,
+                                   accumulate: Bool) {
         let n = basis.degree
         withPointers(triples) { pointers in
             withPermutationPointers(permutations ?? Array(repeating: nil, count: triples.count)) { permutationPointers in
-                out0.data.withUnsafeMutableBufferPointer { o0 in
-                    out1.data.withUnsafeMutableBufferPointer { o1 in
+                out0.storage.withUnsafeMutableBufferPointer { o0 in
+                    out1.storage.withUnsafeMutableBufferPointer { o1 in
                         let r0 = UncheckedSendable(o0.baseAddress!), r1 = UncheckedSendable(o1.baseAddress!)
                         let inputs = UncheckedSendable(pointers), pis = UncheckedSendable(permutationPointers)
                         // a permutation is the same in every limb: limb i reads u at i·N + π(k)
@@ -446,7 +453,7 @@ extension Evaluator {
 
 /// Runs `body` with the base addresses of each triple's residues (`u`, `v`, `w`), valid for the
 /// duration of the call (the arrays are held by `triples`).
-func withPointers<R>(_ triples: [(RNSPolynomial, RNSPolynomial, RNSPolynomial)],
+func withPointers<F, B, R>(_ triples: [(RNSPolynomial<F, B>, RNSPolynomial<F, B>, RNSPolynomial<F, B>)],
                      _ body: ([(u: UnsafePointer<UInt64>, v: UnsafePointer<UInt64>, w: UnsafePointer<UInt64>)]) -> R) -> R {
     var pointers: [(u: UnsafePointer<UInt64>, v: UnsafePointer<UInt64>, w: UnsafePointer<UInt64>)] = []
     pointers.reserveCapacity(triples.count)

@@ -24,13 +24,20 @@ extension CKKSContext {
     ///
     /// Cost: `ℓ + 1` inverse NTTs, then per digit a base conversion and `ℓ + 1 + K − α` forward
     /// NTTs; the digit's own limbs are copied from `c` in NTT form.
-    public func decompose(_ c: RNSPolynomial, level: Int) -> DecomposedPolynomial {
-        precondition(c.form == .ntt && c.limbCount == level + 1, "decompose: NTT form at level \(level) expected")
+    /// - Throws: `CKKSError.parameterMismatch` unless `c` is over this context's `Q_level`.
+    public func decompose(_ c: DataPolynomial, level: Int) throws(CKKSError) -> DecomposedPolynomial {
+        try checkLevel(level)
+        guard c.basis.isSame(as: dataBases[level]) else {
+            throw .parameterMismatch("decompose: the polynomial is not over this context's Q_\(level)")
+        }
+        return decompose(trusted: c, level: level)
+    }
+
+    func decompose(trusted c: DataPolynomial, level: Int) -> DecomposedPolynomial {
         let plan = keySwitching[level]
         let n = degree, limbs = extendedBases[level].count
         let tables = extendedBases[level].nttTables
-        var coefficients = c
-        coefficients.inverseNTT()
+        let coefficients = c.inverseNTT()
         var data = [UInt64](repeating: 0, count: plan.digits.count * limbs * n)
         data.withUnsafeMutableBufferPointer { buffer in
             c.data.withUnsafeBufferPointer { nttBuffer in
@@ -63,21 +70,36 @@ extension CKKSContext {
     ///
     /// Lazy: per coefficient, the `β` products of up to 122 bits are summed in two 128-bit
     /// register accumulators and reduced once (β ≤ 64 keeps the sums below 2¹²⁸).
-    public func keyProduct(_ decomposed: DecomposedPolynomial, key: KeySwitchingKey) -> (RNSPolynomial, RNSPolynomial) {
+    /// - Throws: `CKKSError.parameterMismatch` for a key of another parameter set,
+    ///   `.levelMismatch` when the key serves only lower levels.
+    public func keyProduct(_ decomposed: DecomposedPolynomial,
+                           key: KeySwitchingKey) throws(CKKSError) -> (ExtendedPolynomial, ExtendedPolynomial) {
+        guard key.parametersFingerprint == parameters.fingerprint, key.degree == degree else {
+            throw .parameterMismatch("the key belongs to another parameter set")
+        }
+        try checkLevel(decomposed.level)
+        guard decomposed.digitCount == keySwitching[decomposed.level].digits.count,
+              decomposed.limbCount == extendedBases[decomposed.level].count else {
+            throw .parameterMismatch("the decomposition was made by another parameter set")
+        }
+        guard key.level >= decomposed.level else { throw .levelMismatch(key.level, decomposed.level) }
+        return keyProduct(trusted: decomposed, key: key)
+    }
+
+    func keyProduct(trusted decomposed: DecomposedPolynomial, key: KeySwitchingKey) -> (ExtendedPolynomial, ExtendedPolynomial) {
         let level = decomposed.level
         let basis = extendedBases[level]
         let n = degree, limbs = decomposed.limbCount, digits = decomposed.digitCount
-        precondition(key.level >= level && digits <= key.digitCount, "the key serves levels up to \(key.level), not \(level)")
         // extended limb t reads key row t (data primes) or t + (key level − ℓ) (special primes)
         let keyRows = (0..<limbs).map { $0 <= level ? $0 : $0 + (key.level - level) }
-        var out0 = RNSPolynomial(zeroIn: basis, form: .ntt)
-        var out1 = RNSPolynomial(zeroIn: basis, form: .ntt)
+        var out0 = ExtendedPolynomial(zeroIn: basis)
+        var out1 = ExtendedPolynomial(zeroIn: basis)
         let keyLimbs = key.limbCount
         decomposed.data.withUnsafeBufferPointer { dBuffer in
             key.b.withUnsafeBufferPointer { bBuffer in
                 key.a.withUnsafeBufferPointer { aBuffer in
-                    out0.data.withUnsafeMutableBufferPointer { o0 in
-                        out1.data.withUnsafeMutableBufferPointer { o1 in
+                    out0.storage.withUnsafeMutableBufferPointer { o0 in
+                        out1.storage.withUnsafeMutableBufferPointer { o1 in
                             let dp = UncheckedSendable(dBuffer.baseAddress!)
                             let bp = UncheckedSendable(bBuffer.baseAddress!), ap = UncheckedSendable(aBuffer.baseAddress!)
                             let op0 = UncheckedSendable(o0.baseAddress!), op1 = UncheckedSendable(o1.baseAddress!)
@@ -100,9 +122,17 @@ extension CKKSContext {
     /// ModDown: `x` (NTT form, basis `Q_ℓ·P`) → `(x − r)·P⁻¹` (NTT form, `Q_ℓ`) with `r` the
     /// centred representative of `x mod P` converted exactly to `Q_ℓ`: `⌊x/P⌉`, a rounding error
     /// in `[−½, ½)` per coefficient.
-    public func modDown(_ x: RNSPolynomial, level: Int) -> RNSPolynomial {
+    /// - Throws: `CKKSError.parameterMismatch` unless `x` is over this context's `Q_level·P`.
+    public func modDown(_ x: ExtendedPolynomial, level: Int) throws(CKKSError) -> DataPolynomial {
+        try checkLevel(level)
+        guard x.basis.isSame(as: extendedBases[level]) else {
+            throw .parameterMismatch("modDown: the polynomial is not over this context's Q_\(level)·P")
+        }
+        return modDown(x, trustedLevel: level)
+    }
+
+    func modDown(_ x: ExtendedPolynomial, trustedLevel level: Int) -> DataPolynomial {
         let basis = extendedBases[level]
-        precondition(x.form == .ntt && x.basis.isSame(as: basis), "modDown: NTT form over Q_ℓ·P expected")
         let plan = keySwitching[level]
         let n = degree, qCount = level + 1, k = specialBasis.count
         var special = Array(x.data[(qCount * n)...])
@@ -118,7 +148,7 @@ extension CKKSContext {
                 // a few slots (the slots of 1 + X + … + X^(N−1) reach ~N/π), costing ~6 bits there.
                 plan.modDownConverter.convert(sBuffer.baseAddress!, into: cBuffer.baseAddress!, exact: true)
                 let cp = UncheckedSendable(cBuffer.baseAddress!)
-                result.data.withUnsafeMutableBufferPointer { rBuffer in
+                result.storage.withUnsafeMutableBufferPointer { rBuffer in
                     let rp = UncheckedSendable(rBuffer.baseAddress!)
                     parallelism.forEach(qCount) { i in
                         let m = basis.moduli[i]
@@ -130,16 +160,21 @@ extension CKKSContext {
                 }
             }
         }
-        result.dropLastLimbs(k, basis: dataBases[level])
-        return result
+        result.dropLastLimbs(trusted: k, basis: dataBases[level])
+        return result.relabeled(as: OverQ.self, basis: dataBases[level])
     }
 
     /// Key switching of `c` (NTT form, level `ℓ`) with a key from `s'` to `s`: `(u₀, u₁)` with
     /// `u₀ + u₁·s ≈ c·s'`.
-    public func keySwitch(_ c: RNSPolynomial, level: Int, key: KeySwitchingKey) -> (RNSPolynomial, RNSPolynomial) {
-        let decomposed = decompose(c, level: level)
-        let (x0, x1) = keyProduct(decomposed, key: key)
-        return (modDown(x0, level: level), modDown(x1, level: level))
+    /// - Throws: as `decompose` and `keyProduct`.
+    public func keySwitch(_ c: DataPolynomial, level: Int, key: KeySwitchingKey) throws(CKKSError) -> (DataPolynomial, DataPolynomial) {
+        let (x0, x1) = try keyProduct(decompose(c, level: level), key: key)
+        return (modDown(x0, trustedLevel: level), modDown(x1, trustedLevel: level))
+    }
+
+    func keySwitch(trusted c: DataPolynomial, level: Int, key: KeySwitchingKey) -> (DataPolynomial, DataPolynomial) {
+        let (x0, x1) = keyProduct(trusted: decompose(trusted: c, level: level), key: key)
+        return (modDown(x0, trustedLevel: level), modDown(x1, trustedLevel: level))
     }
 }
 

@@ -62,7 +62,7 @@ public final class SecretKey: @unchecked Sendable, CustomStringConvertible {
     func limb(_ row: Int) -> UnsafePointer<UInt64> { UnsafePointer(residues.baseAddress! + row * degree) }
 }
 
-extension RNSPolynomial {
+extension RNSPolynomial where Form == Evaluation {
     /// `self ⊙= t` for a secret `t` in NTT form laid out like the key basis (limb `i` at
     /// `t + i·N`; `self` has the first limbs of the key basis, or all of them).
     mutating func multiply(secret t: UnsafePointer<UInt64>) {
@@ -71,7 +71,7 @@ extension RNSPolynomial {
     }
 
     /// `self −= a ⊙ t` for a secret `t` laid out as in `multiply(secret:)`.
-    mutating func subtractProduct(_ a: RNSPolynomial, secret t: UnsafePointer<UInt64>) {
+    mutating func subtractProduct(_ a: Self, secret t: UnsafePointer<UInt64>) {
         precondition(a.basis.isSame(as: basis), "subtractProduct: different bases")
         let n = degree, secret = UncheckedSendable(t)
         a.data.withUnsafeBufferPointer { ab in
@@ -91,8 +91,8 @@ func systemRandomness() throws(CKKSError) -> ChaCha20 {
 /// divides the encryption noise `u·e + e₁·s` by `P` as well (see `Encryptor`).
 public struct PublicKey: Sendable, Equatable {
     public let parametersFingerprint: Fingerprint
-    public let b: RNSPolynomial
-    public let a: RNSPolynomial
+    public let b: ExtendedPolynomial
+    public let a: ExtendedPolynomial
     public let seed: [UInt8]
 }
 
@@ -183,10 +183,9 @@ public struct KeyGenerator {
     }
 
     /// A Gaussian error polynomial in NTT form over `basis`.
-    mutating func error(basis: RNSBasis) -> RNSPolynomial {
-        var e = RNSPolynomial(secretSample: Sampler.discreteGaussian(degree: context.degree, using: &rng), basis: basis)
-        e.forwardNTT()
-        return e
+    mutating func error(basis: RNSBasis) -> ExtendedPolynomial {
+        RNSPolynomial<Coefficient, OverQP>(secretSample: Sampler.discreteGaussian(degree: context.degree, using: &rng),
+                                           basis: basis).forwardNTT()
     }
 
     /// The ChaCha20 domain of the public key's `a` (key-switching keys use the digit index).
@@ -196,7 +195,7 @@ public struct KeyGenerator {
     public mutating func publicKey() -> PublicKey {
         let basis = context.keyBasis
         let seed = rng.nextBytes(32)
-        let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: Self.publicKeyDomain)
+        let a: ExtendedPolynomial = Sampler.uniformPolynomial(basis: basis, seed: seed, domain: Self.publicKeyDomain)
         var b = error(basis: basis)
         b.subtractProduct(a, secret: secretKey.limb(0))
         return PublicKey(parametersFingerprint: context.parameters.fingerprint, b: b, a: a, seed: seed)
@@ -228,10 +227,10 @@ public struct KeyGenerator {
         selected.withUnsafeBufferPointer { rows in
             let source = rows.baseAddress!, target = rows.baseAddress! + size
             for (j, digit) in plan.digits.enumerated() {
-                let a = Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: UInt64(j))
+                let a: ExtendedPolynomial = Sampler.uniformPolynomial(basis: basis, seed: seed, domain: UInt64(j))
                 var b = error(basis: basis)
                 b.subtractProduct(a, secret: target)
-                b.data.withUnsafeMutableBufferPointer { bb in
+                b.storage.withUnsafeMutableBufferPointer { bb in
                     for i in digit.range {
                         let m = basis.moduli[i]
                         let p = plan.pModQ[i], ps = m.shoup(p)
@@ -337,7 +336,7 @@ public struct KeyGenerator {
         let sequence = order + elementLevels.keys.sorted()
         for g in sequence where seen.insert(g).inserted {
             let level = elementLevels[g]!
-            let permutation = RNSPolynomial.automorphismPermutation(degree: n, validatedElement: g)
+            let permutation = GaloisAutomorphism.permutation(degree: n, validatedElement: g)
             // σ⁻¹(s) in NTT form: σ(x)[k] = x[π[k]], so σ⁻¹(s)[π[k]] = s[k]
             var inverse = [UInt64](repeating: 0, count: basis.count * n)
             for i in 0..<basis.count {

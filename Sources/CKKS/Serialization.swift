@@ -322,53 +322,83 @@ extension Ciphertext {
         let seeded: UInt8 = try r.read()
         guard seeded <= 1, seeded == 0 || size == 2 else { throw .invalidValue("bad seed flag \(seeded)") }
         let basis = context.dataBases[level]
-        var parts: [RNSPolynomial] = []
+        var parts: [DataPolynomial] = []
         var seed: [UInt8]?
         if seeded == 1 {
             let s = try r.readRaw(32)
             seed = s
             let c0 = try r.readPacked(n: context.degree, moduli: basis.moduli)
-            parts = [try! RNSPolynomial(basis: basis, form: .ntt, data: c0),
-                     Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: s, domain: Decryptor.seedDomain)]
+            parts = [DataPolynomial(basis: basis, trustedData: c0),   // validated by readPacked
+                     Sampler.uniformPolynomial(basis: basis, seed: s, domain: Decryptor.seedDomain)]
         } else {
             for _ in 0..<size {
                 let data = try r.readPacked(n: context.degree, moduli: basis.moduli)   // validated
-                parts.append(try! RNSPolynomial(basis: basis, form: .ntt, data: data))
+                parts.append(DataPolynomial(basis: basis, trustedData: data))
             }
         }
         try r.finish()
-        self.init(parts: parts, scale: scale, level: level, seed: seed)
+        self.init(parts: parts, scale: scale, seed: seed)
     }
 }
 
 extension Plaintext {
+    /// `level u8 · 0 u8 (not extended) · scale · packed residues`.
     public func serialized(context: CKKSContext) throws(CKKSError) -> [UInt8] {
-        let basis = isExtended ? context.extendedBases[level] : context.dataBases[level]
-        guard polynomial.basis.isSame(as: basis), polynomial.form == .ntt else {
-            throw .parameterMismatch("the plaintext does not belong to this context")
-        }
-        var w = ByteWriter(kind: .plaintext, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
-        w.append(UInt8(level))
-        w.append(UInt8(isExtended ? 1 : 0))
-        w.append(scale)
-        w.appendPacked(polynomial.data[...], n: context.degree, widths: polynomialWidths(basis))
-        return w.finish()
+        try context.checkPlaintext(self, level: level)
+        return serializedPlaintext(polynomial.data, level: level, extended: false, scale: scale,
+                                   basis: context.dataBases[level], context: context)
     }
 
     public init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
-        var r = try ByteReader(bytes, kind: .plaintext, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
-        let level = Int(try r.read() as UInt8)
-        guard level <= context.maxLevel else { throw .invalidValue("level \(level) above the top level \(context.maxLevel)") }
-        let extended: UInt8 = try r.read()
-        guard extended <= 1 else { throw .invalidValue("bad extended flag \(extended)") }
-        let scale = try r.readDouble()
-        guard scale.isFinite, scale > 0 else { throw .invalidValue("scale \(scale) is not a positive finite number") }
-        let basis = extended == 1 ? context.extendedBases[level] : context.dataBases[level]
-        let data = try r.readPacked(n: context.degree, moduli: basis.moduli)
-        try r.finish()
-        self.init(polynomial: try! RNSPolynomial(basis: basis, form: .ntt, data: data), scale: scale, level: level,
-                  isExtended: extended == 1)
+        let (data, level, scale) = try deserializedPlaintext(bytes, extended: false, context: context)
+        self.init(polynomial: DataPolynomial(basis: context.dataBases[level], trustedData: data), scale: scale)
     }
+}
+
+extension ExtendedPlaintext {
+    /// `level u8 · 1 u8 (extended) · scale · packed residues` (the residues of `Q_ℓ·P`).
+    public func serialized(context: CKKSContext) throws(CKKSError) -> [UInt8] {
+        try context.checkPlaintext(self)
+        return serializedPlaintext(polynomial.data, level: level, extended: true, scale: scale,
+                                   basis: context.extendedBases[level], context: context)
+    }
+
+    public init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
+        let (data, level, scale) = try deserializedPlaintext(bytes, extended: true, context: context)
+        self.init(polynomial: ExtendedPolynomial(basis: context.extendedBases[level], trustedData: data), scale: scale,
+                  level: level)
+    }
+}
+
+private func serializedPlaintext(_ data: [UInt64], level: Int, extended: Bool, scale: Double, basis: RNSBasis,
+                                 context: CKKSContext) -> [UInt8] {
+    var w = ByteWriter(kind: .plaintext, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
+    w.append(UInt8(level))
+    w.append(UInt8(extended ? 1 : 0))
+    w.append(scale)
+    w.appendPacked(data[...], n: context.degree, widths: polynomialWidths(basis))
+    return w.finish()
+}
+
+/// The residues (validated below their moduli), level and scale of a plaintext file of the
+/// expected kind (a plaintext over `Q_ℓ`, or an extended one over `Q_ℓ·P`).
+private func deserializedPlaintext(_ bytes: [UInt8], extended expected: Bool,
+                                   context: CKKSContext) throws(SerializationError) -> ([UInt64], Int, Double) {
+    var r = try ByteReader(bytes, kind: .plaintext, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
+    let level = Int(try r.read() as UInt8)
+    guard level <= context.maxLevel else { throw .invalidValue("level \(level) above the top level \(context.maxLevel)") }
+    let extended: UInt8 = try r.read()
+    guard extended <= 1 else { throw .invalidValue("bad extended flag \(extended)") }
+    guard (extended == 1) == expected else {
+        throw .invalidValue(expected ? "a plaintext over Q_ℓ, not an extended one (read it as Plaintext)"
+                                     : "an extended plaintext over Q_ℓ·P (read it as ExtendedPlaintext)")
+    }
+    let scale = try r.readDouble()
+    guard scale.isFinite, scale > 0 else { throw .invalidValue("scale \(scale) is not a positive finite number") }
+    let basis = expected ? context.extendedBases[level] : context.dataBases[level]
+    let data = try r.readPacked(n: context.degree, moduli: basis.moduli)   // validated
+    try r.finish()
+    return (data, level, scale)
 }
 
 // MARK: Keys
@@ -392,8 +422,8 @@ extension PublicKey {
         let b = try r.readPacked(n: context.degree, moduli: basis.moduli)
         try r.finish()
         self.init(parametersFingerprint: context.parameters.fingerprint,
-                  b: try! RNSPolynomial(basis: basis, form: .ntt, data: b),
-                  a: Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: KeyGenerator.publicKeyDomain),
+                  b: ExtendedPolynomial(basis: basis, trustedData: b),   // validated by readPacked
+                  a: Sampler.uniformPolynomial(basis: basis, seed: seed, domain: KeyGenerator.publicKeyDomain),
                   seed: seed)
     }
 }
@@ -420,7 +450,7 @@ extension KeySwitchingKey {
         var a: [UInt64] = []
         a.reserveCapacity(b.count)
         for j in 0..<digits {
-            a += Sampler.uniformPolynomial(basis: basis, form: .ntt, seed: seed, domain: UInt64(j)).data
+            a += (Sampler.uniformPolynomial(basis: basis, seed: seed, domain: UInt64(j)) as ExtendedPolynomial).data
         }
         return KeySwitchingKey(parametersFingerprint: context.parameters.fingerprint, level: level, digitCount: digits,
                                limbCount: basis.count, degree: context.degree, b: b, a: a, seed: seed)
@@ -469,11 +499,12 @@ extension GaloisKeys {
         var entries: [Int: Entry] = [:]
         for _ in 0..<count {
             let g = Int(try r.read() as UInt32)
-            guard g & 1 == 1, g > 1, g < 2 * context.degree else { throw .invalidValue("Galois element \(g) is not odd in 3 … 2N−1") }
+            guard g != 1 else { throw .invalidValue("Galois element 1 (the identity) needs no key") }
+            if let problem = GaloisAutomorphism.problem(withElement: g, degree: context.degree) { throw .invalidValue(problem) }
             guard entries[g] == nil else { throw .invalidValue("Galois element \(g) appears twice") }
             let key = try KeySwitchingKey.read(from: &r, context: context)
             entries[g] = Entry(galoisElement: g, key: key,
-                               permutation: RNSPolynomial.automorphismPermutation(degree: context.degree, validatedElement: g))
+                               permutation: GaloisAutomorphism.permutation(degree: context.degree, validatedElement: g))
         }
         try r.finish()
         self.init(parametersFingerprint: context.parameters.fingerprint, entries: entries)

@@ -49,9 +49,10 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
     /// The largest modulus this type accepts (exclusive): 2⁶¹.
     public static let upperBound: UInt64 = 1 << 61
 
-    /// Creates the modulus and its constants.
+    /// Creates the modulus and its constants, for a `q` our own layers produced (the prime
+    /// generator, a validated parameter set); the public entry is `init(validating:)`.
     /// - Precondition: `2 ≤ q < 2⁶¹`.
-    public init(_ q: UInt64) {
+    package init(_ q: UInt64) {
         precondition(q >= 2 && q < Modulus.upperBound, "modulus \(q) outside [2, 2^61)")
         self.q = q
         self.bits = 64 - q.leadingZeroBitCount

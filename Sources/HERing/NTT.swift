@@ -127,14 +127,16 @@ public final class NTTTables: Sendable {
     }
 
     /// Forward NTT of an array (convenience for tests and cold paths).
-    public func forward(_ values: inout [UInt64]) {
-        precondition(values.count == degree, "NTT input must have N = \(degree) values")
+    /// - Throws: `HERingError.mismatch` unless there are `N` values.
+    public func forward(_ values: inout [UInt64]) throws(HERingError) {
+        guard values.count == degree else { throw .mismatch("\(values.count) NTT inputs for N = \(degree)") }
         values.withUnsafeMutableBufferPointer { forward($0.baseAddress!) }
     }
 
     /// Inverse NTT of an array (convenience for tests and cold paths).
-    public func inverse(_ values: inout [UInt64]) {
-        precondition(values.count == degree, "NTT input must have N = \(degree) values")
+    /// - Throws: `HERingError.mismatch` unless there are `N` values.
+    public func inverse(_ values: inout [UInt64]) throws(HERingError) {
+        guard values.count == degree else { throw .mismatch("\(values.count) NTT inputs for N = \(degree)") }
         values.withUnsafeMutableBufferPointer { inverse($0.baseAddress!) }
     }
 }

@@ -120,17 +120,23 @@ public enum ProductSums {
                         }
                         pending = 0
                     }
-                    let w = term.w + start
-                    for k in 0..<count {
-                        let index = term.permutation.map { Int($0[start + k]) } ?? (start + k)
+                    let w = term.w + start, u = term.u, v = term.v
+                    // coefficient k of the tile reads u, v at `index` (permuted or not)
+                    @inline(__always) func accumulateProduct(_ k: Int, _ index: Int) {
                         let y = w[k]
-                        let p0 = term.u[index].multipliedFullWidth(by: y), p1 = term.v[index].multipliedFullWidth(by: y)
+                        let p0 = u[index].multipliedFullWidth(by: y), p1 = v[index].multipliedFullWidth(by: y)
                         let (s0, c0) = low0[k].addingReportingOverflow(p0.low)
                         low0[k] = s0
                         high0[k] &+= p0.high &+ (c0 ? 1 : 0)
                         let (s1, c1) = low1[k].addingReportingOverflow(p1.low)
                         low1[k] = s1
                         high1[k] &+= p1.high &+ (c1 ? 1 : 0)
+                    }
+                    if let pi = term.permutation {
+                        let p = pi + start
+                        for k in 0..<count { accumulateProduct(k, Int(p[k])) }
+                    } else {
+                        for k in 0..<count { accumulateProduct(k, start + k) }
                     }
                     pending += 1
                 }

@@ -55,7 +55,7 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
     /// Builds a basis and its NTT tables from primes.
     public convenience init(degree: Int, primes: [UInt64], parallelism: Parallelism = .serial) throws(HERingError) {
         var tables: [NTTTables] = []
-        for p in primes { tables.append(try NTTTables(degree: degree, modulus: Modulus(p))) }
+        for p in primes { tables.append(try NTTTables(degree: degree, modulus: Modulus(validating: p))) }
         try self.init(tables: tables, parallelism: parallelism)
     }
 
@@ -63,8 +63,16 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
     public var count: Int { moduli.count }
 
     /// The basis of the first `count` moduli (sharing the NTT tables).
-    public func prefix(_ count: Int) -> RNSBasis {
-        precondition(count >= 1 && count <= self.count, "prefix of \(count) moduli out of 1 … \(self.count)")
+    /// - Throws: `HERingError.invalidArgument` unless `1 ≤ count ≤ self.count`.
+    public func prefix(_ count: Int) throws(HERingError) -> RNSBasis {
+        guard count >= 1 && count <= self.count else {
+            throw .invalidArgument("a prefix of \(count) moduli of a basis of \(self.count)")
+        }
+        return prefix(validated: count)
+    }
+
+    /// As `prefix(_:)` for a count the caller has checked.
+    package func prefix(validated count: Int) -> RNSBasis {
         if count == self.count { return self }
         return try! RNSBasis(tables: Array(nttTables.prefix(count)), parallelism: parallelism)
     }
@@ -84,8 +92,12 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
     public func decompose(_ x: BigUInt) -> [UInt64] { moduli.map { x.remainder(dividingBy: $0.q) } }
 
     /// `x ∈ [0, Q)` from its residues `xᵢ < qᵢ` (CRT).
-    public func compose(_ residues: [UInt64]) -> BigUInt {
-        precondition(residues.count == count, "expected \(count) residues")
+    /// - Throws: `HERingError.invalidArgument` unless there is one residue `xᵢ < qᵢ` per modulus.
+    public func compose(_ residues: [UInt64]) throws(HERingError) -> BigUInt {
+        guard residues.count == count else { throw .invalidArgument("\(residues.count) residues for \(count) moduli") }
+        for (i, m) in moduli.enumerated() where residues[i] >= m.q {
+            throw .invalidArgument("residue \(residues[i]) is not below its modulus \(m.q)")
+        }
         var sum = BigUInt.zero
         for i in 0..<count {
             let y = moduli[i].multiply(residues[i], by: puncturedInverses[i], shoup: puncturedInversesShoup[i])
@@ -97,8 +109,9 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
     }
 
     /// The centred representative of the residues, in [−Q/2, Q/2): sign and magnitude.
-    public func composeCentered(_ residues: [UInt64]) -> (isNegative: Bool, magnitude: BigUInt) {
-        let x = compose(residues)
+    /// - Throws: as `compose(_:)`.
+    public func composeCentered(_ residues: [UInt64]) throws(HERingError) -> (isNegative: Bool, magnitude: BigUInt) {
+        let x = try compose(residues)
         let half = product.quotientAndRemainder(dividingBy: 2).quotient
         if x < half || (x == half && product.remainder(dividingBy: 2) == 1) { return (false, x) }
         return (true, product - x)
@@ -143,19 +156,43 @@ public final class BaseConverter: Sendable {
         inverseModuli = source.moduli.map { 1.0 / Double($0.q) }
     }
 
+    /// Converts the coefficient-form residues `input` (`source.count × N`, limb-major, each below
+    /// its modulus) to the target basis (`target.count × N`): with `exact == false` the residues
+    /// of `x + u·Q`, `0 ≤ u < L`; with `exact == true` those of the centred `x`.
+    /// - Throws: `HERingError.mismatch` for a wrong count, `.invalidArgument` for a residue not
+    ///   below its modulus.
+    public func convert(_ input: [UInt64], exact: Bool) throws(HERingError) -> [UInt64] {
+        let n = source.degree
+        guard input.count == source.count * n else {
+            throw .mismatch("\(input.count) residues for a source basis of \(source.count) limbs of N = \(n)")
+        }
+        for i in 0..<source.count {
+            let q = source.moduli[i].q
+            for k in 0..<n where input[i * n + k] >= q {
+                throw .invalidArgument("residue \(input[i * n + k]) in limb \(i) is not below its modulus \(q)")
+            }
+        }
+        var output = [UInt64](repeating: 0, count: target.count * n)
+        input.withUnsafeBufferPointer { i in
+            output.withUnsafeMutableBufferPointer { o in convert(i.baseAddress!, into: o.baseAddress!, exact: exact) }
+        }
+        return output
+    }
+
     /// Converts `N` coefficients per limb: `input` holds `source.count × N` residues (limb-major,
     /// each < its modulus), `output` receives `target.count × N`. With `exact == false` the
     /// result is `x + u·Q`, `0 ≤ u < L`; with `exact == true` it is the centred `x`.
     /// Parallel over target limbs.
-    public func convert(_ input: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>, exact: Bool) {
+    /// The unchecked pointer form, for our own layers.
+    package func convert(_ input: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>, exact: Bool) {
         let n = source.degree
         convert(input, intoLimbs: (0..<target.count).map { output + $0 * n }, exact: exact)
     }
 
     /// As `convert(_:into:exact:)`, writing target limb `j` to `outputs[j]` (limbs of a larger
     /// polynomial need not be contiguous).
-    public func convert(_ input: UnsafePointer<UInt64>, intoLimbs outputs: [UnsafeMutablePointer<UInt64>], exact: Bool) {
-        precondition(outputs.count == target.count, "one output pointer per target limb")
+    /// The caller gives one output pointer per target limb.
+    package func convert(_ input: UnsafePointer<UInt64>, intoLimbs outputs: [UnsafeMutablePointer<UInt64>], exact: Bool) {
         let n = source.degree, l = source.count
         let outputPointers = UncheckedSendable(outputs)
         if l == 1 {

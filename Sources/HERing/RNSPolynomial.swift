@@ -1,27 +1,67 @@
-// Polynomials of Z_Q[X]/(X^N + 1) in RNS form.
+// Polynomials of Z_Q[X]/(X^N + 1) in RNS form, with their representation in the type.
 import HEARCrypto
 
-/// How a polynomial's limbs are stored.
-public enum PolynomialForm: UInt8, Sendable, Hashable {
-    /// Coefficients `a₀ … a_{N−1}` of each residue polynomial.
-    case coefficient
-    /// The NTT of each limb: evaluations at the roots of `X^N + 1`, in the order of `NTTTables`.
-    case ntt
+/// The representation of a polynomial's limbs, as a type: `Coefficient` or `Evaluation` (NTT).
+///
+/// A phantom type parameter of `RNSPolynomial`: it costs nothing at run time, and an operation
+/// that is meaningful in one representation only is declared for that one (pointwise products
+/// on `Evaluation`, `forwardNTT` on `Coefficient`), so using it on the other does not compile.
+public protocol PolynomialForm: Sendable {
+    /// "coefficient" or "NTT", for messages.
+    static var name: String { get }
+}
+
+/// Coefficient form: limb `i` holds `a₀ … a_{N−1}` modulo `qᵢ`.
+public enum Coefficient: PolynomialForm {
+    public static var name: String { "coefficient" }
+}
+
+/// Evaluation (NTT) form: limb `i` holds the evaluations at the roots of `X^N + 1` modulo `qᵢ`,
+/// in the order of `NTTTables`; ring products are pointwise.
+public enum Evaluation: PolynomialForm {
+    public static var name: String { "NTT" }
+}
+
+/// Which primes a polynomial lives over, as a type: `OverQ` (the data primes `q₀ … q_ℓ` of a
+/// level) or `OverQP` (those and the special primes `p₀ … p_{K−1}`, the key-switching basis).
+///
+/// The arithmetic layer treats both alike (an `RNSBasis` is a list of primes); the tag keeps
+/// the CKKS layer from mixing a polynomial of `Q_ℓ·P` into one of `Q_ℓ`: only ModUp makes the
+/// first and only ModDown leaves it.
+public protocol BasisKind: Sendable {
+    /// "Q_ℓ" or "Q_ℓ·P", for messages.
+    static var name: String { get }
+}
+
+/// The data primes of a level: `Q_ℓ = q₀·…·q_ℓ`. Ciphertexts and plaintexts live here.
+public enum OverQ: BasisKind {
+    public static var name: String { "Q_ℓ" }
+}
+
+/// The data primes and the special primes: `Q_ℓ·P`. Keys and the inside of key switching.
+public enum OverQP: BasisKind {
+    public static var name: String { "Q_ℓ·P" }
 }
 
 /// A polynomial of `Z_Q[X]/(X^N + 1)` in RNS form: `L` limbs of `N` residues in one contiguous
 /// buffer, limb `i` (modulo `basis.moduli[i]`) at offset `i·N`. Every residue is in `[0, qᵢ)`.
 ///
-/// The form (coefficient or NTT) is tracked, and every operation checks that its operands
-/// share basis and form: arithmetic that is only meaningful in one form (pointwise products
-/// in NTT form, coefficient automorphisms in coefficient form) says so.
-public struct RNSPolynomial: Sendable, Equatable {
-    /// The basis: its moduli, their NTT tables and CRT constants.
+/// `Form` (`Coefficient` / `Evaluation`) and `Basis` (`OverQ` / `OverQP`) are phantom types:
+/// the compiler rejects a pointwise product of coefficient-form polynomials, a sum of an NTT
+/// and a coefficient polynomial, or a polynomial of `Q_ℓ·P` where one of `Q_ℓ` is expected. What
+/// only the values can say — that two operands have the same primes — is checked at run time
+/// and throws `HERingError.mismatch` from every public entry. Form changes consume the value
+/// (`forwardNTT`, `inverseNTT`), so no stale binding of the old form remains.
+public struct RNSPolynomial<Form: PolynomialForm, Basis: BasisKind>: Sendable, Equatable {
+    /// The primes: their moduli, NTT tables and CRT constants.
     public private(set) var basis: RNSBasis
-    /// Coefficient or NTT form.
-    public private(set) var form: PolynomialForm
-    /// `limbCount × N` residues, limb-major.
-    public var data: [UInt64]
+    /// `limbCount × N` residues, limb-major. Read-only to users: every write goes through an
+    /// operation that keeps each residue below its modulus.
+    @inlinable public var data: [UInt64] {
+        get { storage }
+    }
+    /// The residues (our own layers write them directly, keeping them reduced).
+    @usableFromInline package var storage: [UInt64]
 
     /// `N`.
     @inlinable public var degree: Int { basis.degree }
@@ -29,14 +69,15 @@ public struct RNSPolynomial: Sendable, Equatable {
     @inlinable public var limbCount: Int { basis.count }
 
     /// The zero polynomial.
-    public init(zeroIn basis: RNSBasis, form: PolynomialForm) {
+    public init(zeroIn basis: RNSBasis) {
         self.basis = basis
-        self.form = form
-        self.data = [UInt64](repeating: 0, count: basis.count * basis.degree)
+        self.storage = [UInt64](repeating: 0, count: basis.count * basis.degree)
     }
 
     /// A polynomial from its residues (limb-major, each reduced).
-    public init(basis: RNSBasis, form: PolynomialForm, data: [UInt64]) throws(HERingError) {
+    /// - Throws: `HERingError.mismatch` for a wrong count, `.invalidArgument` for a residue not
+    ///   below its modulus.
+    public init(basis: RNSBasis, data: [UInt64]) throws(HERingError) {
         guard data.count == basis.count * basis.degree else {
             throw .mismatch("\(data.count) residues for \(basis.count) limbs of N = \(basis.degree)")
         }
@@ -46,41 +87,34 @@ public struct RNSPolynomial: Sendable, Equatable {
                 throw .invalidArgument("residue \(data[i * basis.degree + k]) in limb \(i) is not below its modulus \(q)")
             }
         }
+        self.init(basis: basis, trustedData: data)
+    }
+
+    /// As `init(basis:data:)` for residues the caller (our own layers) has produced reduced and
+    /// of the right count.
+    package init(basis: RNSBasis, trustedData data: [UInt64]) {
         self.basis = basis
-        self.form = form
-        self.data = data
+        self.storage = data
     }
 
-    /// The coefficient-form polynomial with small signed integer coefficients (e.g. a secret or
-    /// an error), lifted to every limb.
-    public init(basis: RNSBasis, signedCoefficients: [Int64]) {
-        precondition(signedCoefficients.count == basis.degree, "expected N = \(basis.degree) coefficients")
-        self.init(zeroIn: basis, form: .coefficient)
-        let n = basis.degree
-        for (i, m) in basis.moduli.enumerated() {
-            for k in 0..<n { data[i * n + k] = m.reduce(signed: signedCoefficients[k]) }
-        }
-    }
-
-    /// The polynomial of a secret sample (a ternary secret or encryption randomness, a Gaussian
-    /// error), in coefficient form; the sample array is zeroed once it is copied in.
-    public init(secretSample: consuming [Int64], basis: RNSBasis) {
-        var sample = secretSample
-        self.init(basis: basis, signedCoefficients: sample)
-        sample.withUnsafeMutableBytes { wipe($0) }
-    }
-
-    public static func == (a: RNSPolynomial, b: RNSPolynomial) -> Bool {
-        a.basis.isSame(as: b.basis) && a.form == b.form && a.data == b.data
+    public static func == (a: Self, b: Self) -> Bool {
+        a.basis.isSame(as: b.basis) && a.data == b.data
     }
 
     /// The residues of limb `i`.
-    public func limb(_ i: Int) -> ArraySlice<UInt64> { data[(i * degree)..<((i + 1) * degree)] }
+    /// - Throws: `HERingError.invalidArgument` unless `0 ≤ i < limbCount`.
+    public func limb(_ i: Int) throws(HERingError) -> ArraySlice<UInt64> {
+        guard i >= 0 && i < limbCount else { throw .invalidArgument("limb \(i) of a polynomial with \(limbCount) limbs") }
+        return data[(i * degree)..<((i + 1) * degree)]
+    }
 
+    /// The check of every public binary operation: the form and the kind of basis are already
+    /// the same by type; the primes must be too.
     @inlinable
-    func checkCompatible(_ other: RNSPolynomial, _ operation: String) {
-        precondition(basis.isSame(as: other.basis), "\(operation): operands have different RNS bases")
-        precondition(form == other.form, "\(operation): operands are in different forms (\(form) vs \(other.form))")
+    func checkSameBasis(_ other: Self, _ operation: String) throws(HERingError) {
+        guard basis.isSame(as: other.basis) else {
+            throw .mismatch("\(operation): the operands are over different primes (\(limbCount) and \(other.limbCount) limbs)")
+        }
     }
 
     /// Runs `body(limb, modulus, pointer to the limb)` on each limb in parallel (`body` must
@@ -89,16 +123,16 @@ public struct RNSPolynomial: Sendable, Equatable {
     public mutating func forEachLimb(_ body: (Int, Modulus, UnsafeMutablePointer<UInt64>) -> Void) {
         let n = degree
         let moduli = basis.moduli
-        data.withUnsafeMutableBufferPointer { buffer in
+        storage.withUnsafeMutableBufferPointer { buffer in
             let base = UncheckedSendable(buffer.baseAddress!)
             basis.parallelism.forEach(moduli.count) { i in body(i, moduli[i], base.value + i * n) }
         }
     }
 
-    /// As `forEachLimb`, with the matching limb of a second polynomial.
+    /// As `forEachLimb`, with the matching limb of a second polynomial of the same primes.
     @inlinable
-    mutating func forEachLimb(with other: RNSPolynomial,
-                              _ body: (Modulus, UnsafeMutablePointer<UInt64>, UnsafePointer<UInt64>) -> Void) {
+    mutating func forEachLimb<F, B>(with other: RNSPolynomial<F, B>,
+                                    _ body: (Modulus, UnsafeMutablePointer<UInt64>, UnsafePointer<UInt64>) -> Void) {
         let n = degree
         other.data.withUnsafeBufferPointer { otherBuffer in
             let source = UncheckedSendable(otherBuffer.baseAddress!)
@@ -106,18 +140,31 @@ public struct RNSPolynomial: Sendable, Equatable {
         }
     }
 
-    // MARK: Ring arithmetic (any form)
+    // MARK: Ring arithmetic (either form)
 
     /// `self += other`.
-    public mutating func add(_ other: RNSPolynomial) {
-        checkCompatible(other, "add")
+    /// - Throws: `HERingError.mismatch` when the operands are over different primes.
+    public mutating func add(_ other: Self) throws(HERingError) {
+        try checkSameBasis(other, "add")
+        add(trusted: other)
+    }
+
+    /// `self += other` for operands the caller has checked to share the primes.
+    @inlinable
+    package mutating func add(trusted other: Self) {
         let n = degree
         forEachLimb(with: other) { m, a, b in for k in 0..<n { a[k] = m.add(a[k], b[k]) } }
     }
 
     /// `self −= other`.
-    public mutating func subtract(_ other: RNSPolynomial) {
-        checkCompatible(other, "subtract")
+    /// - Throws: `HERingError.mismatch` when the operands are over different primes.
+    public mutating func subtract(_ other: Self) throws(HERingError) {
+        try checkSameBasis(other, "subtract")
+        subtract(trusted: other)
+    }
+
+    @inlinable
+    package mutating func subtract(trusted other: Self) {
         let n = degree
         forEachLimb(with: other) { m, a, b in for k in 0..<n { a[k] = m.subtract(a[k], b[k]) } }
     }
@@ -128,9 +175,17 @@ public struct RNSPolynomial: Sendable, Equatable {
         forEachLimb { _, m, a in for k in 0..<n { a[k] = m.negate(a[k]) } }
     }
 
-    /// `self ·= c` for a constant given by its residue in each limb (`c[i] < qᵢ`).
-    public mutating func multiply(byScalarResidues c: [UInt64]) {
-        precondition(c.count == limbCount, "one residue per limb")
+    /// `self ·= c` for a constant given by its residue in each limb.
+    /// - Throws: `HERingError.invalidArgument` unless there is one residue `c[i] < qᵢ` per limb.
+    public mutating func multiply(byScalarResidues c: [UInt64]) throws(HERingError) {
+        guard c.count == limbCount else { throw .invalidArgument("\(c.count) scalar residues for \(limbCount) limbs") }
+        for (i, m) in basis.moduli.enumerated() where c[i] >= m.q {
+            throw .invalidArgument("scalar residue \(c[i]) is not below its modulus \(m.q)")
+        }
+        multiply(trustedScalarResidues: c)
+    }
+
+    package mutating func multiply(trustedScalarResidues c: [UInt64]) {
         let n = degree
         forEachLimb { i, m, a in
             let w = c[i], ws = m.shoup(c[i])
@@ -140,28 +195,117 @@ public struct RNSPolynomial: Sendable, Equatable {
 
     /// `self ·= c` for a word-size constant.
     public mutating func multiply(byScalar c: UInt64) {
-        multiply(byScalarResidues: basis.moduli.map { $0.reduce(c) })
+        multiply(trustedScalarResidues: basis.moduli.map { $0.reduce(c) })
     }
 
-    public static func + (a: RNSPolynomial, b: RNSPolynomial) -> RNSPolynomial { var r = a; r.add(b); return r }
-    public static func - (a: RNSPolynomial, b: RNSPolynomial) -> RNSPolynomial { var r = a; r.subtract(b); return r }
-    public static prefix func - (a: RNSPolynomial) -> RNSPolynomial { var r = a; r.negate(); return r }
+    /// `a + b`. - Throws: `HERingError.mismatch` when the operands are over different primes.
+    public static func + (a: Self, b: Self) throws(HERingError) -> Self { var r = a; try r.add(b); return r }
+    /// `a − b`. - Throws: `HERingError.mismatch` when the operands are over different primes.
+    public static func - (a: Self, b: Self) throws(HERingError) -> Self { var r = a; try r.subtract(b); return r }
+    public static prefix func - (a: Self) -> Self { var r = a; r.negate(); return r }
 
-    // MARK: Products (NTT form)
+    // MARK: Limbs
 
-    /// `self ⊙= other` (pointwise, i.e. the ring product), both in NTT form.
-    public mutating func multiply(_ other: RNSPolynomial) {
-        checkCompatible(other, "multiply")
-        precondition(form == .ntt, "ring products are pointwise only in NTT form")
+    /// Removes the last `count` limbs (reduction modulo the remaining primes), keeping the form
+    /// and the kind of basis. `basis` may be given to reuse an existing prefix basis.
+    /// - Throws: `HERingError.invalidArgument` unless `0 ≤ count < limbCount`, `.mismatch` when
+    ///   `basis` is not the prefix of the remaining primes.
+    public mutating func dropLastLimbs(_ count: Int = 1, basis newBasis: RNSBasis? = nil) throws(HERingError) {
+        guard count >= 0 && count < limbCount else { throw .invalidArgument("cannot drop \(count) of \(limbCount) limbs") }
+        let remaining = limbCount - count
+        if let newBasis {
+            guard newBasis.degree == degree && newBasis.moduli == Array(basis.moduli.prefix(remaining)) else {
+                throw .mismatch("the given basis is not the prefix of \(remaining) moduli")
+            }
+        }
+        dropLastLimbs(trusted: count, basis: newBasis)
+    }
+
+    /// As `dropLastLimbs(_:basis:)` for a count and prefix basis the caller has checked.
+    package mutating func dropLastLimbs(trusted count: Int, basis newBasis: RNSBasis? = nil) {
+        guard count > 0 else { return }
+        let remaining = limbCount - count
+        storage.removeLast(count * degree)
+        basis = newBasis ?? basis.prefix(validated: remaining)
+    }
+
+    /// The same residues under another kind of basis: for the CKKS layer's ModUp and ModDown,
+    /// which produce a polynomial of `Q_ℓ·P` from one of `Q_ℓ` and back. `newBasis` must be the
+    /// primes of `data` (the caller checks).
+    package consuming func relabeled<B: BasisKind>(as _: B.Type, basis newBasis: RNSBasis) -> RNSPolynomial<Form, B> {
+        RNSPolynomial<Form, B>(basis: newBasis, trustedData: data)
+    }
+}
+
+extension RNSPolynomial where Form == Coefficient {
+    /// The coefficient-form polynomial with small signed integer coefficients (e.g. a secret or
+    /// an error), lifted to every limb.
+    /// - Throws: `HERingError.mismatch` unless there are `N` coefficients.
+    public init(basis: RNSBasis, signedCoefficients: [Int64]) throws(HERingError) {
+        guard signedCoefficients.count == basis.degree else {
+            throw .mismatch("\(signedCoefficients.count) coefficients for N = \(basis.degree)")
+        }
+        self.init(basis: basis, trustedSignedCoefficients: signedCoefficients)
+    }
+
+    package init(basis: RNSBasis, trustedSignedCoefficients signedCoefficients: [Int64]) {
+        self.init(zeroIn: basis)
+        let n = basis.degree
+        for (i, m) in basis.moduli.enumerated() {
+            for k in 0..<n { storage[i * n + k] = m.reduce(signed: signedCoefficients[k]) }
+        }
+    }
+
+    /// The polynomial of a secret sample (a ternary secret or encryption randomness, a Gaussian
+    /// error) of `N` coefficients (our samplers' output), in coefficient form; the sample array
+    /// is zeroed once it is copied in.
+    package init(secretSample: consuming [Int64], basis: RNSBasis) {
+        var sample = secretSample
+        self.init(basis: basis, trustedSignedCoefficients: sample)
+        sample.withUnsafeMutableBytes { wipe($0) }
+    }
+
+    /// Coefficient → evaluation (NTT) form, all limbs in parallel. Consumes `self`: the
+    /// coefficient-form value no longer exists afterwards.
+    public consuming func forwardNTT() -> RNSPolynomial<Evaluation, Basis> {
+        let tables = basis.nttTables
+        forEachLimb { i, _, a in tables[i].forward(a) }
+        return RNSPolynomial<Evaluation, Basis>(basis: basis, trustedData: data)
+    }
+}
+
+extension RNSPolynomial where Form == Evaluation {
+    /// Evaluation (NTT) → coefficient form, all limbs in parallel. Consumes `self`.
+    public consuming func inverseNTT() -> RNSPolynomial<Coefficient, Basis> {
+        let tables = basis.nttTables
+        forEachLimb { i, _, a in tables[i].inverse(a) }
+        return RNSPolynomial<Coefficient, Basis>(basis: basis, trustedData: data)
+    }
+
+    // MARK: Products (evaluation form only)
+
+    /// `self ⊙= other`: the ring product, pointwise in NTT form.
+    /// - Throws: `HERingError.mismatch` when the operands are over different primes.
+    public mutating func multiply(_ other: Self) throws(HERingError) {
+        try checkSameBasis(other, "multiply")
+        multiply(trusted: other)
+    }
+
+    @inlinable
+    package mutating func multiply(trusted other: Self) {
         let n = degree
         forEachLimb(with: other) { m, a, b in m.multiply(a, by: b, count: n) }
     }
 
-    /// `self += a ⊙ b` (NTT form), reduced at once; `ProductSums` takes sums of many products.
-    public mutating func multiplyAdd(_ a: RNSPolynomial, _ b: RNSPolynomial) {
-        checkCompatible(a, "multiplyAdd")
-        checkCompatible(b, "multiplyAdd")
-        precondition(form == .ntt, "ring products are pointwise only in NTT form")
+    /// `self += a ⊙ b`, reduced at once; `ProductSums` takes sums of many products.
+    /// - Throws: `HERingError.mismatch` when the operands are over different primes.
+    public mutating func multiplyAdd(_ a: Self, _ b: Self) throws(HERingError) {
+        try checkSameBasis(a, "multiplyAdd")
+        try checkSameBasis(b, "multiplyAdd")
+        multiplyAdd(trusted: a, b)
+    }
+
+    package mutating func multiplyAdd(trusted a: Self, _ b: Self) {
         let n = degree
         a.data.withUnsafeBufferPointer { aBuffer in
             b.data.withUnsafeBufferPointer { bBuffer in
@@ -170,38 +314,4 @@ public struct RNSPolynomial: Sendable, Equatable {
             }
         }
     }
-
-    // MARK: Transforms
-
-    /// Coefficient → NTT form, all limbs in parallel.
-    public mutating func forwardNTT() {
-        precondition(form == .coefficient, "forwardNTT needs coefficient form")
-        let tables = basis.nttTables
-        forEachLimb { i, _, a in tables[i].forward(a) }
-        form = .ntt
-    }
-
-    /// NTT → coefficient form, all limbs in parallel.
-    public mutating func inverseNTT() {
-        precondition(form == .ntt, "inverseNTT needs NTT form")
-        let tables = basis.nttTables
-        forEachLimb { i, _, a in tables[i].inverse(a) }
-        form = .coefficient
-    }
-
-    // MARK: Limbs
-
-    /// Removes the last `count` limbs (reduction modulo the remaining primes), keeping the form.
-    /// `basis` may be given to reuse an existing prefix basis.
-    public mutating func dropLastLimbs(_ count: Int = 1, basis newBasis: RNSBasis? = nil) {
-        precondition(count >= 0 && count < limbCount, "cannot drop \(count) of \(limbCount) limbs")
-        guard count > 0 else { return }
-        let remaining = limbCount - count
-        let target = newBasis ?? basis.prefix(remaining)
-        precondition(target.degree == degree && target.moduli == Array(basis.moduli.prefix(remaining)),
-                     "the given basis is not the prefix of \(remaining) moduli")
-        data.removeLast(count * degree)
-        basis = target
-    }
 }
-

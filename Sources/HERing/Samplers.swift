@@ -25,24 +25,24 @@ public enum Sampler {
     }
 
     /// A polynomial with each residue uniform in `[0, qᵢ)` (independent limbs are uniform
-    /// modulo Q by the CRT). The uniform distribution is the same in both forms, so `form` only
-    /// labels the result.
-    public static func uniformPolynomial<R: RandomNumberGenerator>(basis: RNSBasis, form: PolynomialForm,
-                                                                    using rng: inout R) -> RNSPolynomial {
-        var p = RNSPolynomial(zeroIn: basis, form: form)
+    /// modulo Q by the CRT). The uniform distribution is the same in both forms, so the type
+    /// asked for only labels the result.
+    public static func uniformPolynomial<F: PolynomialForm, B: BasisKind, R: RandomNumberGenerator>(
+        basis: RNSBasis, using rng: inout R) -> RNSPolynomial<F, B> {
+        var p = RNSPolynomial<F, B>(zeroIn: basis)
         let n = basis.degree
         for (i, m) in basis.moduli.enumerated() {
-            for k in 0..<n { p.data[i * n + k] = uniform(below: m.q, using: &rng) }
+            for k in 0..<n { p.storage[i * n + k] = uniform(below: m.q, using: &rng) }
         }
         return p
     }
 
     /// The uniform polynomial expanded from a public 32-byte seed (ChaCha20 keystream, `domain`
     /// separates polynomials drawn from one seed).
-    public static func uniformPolynomial(basis: RNSBasis, form: PolynomialForm, seed: [UInt8],
-                                         domain: UInt64 = 0) -> RNSPolynomial {
+    public static func uniformPolynomial<F: PolynomialForm, B: BasisKind>(basis: RNSBasis, seed: [UInt8],
+                                                                         domain: UInt64 = 0) -> RNSPolynomial<F, B> {
         var rng = ChaCha20(seed: seed, domain: domain)
-        return uniformPolynomial(basis: basis, form: form, using: &rng)
+        return uniformPolynomial(basis: basis, using: &rng)
     }
 
     /// `N` coefficients uniform in {−1, 0, 1}: `⌊3·r/2⁶⁴⌋ − 1` for a 64-bit `r` (Lemire's

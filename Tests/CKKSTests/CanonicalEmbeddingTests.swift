@@ -21,15 +21,15 @@ struct CanonicalEmbeddingTests {
     }
 
     @Test("FFT decoding equals direct evaluation at ζ^(5^j)", arguments: [4, 8, 64, 512])
-    func decodingMatchesDirectEvaluation(degree: Int) {
+    func decodingMatchesDirectEvaluation(degree: Int) throws {
         var state: UInt64 = UInt64(degree)
         func random() -> Double {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Double(state >> 11) / Double(1 << 53) * 2 - 1
         }
         let m = (0..<degree).map { _ in random() }
-        let embedding = CanonicalEmbedding(degree: degree)
-        let fast = embedding.slots(ofCoefficients: m)
+        let embedding = try CanonicalEmbedding(degree: degree)
+        let fast = try embedding.slots(ofCoefficients: m)
         let slow = Self.naiveSlots(m)
         for j in 0..<(degree / 2) {
             #expect((fast[j] - slow[j]).magnitude < 1e-9 * Double(degree), "slot \(j)")
@@ -37,32 +37,32 @@ struct CanonicalEmbeddingTests {
     }
 
     @Test("encoding then decoding returns the slots (complex and real)", arguments: [8, 1024, 1 << 14])
-    func roundTrip(degree: Int) {
-        let embedding = CanonicalEmbedding(degree: degree)
+    func roundTrip(degree: Int) throws {
+        let embedding = try CanonicalEmbedding(degree: degree)
         let n = degree / 2
         let slots = (0..<n).map { Complex(sin(Double($0)), cos(Double($0) * 0.37)) }
-        let back = embedding.slots(ofCoefficients: embedding.coefficients(ofSlots: slots))
+        let back = try embedding.slots(ofCoefficients: embedding.coefficients(ofSlots: slots))
         let error = zip(slots, back).map { ($0 - $1).magnitude }.max()!
         #expect(error < 1e-12, "max error \(error)")
         // m(X) = c (a constant) has every slot equal to c
         var constant = [Double](repeating: 0, count: degree)
         constant[0] = 2.5
-        #expect(embedding.slots(ofCoefficients: constant).allSatisfy { ($0 - Complex(2.5)).magnitude < 1e-12 })
+        #expect(try embedding.slots(ofCoefficients: constant).allSatisfy { ($0 - Complex(2.5)).magnitude < 1e-12 })
     }
 
     @Test("slot j and the automorphism X → X^5 rotate slots by one")
-    func rotationByFive() {
+    func rotationByFive() throws {
         let degree = 64
-        let embedding = CanonicalEmbedding(degree: degree)
+        let embedding = try CanonicalEmbedding(degree: degree)
         let slots = (0..<32).map { Complex(Double($0), 0) }
-        let m = embedding.coefficients(ofSlots: slots)
+        let m = try embedding.coefficients(ofSlots: slots)
         // m(X^5): coefficient k moves to 5k mod 2N with a sign flip past N
         var rotated = [Double](repeating: 0, count: degree)
         for k in 0..<degree {
             let e = (5 * k) % (2 * degree)
             if e < degree { rotated[e] += m[k] } else { rotated[e - degree] -= m[k] }
         }
-        let after = embedding.slots(ofCoefficients: rotated)
+        let after = try embedding.slots(ofCoefficients: rotated)
         for j in 0..<32 { #expect((after[j] - slots[(j + 1) % 32]).magnitude < 1e-9) }
     }
 }

@@ -55,8 +55,15 @@ struct SerializationTests {
         #expect(try Decryptor(context: c, secretKey: sk).decrypt(ct) == s.decryptor.decrypt(ct))
         #expect("\(sk)".contains("secret") && !"\(sk)".contains("1, "))
         // plaintexts (normal and extended), ciphertexts (2 and 3 parts, low level, seeded)
-        for pt in [try c.encode(s.values(1), level: 0), try c.encodeExtended(s.values(2), level: 1)] {
-            #expect(try Plaintext(deserializing: pt.serialized(context: c), context: c) == pt)
+        let pt = try c.encode(s.values(1), level: 0), extended = try c.encodeExtended(s.values(2), level: 1)
+        #expect(try Plaintext(deserializing: pt.serialized(context: c), context: c) == pt)
+        #expect(try ExtendedPlaintext(deserializing: extended.serialized(context: c), context: c) == extended)
+        // each refuses the other's file, naming the type to read it with
+        expectError(SerializationError.self, saying: "read it as ExtendedPlaintext") {
+            try Plaintext(deserializing: extended.serialized(context: c), context: c)
+        }
+        expectError(SerializationError.self, saying: "read it as Plaintext") {
+            try ExtendedPlaintext(deserializing: pt.serialized(context: c), context: c)
         }
         let e = s.evaluator
         let three = try e.multiplyWithoutRelinearization(ct, ct)

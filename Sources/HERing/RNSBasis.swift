@@ -72,6 +72,7 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
     }
 
     /// As `prefix(_:)` for a count the caller has checked.
+    @usableFromInline
     package func prefix(validated count: Int) -> RNSBasis {
         if count == self.count { return self }
         return try! RNSBasis(tables: Array(nttTables.prefix(count)), parallelism: parallelism)

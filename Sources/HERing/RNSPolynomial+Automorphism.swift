@@ -35,6 +35,7 @@ public enum GaloisAutomorphism {
 
     /// As `permutation(degree:galoisElement:)`, for a caller (our CKKS layer) that
     /// has already checked `g` odd and `n` a power of two.
+    @usableFromInline
     package static func permutation(degree n: Int, validatedElement g: Int) -> [UInt32] {
         let log = n.trailingZeroBitCount
         let twoN = 2 * n
@@ -100,6 +101,7 @@ extension RNSPolynomial where Form == Evaluation {
     /// As `applyingAutomorphism(galoisElement:permutation:)` for an odd `g` and a permutation
     /// (if any) of `GaloisAutomorphism.permutation`, already checked by the caller (our CKKS layer,
     /// whose Galois keys hold validated elements and their permutations).
+    @inlinable
     package func applyingAutomorphism(validatedElement g: Int, permutation: [UInt32]? = nil) -> Self {
         let n = degree
         var result = Self(zeroIn: basis)
@@ -138,6 +140,7 @@ extension RNSPolynomial {
     }
 
     /// As `divideAndRoundByLastModulus(basis:)` for a caller that has checked its arguments.
+    @inlinable
     package mutating func divideAndRoundByLastModulus(trustedBasis newBasis: RNSBasis?) {
         let n = degree, l = limbCount - 1
         let last = basis.moduli[l]

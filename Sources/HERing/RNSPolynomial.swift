@@ -54,7 +54,8 @@ public enum OverQP: BasisKind {
 /// (`forwardNTT`, `inverseNTT`), so no stale binding of the old form remains.
 public struct RNSPolynomial<Form: PolynomialForm, Basis: BasisKind>: Sendable, Equatable {
     /// The primes: their moduli, NTT tables and CRT constants.
-    public private(set) var basis: RNSBasis
+    @inlinable public var basis: RNSBasis { basisStorage }
+    @usableFromInline package var basisStorage: RNSBasis
     /// `limbCount × N` residues, limb-major. Read-only to users: every write goes through an
     /// operation that keeps each residue below its modulus.
     @inlinable public var data: [UInt64] {
@@ -69,8 +70,9 @@ public struct RNSPolynomial<Form: PolynomialForm, Basis: BasisKind>: Sendable, E
     @inlinable public var limbCount: Int { basis.count }
 
     /// The zero polynomial.
+    @inlinable
     public init(zeroIn basis: RNSBasis) {
-        self.basis = basis
+        self.basisStorage = basis
         self.storage = [UInt64](repeating: 0, count: basis.count * basis.degree)
     }
 
@@ -92,8 +94,9 @@ public struct RNSPolynomial<Form: PolynomialForm, Basis: BasisKind>: Sendable, E
 
     /// As `init(basis:data:)` for residues the caller (our own layers) has produced reduced and
     /// of the right count.
+    @usableFromInline
     package init(basis: RNSBasis, trustedData data: [UInt64]) {
-        self.basis = basis
+        self.basisStorage = basis
         self.storage = data
     }
 
@@ -122,10 +125,10 @@ public struct RNSPolynomial<Form: PolynomialForm, Basis: BasisKind>: Sendable, E
     @inlinable
     public mutating func forEachLimb(_ body: (Int, Modulus, UnsafeMutablePointer<UInt64>) -> Void) {
         let n = degree
-        let moduli = basis.moduli
+        let moduli = basis.moduli, parallelism = basis.parallelism
         storage.withUnsafeMutableBufferPointer { buffer in
             let base = UncheckedSendable(buffer.baseAddress!)
-            basis.parallelism.forEach(moduli.count) { i in body(i, moduli[i], base.value + i * n) }
+            parallelism.forEach(moduli.count) { i in body(i, moduli[i], base.value + i * n) }
         }
     }
 
@@ -185,6 +188,7 @@ public struct RNSPolynomial<Form: PolynomialForm, Basis: BasisKind>: Sendable, E
         multiply(trustedScalarResidues: c)
     }
 
+    @inlinable
     package mutating func multiply(trustedScalarResidues c: [UInt64]) {
         let n = degree
         forEachLimb { i, m, a in
@@ -222,16 +226,18 @@ public struct RNSPolynomial<Form: PolynomialForm, Basis: BasisKind>: Sendable, E
     }
 
     /// As `dropLastLimbs(_:basis:)` for a count and prefix basis the caller has checked.
+    @inlinable
     package mutating func dropLastLimbs(trusted count: Int, basis newBasis: RNSBasis? = nil) {
         guard count > 0 else { return }
         let remaining = limbCount - count
         storage.removeLast(count * degree)
-        basis = newBasis ?? basis.prefix(validated: remaining)
+        basisStorage = newBasis ?? basis.prefix(validated: remaining)
     }
 
     /// The same residues under another kind of basis: for the CKKS layer's ModUp and ModDown,
     /// which produce a polynomial of `Q_ℓ·P` from one of `Q_ℓ` and back. `newBasis` must be the
     /// primes of `data` (the caller checks).
+    @inlinable
     package consuming func relabeled<B: BasisKind>(as _: B.Type, basis newBasis: RNSBasis) -> RNSPolynomial<Form, B> {
         RNSPolynomial<Form, B>(basis: newBasis, trustedData: data)
     }
@@ -248,6 +254,7 @@ extension RNSPolynomial where Form == Coefficient {
         self.init(basis: basis, trustedSignedCoefficients: signedCoefficients)
     }
 
+    @inlinable
     package init(basis: RNSBasis, trustedSignedCoefficients signedCoefficients: [Int64]) {
         self.init(zeroIn: basis)
         let n = basis.degree
@@ -259,6 +266,7 @@ extension RNSPolynomial where Form == Coefficient {
     /// The polynomial of a secret sample (a ternary secret or encryption randomness, a Gaussian
     /// error) of `N` coefficients (our samplers' output), in coefficient form; the sample array
     /// is zeroed once it is copied in.
+    @inlinable
     package init(secretSample: consuming [Int64], basis: RNSBasis) {
         var sample = secretSample
         self.init(basis: basis, trustedSignedCoefficients: sample)
@@ -267,6 +275,7 @@ extension RNSPolynomial where Form == Coefficient {
 
     /// Coefficient → evaluation (NTT) form, all limbs in parallel. Consumes `self`: the
     /// coefficient-form value no longer exists afterwards.
+    @inlinable
     public consuming func forwardNTT() -> RNSPolynomial<Evaluation, Basis> {
         let tables = basis.nttTables
         forEachLimb { i, _, a in tables[i].forward(a) }
@@ -276,6 +285,7 @@ extension RNSPolynomial where Form == Coefficient {
 
 extension RNSPolynomial where Form == Evaluation {
     /// Evaluation (NTT) → coefficient form, all limbs in parallel. Consumes `self`.
+    @inlinable
     public consuming func inverseNTT() -> RNSPolynomial<Coefficient, Basis> {
         let tables = basis.nttTables
         forEachLimb { i, _, a in tables[i].inverse(a) }
@@ -305,6 +315,7 @@ extension RNSPolynomial where Form == Evaluation {
         multiplyAdd(trusted: a, b)
     }
 
+    @inlinable
     package mutating func multiplyAdd(trusted a: Self, _ b: Self) {
         let n = degree
         a.data.withUnsafeBufferPointer { aBuffer in

@@ -29,12 +29,7 @@ public enum Sampler {
     /// asked for only labels the result.
     public static func uniformPolynomial<F: PolynomialForm, B: BasisKind, R: RandomNumberGenerator>(
         basis: RNSBasis, using rng: inout R) -> RNSPolynomial<F, B> {
-        var p = RNSPolynomial<F, B>(zeroIn: basis)
-        let n = basis.degree
-        for (i, m) in basis.moduli.enumerated() {
-            for k in 0..<n { p.storage[i * n + k] = uniform(below: m.q, using: &rng) }
-        }
-        return p
+        RNSPolynomial(basis: basis, trustedData: uniformResidues(basis: basis, using: &rng))
     }
 
     /// The uniform polynomial expanded from a public 32-byte seed (ChaCha20 keystream, `domain`
@@ -42,7 +37,20 @@ public enum Sampler {
     public static func uniformPolynomial<F: PolynomialForm, B: BasisKind>(basis: RNSBasis, seed: [UInt8],
                                                                          domain: UInt64 = 0) -> RNSPolynomial<F, B> {
         var rng = ChaCha20(seed: seed, domain: domain)
-        return uniformPolynomial(basis: basis, using: &rng)
+        // the residues are drawn by code specialized for ChaCha20 (no generic call per word),
+        // then labelled with the representation asked for
+        return RNSPolynomial(basis: basis, trustedData: uniformResidues(basis: basis, using: &rng))
+    }
+
+    /// `basis.count × N` residues, limb `i` uniform in `[0, qᵢ)`.
+    @inlinable
+    static func uniformResidues<R: RandomNumberGenerator>(basis: RNSBasis, using rng: inout R) -> [UInt64] {
+        let n = basis.degree
+        var residues = [UInt64](repeating: 0, count: basis.count * n)
+        for (i, m) in basis.moduli.enumerated() {
+            for k in 0..<n { residues[i * n + k] = uniform(below: m.q, using: &rng) }
+        }
+        return residues
     }
 
     /// `N` coefficients uniform in {−1, 0, 1}: `⌊3·r/2⁶⁴⌋ − 1` for a 64-bit `r` (Lemire's

@@ -80,7 +80,7 @@ let package = Package(
         // Layer 3: packed tensor layouts and the homomorphic CNN operations, compiled to slot
         // programs that run on the CKKS evaluator or on the clear-slot simulator.
         .target(name: "HETensor", dependencies: ["CKKS", "HERing"], swiftSettings: optimized),
-        .testTarget(name: "HETensorTests", dependencies: ["HETensor"], swiftSettings: optimized),
+        .testTarget(name: "HETensorTests", dependencies: ["HETensor", "HERing"], swiftSettings: optimized),
         // Layer 4: the networks and the application (skeleton data, preprocessing, models,
         // reference and folded inference, metrics). Imports the layers below.
         .target(name: "HEAR", dependencies: ["HETensor", "CKKS", "HERing", "HEARCrypto"],

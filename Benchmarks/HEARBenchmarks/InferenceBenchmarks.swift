@@ -15,6 +15,8 @@ struct InferenceBenchmarkOptions {
     var samples = 5
     var data: String?
     var weightBudget: Int? = EncryptedInference.defaultWeightBudget
+    /// Also profile one prediction and print the cost model beside it.
+    var profile = false
 
     init(_ arguments: [String]) throws {
         for (flag, value) in try optionPairs(arguments) {
@@ -30,6 +32,9 @@ struct InferenceBenchmarkOptions {
             case "--data": data = value
             case "--threads": threads = try positiveInteger(flag, value)
             case "--samples": samples = try positiveInteger(flag, value)
+            case "--profile":
+                guard value == "yes" || value == "no" else { throw BenchmarkError.usage("--profile takes yes or no") }
+                profile = value == "yes"
             case "--weights-memory":
                 if value == "all" { weightBudget = nil } else {
                     guard let mb = Int(value), mb >= 0 else { throw BenchmarkError.usage("--weights-memory takes megabytes or all") }
@@ -98,4 +103,109 @@ func benchmarkInference(_ options: InferenceBenchmarkOptions) throws {
                    ("galois_keys", inference.backend.galoisKeys.entries.count),
                    ("resident_weights_mb", Double(inference.backend.patterns.residentBytes) / 1e6),
                    ("argmax_agreement", agree), ("max_logit_error", String(format: "%.3e", worst))])
+    if options.profile, testSet.count > 0 {
+        let prediction = try inference.predict(Preprocessing.normalize(testSet.sequences[0]), profiling: true)
+        guard let profile = prediction.profile else { return }
+        try emitProfile(profile, wall: prediction.seconds, inference: inference, common: common)
+    }
+}
+
+/// One profiled prediction: per phase, kind and level the measured busy seconds next to the
+/// cost model (instructions and operations × the cost of one, measured alone at that level on
+/// the same context and keys), then per phase the busy total, the model and the wall time.
+func emitProfile(_ profile: ProgramProfile, wall: [(phase: String, seconds: Double)], inference: EncryptedInference,
+                 common: [(String, Any)]) throws {
+    var costs = try UnitCosts(inference: inference)
+    var phaseBusy: [String: Double] = [:], phaseModel: [String: Double] = [:]
+    for (key, totals) in profile.sortedRows {
+        let model = try key.level.map { try costs.model(key.kind, level: $0, instructions: totals.instructions, operations: totals.operations) } ?? nil
+        phaseBusy[key.phase, default: 0] += totals.seconds
+        if let model { phaseModel[key.phase, default: 0] += model }
+        emit(common + [("profile", key.phase), ("kind", key.kind.rawValue), ("level", key.level ?? -1),
+                       ("instructions", totals.instructions), ("operations", totals.operations),
+                       ("busy_s", String(format: "%.4f", totals.seconds)),
+                       ("model_s", model.map { String(format: "%.4f", $0) } ?? "n/a")])
+    }
+    for phase in profile.phases {
+        emit(common + [("profile_phase", phase), ("busy_s", String(format: "%.4f", phaseBusy[phase] ?? 0)),
+                       ("model_s", String(format: "%.4f", phaseModel[phase] ?? 0)),
+                       ("wall_s", String(format: "%.4f", wall.first { $0.phase == phase }?.seconds ?? 0))])
+    }
+}
+
+/// The cost of one operation of each kind at each level, measured alone (median of 5) on the
+/// inference's context, keys and threads, on encryptions of zero. Product sums are modelled as
+/// `a + b·terms` (the rescale and the kernel's fixed cost, then each product), from 1 and 16 terms.
+struct UnitCosts {
+    let inference: EncryptedInference
+    let evaluator: Evaluator
+    var encryptor: Encryptor
+    var cache: [String: (Double, Double)] = [:]
+
+    init(inference: EncryptedInference) throws {
+        self.inference = inference
+        evaluator = Evaluator(context: inference.context)
+        encryptor = try Encryptor(context: inference.context, publicKey: inference.publicKey)
+    }
+
+    static func median(_ body: () throws -> Void) rethrows -> Double {
+        var times: [Double] = []
+        for _ in 0..<5 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(wallSeconds(since: start))
+        }
+        return times.sorted()[2]
+    }
+
+    /// (cost per instruction, cost per operation) of `kind` at `level`; nil where no key serves it.
+    mutating func unit(_ kind: ProgramProfile.Kind, level: Int) throws -> (Double, Double)? {
+        let name = "\(kind.rawValue)@\(level)"
+        if let known = cache[name] { return known }
+        let context = inference.context, backend = inference.backend, plan = inference.plan
+        let zeros = [Double](repeating: 0, count: 8)
+        let x = try encryptor.encrypt(context.encode(zeros, level: level))
+        let steps = plan.rotationLevels.filter { $0.value >= level }.keys.sorted()
+        let result: (Double, Double)?
+        switch kind {
+        case .rotation:
+            guard let step = steps.first else { return nil }
+            result = (0, try Self.median { _ = try evaluator.rotate(x, by: step, keys: backend.galoisKeys) })
+        case .hoistedRotation:
+            let some = Array(steps.prefix(8))
+            guard some.count > 1 else { return nil }
+            result = (0, try Self.median { _ = try evaluator.rotations(x, by: some, keys: backend.galoisKeys) } / Double(some.count))
+        case .productSum:
+            guard level > 0 else { return nil }
+            let p = try context.encode(zeros, level: level)
+            func sum(_ terms: Int) throws -> Double {
+                let pairs = Array(repeating: (x, p), count: terms)
+                return try Self.median { _ = try evaluator.rescale(evaluator.multiplyAccumulate(pairs)) }
+            }
+            let one = try sum(1), sixteen = try sum(16)
+            let perTerm = max(0, (sixteen - one) / 15)
+            result = (one - perTerm, perTerm)
+        case .square:
+            guard level > 0, plan.relinearizationLevel >= level else { return nil }
+            result = (0, try Self.median { _ = try evaluator.rescale(evaluator.square(x, relinearizationKey: backend.relinearizationKey)) })
+        case .conjugation:
+            guard let top = plan.conjugationLevel, top >= level else { return nil }
+            result = (0, try Self.median { _ = try evaluator.conjugate(x, keys: backend.galoisKeys) })
+        case .addition:
+            result = (0, try Self.median { _ = try evaluator.add(x, x) })
+        case .patternAddition:
+            let p = try context.encode(zeros, level: level, scale: x.scale)
+            result = (0, try Self.median { _ = try evaluator.add(x, p) })
+        case .complexSplit:
+            result = (0, try Self.median { _ = (try evaluator.add(x, x), try evaluator.multiplyByImaginaryUnit(evaluator.subtract(x, x))) })
+        }
+        cache[name] = result
+        return result
+    }
+
+    /// The modelled seconds of `instructions` instructions standing for `operations` operations.
+    mutating func model(_ kind: ProgramProfile.Kind, level: Int, instructions: Int, operations: Int) throws -> Double? {
+        guard let (perInstruction, perOperation) = try unit(kind, level: level) else { return nil }
+        return Double(instructions) * perInstruction + Double(operations) * perOperation
+    }
 }

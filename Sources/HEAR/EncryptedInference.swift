@@ -70,6 +70,8 @@ public final class EncryptedInference: @unchecked Sendable {
         public var resultSlots: [Double]
         /// Wall seconds per step: "encrypt", "block1" … "dense", "decrypt".
         public var seconds: [(phase: String, seconds: Double)]
+        /// Where the server's time went, when the prediction was made with `profiling`.
+        public var profile: ProgramProfile?
         /// Wall seconds of the whole prediction (encrypt, evaluate, decrypt).
         public var totalSeconds: Double { seconds.reduce(0) { $0 + $1.seconds } }
     }
@@ -99,8 +101,9 @@ public final class EncryptedInference: @unchecked Sendable {
         }
     }
 
-    /// Encrypts `input` (client), evaluates (server), decrypts (monitoring station).
-    public func predict(_ input: ActionInput) throws(ProtocolError) -> Prediction {
+    /// Encrypts `input` (client), evaluates (server), decrypts (monitoring station); with
+    /// `profiling`, the prediction carries the server's `ProgramProfile`.
+    public func predict(_ input: ActionInput, profiling: Bool = false) throws(ProtocolError) -> Prediction {
         var start = DispatchTime.now().uptimeNanoseconds
         var sampleSeed: [UInt8]? = nil
         if var seed {
@@ -114,13 +117,13 @@ public final class EncryptedInference: @unchecked Sendable {
         var client = try Client(publicKey: clientKey, deterministicSeed: sampleSeed)
         let ciphertext = try client.encrypt(input)
         var seconds: [(phase: String, seconds: Double)] = [("encrypt", wallSeconds(since: start))]
-        let (result, phases) = try server.evaluate(ciphertext)
+        let (result, phases, profile) = try server.evaluate(ciphertext, profiling: profiling)
         seconds += phases
         start = DispatchTime.now().uptimeNanoseconds
         let slots = try station.decryptSlots(result)
         let scores = program.scores(ofDecryptedSlots: slots)
         seconds.append(("decrypt", wallSeconds(since: start)))
-        return Prediction(scores: scores, resultSlots: slots, seconds: seconds)
+        return Prediction(scores: scores, resultSlots: slots, seconds: seconds, profile: profile)
     }
 
     /// Serialized sizes of an input ciphertext (level `plan.startLevel`) and of a result (level

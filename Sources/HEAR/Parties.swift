@@ -582,10 +582,11 @@ public final class CloudServer: @unchecked Sendable {
                               relinearizationKey: keys.relinearizationKey)
     }
 
-    /// Evaluates the network on an input ciphertext; returns the result ciphertext (level 0) and
-    /// the wall seconds of each phase ("block1" … "dense").
-    public func evaluate(_ input: SessionCiphertext, source: String = "the input ciphertext")
-        throws(ProtocolError) -> (result: SessionCiphertext, phaseSeconds: [(phase: String, seconds: Double)]) {
+    /// Evaluates the network on an input ciphertext; returns the result ciphertext (level 0),
+    /// the wall seconds of each phase ("block1" … "dense") and, with `profiling`, where the time
+    /// went (`ProgramProfile`: per phase, kind of instruction and level).
+    public func evaluate(_ input: SessionCiphertext, source: String = "the input ciphertext", profiling: Bool = false)
+        throws(ProtocolError) -> (result: SessionCiphertext, phaseSeconds: [(phase: String, seconds: Double)], profile: ProgramProfile?) {
         guard input.kind == .inputCiphertext else {
             throw .wrongKind(source: source, expected: PartyFileKind.inputCiphertext.name, found: input.kind.name)
         }
@@ -596,11 +597,11 @@ public final class CloudServer: @unchecked Sendable {
                                 + "\(plan.startLevel), scale \(plan.inputScale)")
         }
         do {
-            let run = try program.run(on: backend, input: ciphertext)
+            let run = try program.run(on: backend, input: ciphertext, profiling: profiling)
             var result = SessionCiphertext(kind: .resultCiphertext, session: session, context: context, ciphertext: run.result)
             result.origin = input.origin
             result.inputHeader = input.inputHeader
-            return (result, run.phaseSeconds)
+            return (result, run.phaseSeconds, run.profile)
         } catch {
             throw .invalidInput("the evaluation failed: \(error.description)")
         }

@@ -31,6 +31,12 @@ public protocol SlotBackend: Sendable {
     func splitComplex(_ z: Value, conjugate: Value) throws(Failure) -> (real: Value, imaginary: Value)
     /// The threads a program run uses for the independent groups of a stage.
     var parallelism: Parallelism { get }
+    /// The level of a value, for a profile (nil where values have none).
+    func level(of value: Value) -> Int?
+}
+
+extension SlotBackend {
+    public func level(of value: Value) -> Int? { nil }
 }
 
 /// The result of running a program, with the wall time of each phase.
@@ -38,6 +44,8 @@ public struct ProgramRun<Value> {
     public var result: Value
     /// Seconds per phase ("block1", …, "dense"), in program order.
     public var phaseSeconds: [(phase: String, seconds: Double)]
+    /// Per phase, kind of instruction and level: counts and busy seconds (when asked for).
+    public var profile: ProgramProfile?
 }
 
 extension PackedProgram {
@@ -60,29 +68,52 @@ extension PackedProgram {
     /// (`backend.parallelism`), each group's instructions in order. Registers are freed after their
     /// last reading stage. The result is the same for any thread count: every value is computed by
     /// one group in a fixed order. The first failure (in group order) is thrown.
-    public func run<Backend: SlotBackend>(on backend: Backend, input: Backend.Value) throws(Backend.Failure) -> ProgramRun<Backend.Value> {
+    ///
+    /// With `profiling`, each instruction is timed on the thread that runs it and the run carries
+    /// a `ProgramProfile` (the results are the same).
+    public func run<Backend: SlotBackend>(on backend: Backend, input: Backend.Value,
+                                          profiling: Bool = false) throws(Backend.Failure) -> ProgramRun<Backend.Value> {
         let lastUse = self.lastUse
+        var profile: ProgramProfile? = profiling ? ProgramProfile() : nil
         var registers = [Backend.Value?](repeating: nil, count: registerCount)
         registers[inputRegister] = input
         var phases: [(phase: String, seconds: Double)] = []
         for (index, stage) in stages.enumerated() {
             let start = DispatchTime.now().uptimeNanoseconds
             var failures = [Backend.Failure?](repeating: nil, count: stage.groups.count)
+            // (kind, level, operations, seconds) of each instruction, per group, when profiling
+            var timings = [[(ProgramProfile.Kind, Int?, Int, Double)]](repeating: [], count: profiling ? stage.groups.count : 0)
             registers.withUnsafeMutableBufferPointer { buffer in
                 failures.withUnsafeMutableBufferPointer { failureBuffer in
-                    let store = UncheckedSendable(buffer), failed = UncheckedSendable(failureBuffer)
-                    backend.parallelism.forEach(stage.groups.count) { g in
-                        do throws(Backend.Failure) {
-                            for instruction in stage.groups[g] {
-                                try Self.execute(instruction, on: backend, registers: store.value)
+                    timings.withUnsafeMutableBufferPointer { timingBuffer in
+                        let store = UncheckedSendable(buffer), failed = UncheckedSendable(failureBuffer)
+                        let timed = UncheckedSendable(timingBuffer)
+                        backend.parallelism.forEach(stage.groups.count) { g in
+                            do throws(Backend.Failure) {
+                                for instruction in stage.groups[g] {
+                                    guard profiling else {
+                                        try Self.execute(instruction, on: backend, registers: store.value)
+                                        continue
+                                    }
+                                    let entry = instruction.profileEntry
+                                    let level = store.value[entry.operand].flatMap { backend.level(of: $0) }
+                                    let begin = DispatchTime.now().uptimeNanoseconds
+                                    try Self.execute(instruction, on: backend, registers: store.value)
+                                    timed.value[g].append((entry.kind, level, entry.operations, wallSeconds(since: begin)))
+                                }
+                            } catch {
+                                failed.value[g] = error
                             }
-                        } catch {
-                            failed.value[g] = error
                         }
                     }
                 }
             }
             if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+            for group in timings {   // merged in group order: the profile does not depend on the threads' timing order
+                for (kind, level, operations, seconds) in group {
+                    profile?.record(phase: stage.phase, kind: kind, level: level, operations: operations, seconds: seconds)
+                }
+            }
             for r in registers.indices where registers[r] != nil && lastUse[r] == index { registers[r] = nil }
             let seconds = wallSeconds(since: start)
             if let last = phases.last, last.phase == stage.phase {
@@ -91,7 +122,7 @@ extension PackedProgram {
                 phases.append((stage.phase, seconds))
             }
         }
-        return ProgramRun(result: registers[outputRegister]!, phaseSeconds: phases)
+        return ProgramRun(result: registers[outputRegister]!, phaseSeconds: phases, profile: profile)
     }
 
     static func execute<Backend: SlotBackend>(_ instruction: SlotInstruction, on backend: Backend,

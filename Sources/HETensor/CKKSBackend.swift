@@ -255,6 +255,9 @@ public final class PatternStore: @unchecked Sendable {
 
     /// Pattern `p` in NTT form: kept, expanded from its compact form, or freshly encoded.
     public func plaintext(_ p: Int) throws(CKKSError) -> Plaintext {
+        guard resident.indices.contains(p) else {
+            throw .invalidOperand("pattern \(p) is not one of the program's \(resident.count)")
+        }
         if let plaintext = resident[p] { return plaintext }
         if let rounded = compact[p] {
             return try context.plaintext(fromRounded: rounded, level: plan.patternLevels[p], scale: plan.patternScales[p])
@@ -319,7 +322,8 @@ public struct CKKSBackend: SlotBackend {
     }
 
     public func add(_ values: [Ciphertext]) throws(CKKSError) -> Ciphertext {
-        var sum = values[0]
+        guard let first = values.first else { throw .invalidOperand("a sum needs at least one ciphertext") }
+        var sum = first
         for x in values.dropFirst() { sum = try evaluator.add(sum, x) }
         return sum
     }
@@ -335,6 +339,8 @@ public struct CKKSBackend: SlotBackend {
     public func conjugate(_ x: Ciphertext) throws(CKKSError) -> Ciphertext {
         try evaluator.conjugate(x, keys: galoisKeys)
     }
+
+    public func level(of value: Ciphertext) -> Int? { value.level }
 
     public func splitComplex(_ z: Ciphertext, conjugate: Ciphertext) throws(CKKSError) -> (real: Ciphertext, imaginary: Ciphertext) {
         (try evaluator.add(z, conjugate), try evaluator.multiplyByImaginaryUnit(evaluator.subtract(conjugate, z)))

@@ -28,6 +28,20 @@ public struct ClearSlotBackend: SlotBackend {
 
     var n: Int { program.geometry.slotCount }
 
+    /// Every public operation checks its operands: slot vectors of the program's size, patterns
+    /// of the program.
+    func check(_ x: ClearSlots) throws(HETensorError) {
+        guard x.real.count == n, x.imaginary.map({ $0.count == n }) ?? true else {
+            throw .invalidInput("a slot vector of \(x.real.count) real and \(x.imaginary?.count ?? 0) imaginary values for \(n) slots")
+        }
+    }
+
+    func check(pattern: Int) throws(HETensorError) {
+        guard program.patterns.indices.contains(pattern) else {
+            throw .invalidInput("pattern \(pattern) is not one of the program's \(program.patterns.count)")
+        }
+    }
+
     func rotated(_ x: [Double], by step: Int) -> [Double] {
         [Double](unsafeUninitializedCapacity: n) { buffer, count in
             x.withUnsafeBufferPointer { source in
@@ -38,8 +52,14 @@ public struct ClearSlotBackend: SlotBackend {
         }
     }
 
-    public func rotations(_ x: ClearSlots, by steps: [Int]) -> [ClearSlots] {
-        steps.map { step in ClearSlots(real: rotated(x.real, by: step), imaginary: x.imaginary.map { rotated($0, by: step) }) }
+    /// Rotations to the left by each step (any integer: taken modulo the slot count, as CKKS does).
+    public func rotations(_ x: ClearSlots, by steps: [Int]) throws(HETensorError) -> [ClearSlots] {
+        try check(x)
+        let n = self.n
+        return steps.map { step in
+            let r = ((step % n) + n) % n
+            return ClearSlots(real: rotated(x.real, by: r), imaginary: x.imaginary.map { rotated($0, by: r) })
+        }
     }
 
     /// acc[slot] += sign · w[slot] · x[slot] over the nonzero slots of one pattern part.
@@ -71,7 +91,9 @@ public struct ClearSlotBackend: SlotBackend {
 
     /// Σ pattern ⊙ x (complex products where either side is complex), visiting only the
     /// patterns' nonzero slots.
-    public func multiplyAccumulate(_ terms: [(value: ClearSlots, pattern: Int)]) -> ClearSlots {
+    public func multiplyAccumulate(_ terms: [(value: ClearSlots, pattern: Int)]) throws(HETensorError) -> ClearSlots {
+        guard !terms.isEmpty else { throw .invalidInput("a product sum needs at least one term") }
+        for term in terms { try check(term.value); try check(pattern: term.pattern) }
         let complex = terms.contains { $0.value.imaginary != nil || program.patterns[$0.pattern].imaginary != nil }
         var real = [Double](repeating: 0, count: n)
         var imaginary = [Double](repeating: 0, count: complex ? n : 0)
@@ -99,8 +121,10 @@ public struct ClearSlotBackend: SlotBackend {
         return s
     }
 
-    public func add(_ values: [ClearSlots]) -> ClearSlots {
-        var sum = values[0]
+    public func add(_ values: [ClearSlots]) throws(HETensorError) -> ClearSlots {
+        guard let first = values.first else { throw .invalidInput("a sum needs at least one value") }
+        for x in values { try check(x) }
+        var sum = first
         for x in values.dropFirst() {
             sum.real = Self.sum(sum.real, x.real, count: n)!
             sum.imaginary = Self.sum(sum.imaginary, x.imaginary, count: n)
@@ -108,7 +132,8 @@ public struct ClearSlotBackend: SlotBackend {
         return sum
     }
 
-    public func addPattern(_ x: ClearSlots, pattern: Int) -> ClearSlots {
+    public func addPattern(_ x: ClearSlots, pattern: Int) throws(HETensorError) -> ClearSlots {
+        try check(x); try check(pattern: pattern)
         let p = program.patterns[pattern]
         var x = x
         switch p.form {
@@ -125,19 +150,22 @@ public struct ClearSlotBackend: SlotBackend {
     }
 
     /// x², complex where x is: (a + ib)² = a² − b² + 2iab.
-    public func square(_ x: ClearSlots) -> ClearSlots {
+    public func square(_ x: ClearSlots) throws(HETensorError) -> ClearSlots {
+        try check(x)
         guard let im = x.imaginary else { return ClearSlots(real: x.real.map { $0 * $0 }) }
         return ClearSlots(real: (0..<n).map { x.real[$0] * x.real[$0] - im[$0] * im[$0] },
                           imaginary: (0..<n).map { 2 * x.real[$0] * im[$0] })
     }
 
-    public func conjugate(_ x: ClearSlots) -> ClearSlots {
-        ClearSlots(real: x.real, imaginary: x.imaginary.map { $0.map { -$0 } })
+    public func conjugate(_ x: ClearSlots) throws(HETensorError) -> ClearSlots {
+        try check(x)
+        return ClearSlots(real: x.real, imaginary: x.imaginary.map { $0.map { -$0 } })
     }
 
     /// z + z̄ and i·(z̄ − z), computed exactly as complex vectors (with c = z̄ they are 2·Re z and
     /// 2·Im z, real: their imaginary parts, zero, are dropped).
-    public func splitComplex(_ z: ClearSlots, conjugate c: ClearSlots) -> (real: ClearSlots, imaginary: ClearSlots) {
+    public func splitComplex(_ z: ClearSlots, conjugate c: ClearSlots) throws(HETensorError) -> (real: ClearSlots, imaginary: ClearSlots) {
+        try check(z); try check(c)
         let zero = [Double](repeating: 0, count: n)
         let zIm = z.imaginary ?? zero, cIm = c.imaginary ?? zero
         func nonzero(_ v: [Double]) -> [Double]? { v.contains { $0 != 0 } ? v : nil }
@@ -158,7 +186,7 @@ public enum ClearSlotSimulator {
         guard input.count == program.geometry.slotCount else {
             throw .invalidInput("the input has \(input.count) slots, the program \(program.geometry.slotCount)")
         }
-        return program.run(on: ClearSlotBackend(program: program), input: ClearSlots(real: input)).result.real
+        return try program.run(on: ClearSlotBackend(program: program), input: ClearSlots(real: input)).result.real
     }
 
     /// The class scores: the result's output slots.

@@ -421,9 +421,9 @@ struct SchemeTests {
 }
 
 /// `body` throws an `E` whose description says `fact`: the case *and* the message a user acts on.
-func expectError<E: Error & CustomStringConvertible>(_ type: E.Type, saying fact: String,
-                                                      sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
-    let error = #expect(throws: E.self, sourceLocation: sourceLocation) { try body() }
+func expectError<E: Error & CustomStringConvertible, T>(_ type: E.Type, saying fact: String,
+                                                         sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> T) {
+    let error = #expect(throws: E.self, sourceLocation: sourceLocation) { _ = try body() }
     if let error {
         #expect(error.description.contains(fact), "«\(error.description)» does not say «\(fact)»", sourceLocation: sourceLocation)
     }

@@ -370,7 +370,12 @@ struct PartiesTests {
             guard case .mismatch(let text) = error else { Issue.record("\(error)"); return }
             #expect(text.contains("key set \(other.station.session.keySetID)") && text.contains("two different key generations"))
         }
-        let (result, _) = try server.evaluate(try small.encryptedInput())
+        let (result, _, _) = try server.evaluate(try small.encryptedInput())
+        // a profiled evaluation: every instruction at a level of the plan, the first at the start level
+        let profiled = try server.evaluate(try small.encryptedInput(), profiling: true)
+        let levels = try #require(profiled.profile).rows.keys.map { $0.level }
+        #expect(!levels.isEmpty && levels.allSatisfy { $0 != nil && (0...server.plan.startLevel).contains($0!) })
+        #expect(levels.compactMap { $0 }.max() == server.plan.startLevel)
         expectError(ProtocolError.self, saying: "keys from two different key generations") { try other.station.decide(result) }
         // another plan (HEAR instead of Fast-HEAR) of the same model
         let hearPlan = try MonitoringStation.generateKeys(for: network, method: .hear, parameters: try smallChain(), deterministicSeed: seed)

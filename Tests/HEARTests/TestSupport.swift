@@ -58,9 +58,9 @@ func frame(_ points: [(Double, Double)], score: Double = 0.9) -> SkeletonFrame {
 }
 
 /// `body` throws an `E` whose description says `fact`: the case *and* the message a user acts on.
-func expectError<E: Error & CustomStringConvertible>(_ type: E.Type, saying fact: String,
-                                                      sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
-    let error = #expect(throws: E.self, sourceLocation: sourceLocation) { try body() }
+func expectError<E: Error & CustomStringConvertible, T>(_ type: E.Type, saying fact: String,
+                                                         sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> T) {
+    let error = #expect(throws: E.self, sourceLocation: sourceLocation) { _ = try body() }
     if let error {
         #expect(error.description.contains(fact), "«\(error.description)» does not say «\(fact)»", sourceLocation: sourceLocation)
     }
@@ -68,9 +68,9 @@ func expectError<E: Error & CustomStringConvertible>(_ type: E.Type, saying fact
 
 /// As `expectError(_:saying:)` where the message depends on the input (a loop over truncations
 /// or flipped bits): it says one of `facts`.
-func expectError<E: Error & CustomStringConvertible>(_ type: E.Type, sayingOneOf facts: [String],
-                                                      sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
-    let error = #expect(throws: E.self, sourceLocation: sourceLocation) { try body() }
+func expectError<E: Error & CustomStringConvertible, T>(_ type: E.Type, sayingOneOf facts: [String],
+                                                         sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> T) {
+    let error = #expect(throws: E.self, sourceLocation: sourceLocation) { _ = try body() }
     if let error {
         #expect(facts.contains { error.description.contains($0) }, "«\(error.description)» says none of \(facts)",
                 sourceLocation: sourceLocation)

@@ -1,4 +1,5 @@
 import Testing
+import HERing
 import HETensor
 
 @Suite("packed layouts and programs")
@@ -122,5 +123,57 @@ struct LayoutTests {
         #expect(throws: HETensorError.invalidInput("the input has 5 slots, the program 8192")) {
             try ClearSlotSimulator.run(program, input: [1, 2, 3, 4, 5])
         }
+        // the clear-slot backend's operations check their operands (they used to index out of range)
+        let backend = ClearSlotBackend(program: program)
+        let good = ClearSlots(real: Array(repeating: 1, count: 8192)), short = ClearSlots(real: [1, 2, 3])
+        let badSize = HETensorError.invalidInput("a slot vector of 3 real and 0 imaginary values for 8192 slots")
+        #expect(throws: badSize) { try backend.rotations(short, by: [1]) }
+        #expect(throws: badSize) { try backend.square(short) }
+        #expect(throws: badSize) { try backend.add([good, short]) }
+        #expect(throws: badSize) { try backend.splitComplex(good, conjugate: short) }
+        #expect(throws: HETensorError.invalidInput("a sum needs at least one value")) { try backend.add([]) }
+        #expect(throws: HETensorError.invalidInput("a product sum needs at least one term")) { try backend.multiplyAccumulate([]) }
+        let missing = HETensorError.invalidInput("pattern \(program.patterns.count) is not one of the program's \(program.patterns.count)")
+        #expect(throws: missing) { try backend.addPattern(good, pattern: program.patterns.count) }
+        #expect(throws: missing) { try backend.multiplyAccumulate([(good, program.patterns.count)]) }
+        // a negative step rotates right, as in CKKS: ρ(x, −1) = ρ(x, n − 1)
+        let ramp = ClearSlots(real: (0..<8192).map(Double.init))
+        #expect(try backend.rotations(ramp, by: [-1])[0].real == backend.rotations(ramp, by: [8191])[0].real)
+        #expect(try backend.rotations(ramp, by: [-1])[0].real[0] == 8191)
+    }
+}
+
+@Suite("profiles of a program run")
+struct ProfileTests {
+    @Test("a profiled run gives the same result, and its counts are the program's, phase by phase", arguments: [HEMethod.hear, .fastHEAR])
+    func profileCounts(method: HEMethod) throws {
+        let network = try LayoutTests().tinyNetwork(.two)
+        let program = try PackedProgram.compile(network, slotCount: 8192, method: method)
+        let input = ClearSlots(real: (0..<8192).map { Double($0 % 97) / 97 })
+        let backend = ClearSlotBackend(program: program, parallelism: try Parallelism(threads: 2))
+        let plain = try program.run(on: backend, input: input)
+        let profiled = try program.run(on: backend, input: input, profiling: true)
+        #expect(plain.profile == nil)
+        #expect(profiled.result.real == plain.result.real)
+        let profile = try #require(profiled.profile)
+        #expect(profile.phases == program.stages.reduce(into: [String]()) { if !$0.contains($1.phase) { $0.append($1.phase) } })
+        // every instruction is in the profile once, under its phase
+        for phase in profile.phases {
+            let stages = program.stages.filter { $0.phase == phase }
+            let counts = stages.dropFirst().reduce(stages[0].counts) { $0 + $1.counts }
+            let rows = profile.rows.filter { $0.key.phase == phase }
+            func operations(_ kind: ProgramProfile.Kind) -> Int { rows.filter { $0.key.kind == kind }.values.reduce(0) { $0 + $1.operations } }
+            #expect(operations(.rotation) + operations(.hoistedRotation) == counts.rotations, "\(phase)")
+            #expect(operations(.hoistedRotation) == counts.hoistedRotations, "\(phase)")
+            #expect(operations(.productSum) == counts.plaintextProducts, "\(phase)")
+            #expect(operations(.square) == counts.squarings, "\(phase)")
+            #expect(operations(.conjugation) == counts.conjugations, "\(phase)")
+            let profiled: Int = rows.values.map(\.instructions).reduce(0, +)
+            let programmed: Int = stages.map { $0.groups.joined().count }.reduce(0, +)
+            #expect(profiled == programmed, "\(phase)")
+            #expect(rows.values.allSatisfy { $0.seconds >= 0 })
+        }
+        // the clear backend has no levels
+        #expect(profile.rows.keys.allSatisfy { $0.level == nil })
     }
 }

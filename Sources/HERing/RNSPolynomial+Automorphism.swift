@@ -131,11 +131,7 @@ extension RNSPolynomial {
     ///   `basis` is not the prefix of the remaining primes.
     public mutating func divideAndRoundByLastModulus(basis newBasis: RNSBasis? = nil) throws(HERingError) {
         guard limbCount >= 2 else { throw .invalidArgument("cannot rescale a polynomial with a single limb") }
-        if let newBasis {
-            guard newBasis.degree == degree && newBasis.moduli == Array(basis.moduli.dropLast()) else {
-                throw .mismatch("the given basis is not the prefix of \(limbCount - 1) moduli")
-            }
-        }
+        try checkPrefix(newBasis, keeping: limbCount - 1)
         divideAndRoundByLastModulus(trustedBasis: newBasis)
     }
 

@@ -216,13 +216,17 @@ public struct RNSPolynomial<Form: PolynomialForm, Basis: BasisKind>: Sendable, E
     ///   `basis` is not the prefix of the remaining primes.
     public mutating func dropLastLimbs(_ count: Int = 1, basis newBasis: RNSBasis? = nil) throws(HERingError) {
         guard count >= 0 && count < limbCount else { throw .invalidArgument("cannot drop \(count) of \(limbCount) limbs") }
-        let remaining = limbCount - count
-        if let newBasis {
-            guard newBasis.degree == degree && newBasis.moduli == Array(basis.moduli.prefix(remaining)) else {
-                throw .mismatch("the given basis is not the prefix of \(remaining) moduli")
-            }
-        }
+        try checkPrefix(newBasis, keeping: limbCount - count)
         dropLastLimbs(trusted: count, basis: newBasis)
+    }
+
+    /// The check of a prefix basis a caller hands in for the first `remaining` limbs (limb drops
+    /// and rescaling): same degree, the same first moduli.
+    func checkPrefix(_ newBasis: RNSBasis?, keeping remaining: Int) throws(HERingError) {
+        guard let newBasis else { return }
+        guard newBasis.degree == degree && newBasis.moduli == Array(basis.moduli.prefix(remaining)) else {
+            throw .mismatch("the given basis is not the prefix of \(remaining) moduli")
+        }
     }
 
     /// As `dropLastLimbs(_:basis:)` for a count and prefix basis the caller has checked.

@@ -71,10 +71,12 @@ public struct ProgramProfile: Sendable {
     }
 
     mutating func record(phase: String, kind: Kind, level: Int?, operations: Int, seconds: Double) {
-        if phases.last != phase && !phases.contains(phase) { phases.append(phase) }
-        rows[Key(phase: phase, kind: kind, level: level), default: Totals()].instructions += 1
-        rows[Key(phase: phase, kind: kind, level: level)]!.operations += operations
-        rows[Key(phase: phase, kind: kind, level: level)]!.seconds += seconds
+        if !phases.contains(phase) { phases.append(phase) }
+        var totals = rows[Key(phase: phase, kind: kind, level: level), default: Totals()]
+        totals.instructions += 1
+        totals.operations += operations
+        totals.seconds += seconds
+        rows[Key(phase: phase, kind: kind, level: level)] = totals
     }
 }
 

@@ -53,6 +53,10 @@ func benchmarkCKKS(_ options: CKKSBenchmarkOptions) throws {
               ("median_ms", r.median / 1000), ("min_ms", r.min / 1000)])
     }
 
+    // the chain, for the peer script (Benchmarks/Peers), which builds the same one
+    emit([("parameters", parameters.name), ("degree", parameters.degree), ("data_bits", parameters.dataPrimeBits),
+          ("special_bits", parameters.specialPrimeBits), ("dnum", parameters.digitCount), ("log2_scale", parameters.log2Scale),
+          ("top_level", top)])
     var generator = KeyGenerator(context: context, deterministicSeed: [UInt8](repeating: 1, count: 32))
     let publicKey = generator.publicKey()
     let relinearizationKey = generator.relinearizationKey()

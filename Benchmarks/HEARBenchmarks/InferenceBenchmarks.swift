@@ -135,7 +135,8 @@ func emitProfile(_ profile: ProgramProfile, wall: [(phase: String, seconds: Doub
 
 /// The cost of one operation of each kind at each level, measured alone (median of 5) on the
 /// inference's context, keys and threads, on encryptions of zero. Product sums are modelled as
-/// `a + b·terms` (the rescale and the kernel's fixed cost, then each product), from 1 and 16 terms.
+/// `a + b·terms` (the rescale and the kernel's fixed cost, then each product), from 1 and 16 terms;
+/// sums of rotations as `a + b·rotations` (the shared ModDown, then each ModUp and key product).
 struct UnitCosts {
     let inference: EncryptedInference
     let evaluator: Evaluator
@@ -175,6 +176,14 @@ struct UnitCosts {
             let some = Array(steps.prefix(8))
             guard some.count > 1 else { return nil }
             result = (0, try Self.median { _ = try evaluator.rotations(x, by: some, keys: backend.galoisKeys) } / Double(some.count))
+        case .rotationSum:
+            // a + b·rotations: the shared ModDown, then each rotation's ModUp and key product
+            let some = Array(steps.prefix(8))
+            guard some.count > 1 else { return nil }
+            let one = try Self.median { _ = try evaluator.sumOfRotations([(x, some[0])], keys: backend.galoisKeys) }
+            let many = try Self.median { _ = try evaluator.sumOfRotations(some.map { (x, $0) }, keys: backend.galoisKeys) }
+            let perRotation = max(0, (many - one) / Double(some.count - 1))
+            result = (one - perRotation, perRotation)
         case .productSum:
             guard level > 0 else { return nil }
             let p = try context.encode(zeros, level: level)

@@ -327,6 +327,52 @@ public struct Evaluator: Sendable {
         }
     }
 
+    /// A sum of rotations of different ciphertexts, `Σᵢ ρ(aᵢ, rᵢ)`, with one ModDown for the
+    /// whole sum (hoisted ModDown; the giant steps of a baby-step giant-step sum).
+    ///
+    /// A rotation is `(σ(c₀) + σ(ModDown(x₀)), σ(ModDown(x₁)))` with `(x₀, x₁)` the key product of
+    /// `c₁` in `Q_ℓ·P`. ModDown, `x ↦ (x − [x]_P)/P` with the centred `[x]_P`, commutes with σ
+    /// (a signed permutation of the coefficients) and is linear up to its rounding, so the sum is
+    /// `(Σσᵢ(c₀ᵢ) + ModDown(Σσᵢ(x₀ᵢ)), ModDown(Σσᵢ(x₁ᵢ)))`: per term with `rᵢ ≠ 0` one ModUp and
+    /// one key product, and two ModDowns in all instead of two per term. One rounding of `1/P`
+    /// instead of one per term. A zero step adds `aᵢ` itself. All terms at one level and scale.
+    public func sumOfRotations(_ terms: [(ciphertext: Ciphertext, step: Int)], keys: GaloisKeys) throws(CKKSError) -> Ciphertext {
+        guard let first = terms.first?.ciphertext else { throw .invalidOperand("a sum of rotations needs at least one term") }
+        var entries: [GaloisKeys.Entry?] = []
+        for (a, step) in terms {
+            try checkCiphertext(a)
+            guard a.size == 2 else { throw .invalidOperand("relinearize before rotating") }
+            try checkSameLevelAndScale(a, first.level, first.scale)
+            let g = context.galoisElement(forRotation: step)
+            let entry = g == 1 ? nil : try galoisEntry(keys, element: g, what: "rotation by \(step)")
+            if let entry { try checkKeyLevel(entry.key, a.level, what: "the key of rotation by \(step)") }
+            entries.append(entry)
+        }
+        let level = first.level
+        var r0 = DataPolynomial(zeroIn: context.dataBases[level]), r1 = r0
+        var sums: (ExtendedPolynomial, ExtendedPolynomial)? = nil
+        for ((a, _), entry) in zip(terms, entries) {
+            guard let entry else {
+                r0.add(trusted: a.parts[0])
+                r1.add(trusted: a.parts[1])
+                continue
+            }
+            let (x0, x1) = context.keyProduct(trusted: context.decompose(trusted: a.parts[1], level: level), key: entry.key)
+            r0.addAutomorphism(of: a.parts[0], validatedPermutation: entry.permutation)
+            if sums == nil {
+                let zero = ExtendedPolynomial(zeroIn: context.extendedBases[level])
+                sums = (zero, zero)
+            }
+            sums!.0.addAutomorphism(of: x0, validatedPermutation: entry.permutation)
+            sums!.1.addAutomorphism(of: x1, validatedPermutation: entry.permutation)
+        }
+        if let (sum0, sum1) = sums {
+            r0.add(trusted: context.modDown(sum0, trustedLevel: level))
+            r1.add(trusted: context.modDown(sum1, trustedLevel: level))
+        }
+        return Ciphertext(parts: [r0, r1], scale: first.scale)
+    }
+
     /// Hoisted multiply-accumulate ("double hoisting"): `Σₖ rot_{stepₖ}(a) ⊙ pₖ` with one ModUp
     /// of `c₁` for all rotations and one ModDown for the whole sum.
     ///

@@ -119,6 +119,22 @@ extension RNSPolynomial where Form == Evaluation {
     }
 }
 
+extension RNSPolynomial where Form == Evaluation {
+    /// `self += x(X^g)` in NTT form with no temporary: `self[k] += x[π(k)]` limb by limb, `π` the
+    /// slot permutation of `g` (`GaloisAutomorphism.permutation`), which the caller has checked,
+    /// as it has checked that `x` is over the same primes. For sums of rotations (hoisted ModDown).
+    @inlinable
+    package mutating func addAutomorphism(of x: Self, validatedPermutation pi: [UInt32]) {
+        let n = degree
+        pi.withUnsafeBufferPointer { piBuffer in
+            let pp = UncheckedSendable(piBuffer.baseAddress!)
+            forEachLimb(with: x) { m, a, b in
+                for k in 0..<n { a[k] = m.add(a[k], b[Int(pp.value[k])]) }
+            }
+        }
+    }
+}
+
 extension RNSPolynomial {
     /// Divides by the last modulus `q_L` with rounding and drops that limb:
     /// `a → ⌊(a + ⌊q_L/2⌋)/q_L⌉` modulo the remaining primes — the RNS form of CKKS rescaling.

@@ -17,6 +17,9 @@ public protocol SlotBackend: Sendable {
     /// ρ(x, r) for every r of `steps`, in order; with several steps, hoisted (one decomposition
     /// of x shared by all of them).
     func rotations(_ x: Value, by steps: [Int]) throws(Failure) -> [Value]
+    /// Σᵢ ρ(xᵢ, rᵢ) (a zero step adds xᵢ itself). The CKKS backend shares one ModDown among the
+    /// key switches; by default, the rotations one by one and their sum.
+    func rotateSum(_ terms: [(value: Value, step: Int)]) throws(Failure) -> Value
     /// Σᵢ patternᵢ ⊙ xᵢ, then one rescale (one level).
     func multiplyAccumulate(_ terms: [(value: Value, pattern: Int)]) throws(Failure) -> Value
     /// Σ values (same level and scale).
@@ -37,6 +40,12 @@ public protocol SlotBackend: Sendable {
 
 extension SlotBackend {
     public func level(of value: Value) -> Int? { nil }
+
+    public func rotateSum(_ terms: [(value: Value, step: Int)]) throws(Failure) -> Value {
+        var parts: [Value] = []
+        for term in terms { parts.append(term.step == 0 ? term.value : try rotations(term.value, by: [term.step])[0]) }
+        return try add(parts)
+    }
 }
 
 /// The result of running a program, with the wall time of each phase.
@@ -135,6 +144,8 @@ extension PackedProgram {
             registers[target] = try backend.multiplyAccumulate(terms.map { (registers[$0.register]!, $0.pattern) })
         case let .add(sources, target):
             registers[target] = try backend.add(sources.map { registers[$0]! })
+        case let .rotateSum(sources, steps, target):
+            registers[target] = try backend.rotateSum(zip(sources, steps).map { (registers[$0.0]!, $0.1) })
         case let .addPattern(source, pattern, target):
             registers[target] = try backend.addPattern(registers[source]!, pattern: pattern)
         case let .square(source, target):
@@ -153,7 +164,7 @@ extension SlotInstruction {
         switch self {
         case let .rotate(source, _, _): return [source]
         case let .multiplyAccumulate(terms, _): return terms.map(\.register)
-        case let .add(sources, _): return sources
+        case let .add(sources, _), let .rotateSum(sources, _, _): return sources
         case let .addPattern(source, _, _): return [source]
         case let .square(source, _): return [source]
         case let .conjugate(source, _): return [source]

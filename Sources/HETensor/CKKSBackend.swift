@@ -87,6 +87,10 @@ public struct LevelPlan: Sendable {
                     (levels[target], scales[target]) = (level - 1, scale * primes[level] / primes[level])
                 case let .add(sources, target):
                     (levels[target], scales[target]) = try same(sources)
+                case let .rotateSum(sources, steps, target):
+                    let (level, scale) = try same(sources)
+                    for step in steps where step != 0 { rotations[step] = max(rotations[step] ?? 0, level) }
+                    (levels[target], scales[target]) = (level, scale)
                 case let .addPattern(source, pattern, target):
                     let (level, scale) = try operand(source)
                     try fixPattern(pattern, level: level, scale: scale)
@@ -312,6 +316,10 @@ public struct CKKSBackend: SlotBackend {
     public func rotations(_ x: Ciphertext, by steps: [Int]) throws(CKKSError) -> [Ciphertext] {
         if steps.count == 1 { return [try evaluator.rotate(x, by: steps[0], keys: galoisKeys)] }
         return try evaluator.rotations(x, by: steps, keys: galoisKeys)
+    }
+
+    public func rotateSum(_ terms: [(value: Ciphertext, step: Int)]) throws(CKKSError) -> Ciphertext {
+        try evaluator.sumOfRotations(terms.map { ($0.value, $0.step) }, keys: galoisKeys)
     }
 
     public func multiplyAccumulate(_ terms: [(value: Ciphertext, pattern: Int)]) throws(CKKSError) -> Ciphertext {

@@ -14,19 +14,24 @@ public enum ConvolutionStrategy: String, Sendable, CaseIterable {
     /// n_in·(D·T − 1) hoisted rotations.
     case full
     /// Baby steps over the taps (hoisted), giant steps over the diagonals (one per output and
-    /// diagonal, on the accumulated sum): n_in·(T − 1) + n_out·(D − 1).
+    /// diagonal, on the accumulated sum; an output's giant steps share one ModDown):
+    /// n_in·(T − 1) + n_out·(D − 1).
     case giant
     /// Baby steps over the diagonals (hoisted), giant steps over the taps:
     /// n_in·(D − 1) + n_out·(T − 1).
     case baby
 
-    /// Rotation cost with hoisted rotations counted at `hoistedWeight` of a full one.
+    /// Rotation cost in key switches: hoisted rotations (one ModUp shared) at `hoistedWeight`
+    /// of a full one, the giant steps of an output (summed with one ModDown shared,
+    /// `SlotInstruction.rotateSum`) at `sumWeight`. Both weights measured on 2D-CNN-64 at the
+    /// default preset (`HEARBenchmarks inference --profile yes`): a hoisted rotation costs 0.55–0.65
+    /// of a single one, a rotation of a sum 0.45–0.65 (ModDown is 40–50 % of a key switch).
     static func cost(_ s: ConvolutionStrategy, inputs: Int, outputs: Int, diagonals: Int, taps: Int,
-                     hoistedWeight: Double = 0.6) -> Double {
+                     hoistedWeight: Double = 0.6, sumWeight: Double = 0.6) -> Double {
         switch s {
         case .full: return hoistedWeight * Double(inputs * (diagonals * taps - 1))
-        case .giant: return hoistedWeight * Double(inputs * (taps - 1)) + Double(outputs * (diagonals - 1))
-        case .baby: return hoistedWeight * Double(inputs * (diagonals - 1)) + Double(outputs * (taps - 1))
+        case .giant: return hoistedWeight * Double(inputs * (taps - 1)) + sumWeight * Double(outputs * (diagonals - 1))
+        case .baby: return hoistedWeight * Double(inputs * (diagonals - 1)) + sumWeight * Double(outputs * (taps - 1))
         }
     }
 }
@@ -73,7 +78,12 @@ public struct PackedProgram: Sendable {
     /// The rotation steps used, in 1 ..< slotCount (a left rotation by −r is one by n − r).
     public var rotationSteps: [Int] {
         var steps = Set<Int>()
-        for case let .rotate(_, s, _) in stages.flatMap({ $0.groups.joined() }) { steps.formUnion(s.filter { $0 != 0 }) }
+        for instruction in stages.flatMap({ $0.groups.joined() }) {
+            switch instruction {
+            case let .rotate(_, s, _), let .rotateSum(_, s, _): steps.formUnion(s.filter { $0 != 0 })
+            default: break
+            }
+        }
         return steps.sorted()
     }
 
@@ -380,7 +390,7 @@ struct ProgramBuilder {
 
     /// The kernel taps that touch the map (tap (a, b) shifts by (a − ⌊kh/2⌋, b − ⌊kw/2⌋); a tap
     /// whose shifted map is empty is left out), the diagonals, and the choice of strategy and
-    /// packing by their cost in key switches: rotations (hoisted ones at 0.6), products
+    /// packing by their cost in key switches: rotations (hoisted ones and giant steps at 0.6), products
     /// (`productCost` each), the output-side sub-position sums and conjugations.
     mutating func planConvolution(sourceCount inputCount: Int, layout: PackedLayout, block: FoldedCNN.Block,
                                   strategy requested: ConvolutionStrategy?, packing: ChannelPacking,
@@ -486,7 +496,7 @@ struct ProgramBuilder {
         var outputs: [Int] = []
         for o in plan.pairs.indices {
             var group: [SlotInstruction] = []
-            var parts: [Int] = []
+            var parts: [Int] = [], steps: [Int] = []
             for (gi, giant) in giantOffsets.enumerated() {
                 var terms: [SlotInstruction.Term] = []
                 for x in sources.indices {
@@ -500,10 +510,11 @@ struct ProgramBuilder {
                 guard !terms.isEmpty else { continue }
                 let inner = register()
                 group.append(.multiplyAccumulate(terms: terms, target: inner))
-                parts.append(self.rotated(inner, by: giant, into: &group))
+                parts.append(inner)
+                steps.append(normalized(giant))
             }
             let target = register()
-            group.append(.add(sources: parts, target: target))
+            group.append(.rotateSum(sources: parts, steps: steps, target: target))
             groups.append(group)
             outputs.append(target)
         }

@@ -14,6 +14,9 @@ public struct ProgramProfile: Sendable {
         case rotation
         /// Rotations of one ciphertext sharing one decomposition; an operation is one rotation.
         case hoistedRotation
+        /// Rotations of different ciphertexts summed with one shared ModDown; an operation is one
+        /// rotation (its ModUp and key product).
+        case rotationSum
         /// Σ pattern ⊙ x and one rescale; an operation is one plaintext product.
         case productSum
         /// A ciphertext product (x²), its relinearization (a key switch) and one rescale.
@@ -90,6 +93,7 @@ extension SlotInstruction {
             return (nonzero > 1 ? .hoistedRotation : .rotation, nonzero, source)
         case let .multiplyAccumulate(terms, _): return (.productSum, terms.count, terms.first?.register ?? 0)
         case let .add(sources, _): return (.addition, max(0, sources.count - 1), sources.first ?? 0)
+        case let .rotateSum(sources, steps, _): return (.rotationSum, steps.filter { $0 != 0 }.count, sources.first ?? 0)
         case let .addPattern(source, _, _): return (.patternAddition, 1, source)
         case let .square(source, _): return (.square, 1, source)
         case let .conjugate(source, _): return (.conjugation, 1, source)

@@ -135,6 +135,10 @@ public enum SlotInstruction: Sendable {
     /// Σ pattern ⊙ register, then one rescale (one level).
     case multiplyAccumulate(terms: [Term], target: Int)
     case add(sources: [Int], target: Int)
+    /// Σᵢ ρ(sourcesᵢ, stepsᵢ) into `target` (same level and scale; a zero step adds the source
+    /// itself): one key switch per nonzero step with a shared ModDown (the giant steps of a
+    /// baby-step giant-step sum).
+    case rotateSum(sources: [Int], steps: [Int], target: Int)
     /// source + pattern, at the source's scale (no level).
     case addPattern(source: Int, pattern: Int, target: Int)
     /// source², relinearized and rescaled (one level).
@@ -154,7 +158,7 @@ public enum SlotInstruction: Sendable {
 
 /// Operation counts of a part of the program.
 public struct OperationCounts: Sendable, Equatable, CustomStringConvertible {
-    /// Key switches of rotations (hoisted ones included).
+    /// Key switches of rotations (hoisted ones and those of sums of rotations included).
     public var rotations = 0
     /// Of those, rotations that share a decomposition with others (hoisted).
     public var hoistedRotations = 0
@@ -199,6 +203,9 @@ public struct ProgramStage: Sendable {
                 c.rescales += 1
                 c.additions += max(0, terms.count - 1)
             case let .add(sources, _): c.additions += sources.count - 1
+            case let .rotateSum(sources, steps, _):
+                c.rotations += steps.filter { $0 != 0 }.count
+                c.additions += sources.count - 1
             case .addPattern: c.additions += 1
             case .square:
                 c.squarings += 1

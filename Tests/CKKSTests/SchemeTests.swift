@@ -366,6 +366,40 @@ struct SchemeTests {
         }
     }
 
+    @Test("a sum of rotations with one shared ModDown equals the sum of the rotations, with no more error")
+    func sumOfRotations() throws {
+        var encryptor = s.encryptor()
+        let e = s.evaluator, d = s.decryptor
+        let steps = [0, 1, 7, -5, 100, 1, 1023]
+        let inputs = steps.indices.map { s.values(Double($0) + 0.3) }
+        let ciphertexts = try inputs.map { try encryptor.encrypt($0) }
+        let hoisted = try e.sumOfRotations(Array(zip(ciphertexts, steps)), keys: s.galoisKeys)
+        var plain = try e.rotate(ciphertexts[0], by: steps[0], keys: s.galoisKeys)
+        for i in 1..<steps.count { plain = try e.add(plain, e.rotate(ciphertexts[i], by: steps[i], keys: s.galoisKeys)) }
+        let n = inputs[0].count
+        var expected = [Double](repeating: 0, count: n)
+        for (step, z) in zip(steps, inputs) {
+            let rotated = rotatedLeft(z, by: step)
+            for k in 0..<n { expected[k] += rotated[k] }
+        }
+        let h = try d.decryptReal(hoisted), p = try d.decryptReal(plain)
+        #expect(hoisted.level == ciphertexts[0].level && hoisted.scale == ciphertexts[0].scale)
+        // one rounding by 1/P instead of six: at least as precise as the plain sum (to noise)
+        #expect(precision(expected, h) > 20)
+        #expect(precision(expected, h) >= precision(expected, p) - 0.5)
+        #expect(precision(p, h) > 20)
+        // a single zero step is the ciphertext itself; one nonzero step is one rotation
+        #expect(try d.decryptReal(e.sumOfRotations([(ciphertexts[2], 0)], keys: s.galoisKeys)) == d.decryptReal(ciphertexts[2]))
+        #expect(precision(rotatedLeft(inputs[3], by: 7), try d.decryptReal(e.sumOfRotations([(ciphertexts[3], 7)], keys: s.galoisKeys))) > 20)
+        // operands it cannot sum: clear errors
+        let lower = try e.dropLevel(ciphertexts[1], to: ciphertexts[1].level - 1)
+        expectError(CKKSError.self, saying: "operands at levels") { try e.sumOfRotations([(ciphertexts[0], 1), (lower, 7)], keys: s.galoisKeys) }
+        let rescaled = try e.multiply(ciphertexts[1], constant: 0.5)
+        expectError(CKKSError.self, saying: "operands at scales") { try e.sumOfRotations([(ciphertexts[0], 1), (rescaled, 7)], keys: s.galoisKeys) }
+        expectError(CKKSError.self, saying: "no Galois key for rotation by 4") { try e.sumOfRotations([(ciphertexts[0], 1), (ciphertexts[1], 4)], keys: s.galoisKeys) }
+        expectError(CKKSError.self, saying: "needs at least one term") { try e.sumOfRotations([], keys: s.galoisKeys) }
+    }
+
     @Test("hoisted multiply-accumulate equals Σ rotate·multiply to the bound")
     func hoistedMultiplyAccumulate() throws {
         var encryptor = s.encryptor()

@@ -163,7 +163,7 @@ struct ProfileTests {
             let counts = stages.dropFirst().reduce(stages[0].counts) { $0 + $1.counts }
             let rows = profile.rows.filter { $0.key.phase == phase }
             func operations(_ kind: ProgramProfile.Kind) -> Int { rows.filter { $0.key.kind == kind }.values.reduce(0) { $0 + $1.operations } }
-            #expect(operations(.rotation) + operations(.hoistedRotation) == counts.rotations, "\(phase)")
+            #expect(operations(.rotation) + operations(.hoistedRotation) + operations(.rotationSum) == counts.rotations, "\(phase)")
             #expect(operations(.hoistedRotation) == counts.hoistedRotations, "\(phase)")
             #expect(operations(.productSum) == counts.plaintextProducts, "\(phase)")
             #expect(operations(.square) == counts.squarings, "\(phase)")

@@ -184,6 +184,14 @@ struct UnitCosts {
             let many = try Self.median { _ = try evaluator.sumOfRotations(some.map { (x, $0) }, keys: backend.galoisKeys) }
             let perRotation = max(0, (many - one) / Double(some.count - 1))
             result = (one - perRotation, perRotation)
+        case .boxSum:
+            // a + b·rotations: the decomposition and ModDown, then each key product
+            let some = Array(steps.prefix(7))
+            guard some.count > 1 else { return nil }
+            let one = try Self.median { _ = try evaluator.sumOfRotations(of: x, by: [some[0]], keys: backend.galoisKeys) }
+            let many = try Self.median { _ = try evaluator.sumOfRotations(of: x, by: some, keys: backend.galoisKeys) }
+            let perRotation = max(0, (many - one) / Double(some.count - 1))
+            result = (one - perRotation, perRotation)
         case .productSum:
             guard level > 0 else { return nil }
             let p = try context.encode(zeros, level: level)

@@ -337,34 +337,56 @@ public struct Evaluator: Sendable {
     /// one key product, and two ModDowns in all instead of two per term. One rounding of `1/P`
     /// instead of one per term. A zero step adds `aᵢ` itself. All terms at one level and scale.
     public func sumOfRotations(_ terms: [(ciphertext: Ciphertext, step: Int)], keys: GaloisKeys) throws(CKKSError) -> Ciphertext {
-        guard let first = terms.first?.ciphertext else { throw .invalidOperand("a sum of rotations needs at least one term") }
-        var entries: [GaloisKeys.Entry?] = []
-        for (a, step) in terms {
+        try sumOfRotations(groups: terms.map { ($0.ciphertext, [$0.step]) }, keys: keys)
+    }
+
+    /// `Σ_{r ∈ steps} ρ(a, r)` (a box sum, as in sum pooling) with one ModUp and one ModDown in
+    /// all: hoisted rotations whose key products are summed in `Q_ℓ·P` before the single ModDown.
+    /// Per nonzero step one key product and one permutation; a zero step adds `a`.
+    public func sumOfRotations(of a: Ciphertext, by steps: [Int], keys: GaloisKeys) throws(CKKSError) -> Ciphertext {
+        try sumOfRotations(groups: [(a, steps)], keys: keys)
+    }
+
+    /// `Σᵢ Σ_{r ∈ stepsᵢ} ρ(aᵢ, r)`: one ModUp per ciphertext with a nonzero step, one key product
+    /// per nonzero step, one ModDown in all.
+    func sumOfRotations(groups: [(Ciphertext, [Int])], keys: GaloisKeys) throws(CKKSError) -> Ciphertext {
+        guard let first = groups.first(where: { !$0.1.isEmpty })?.0 else {
+            throw .invalidOperand("a sum of rotations needs at least one term")
+        }
+        var entries: [[GaloisKeys.Entry?]] = []
+        for (a, steps) in groups {
             try checkCiphertext(a)
             guard a.size == 2 else { throw .invalidOperand("relinearize before rotating") }
             try checkSameLevelAndScale(a, first.level, first.scale)
-            let g = context.galoisElement(forRotation: step)
-            let entry = g == 1 ? nil : try galoisEntry(keys, element: g, what: "rotation by \(step)")
-            if let entry { try checkKeyLevel(entry.key, a.level, what: "the key of rotation by \(step)") }
-            entries.append(entry)
+            var row: [GaloisKeys.Entry?] = []
+            for step in steps {
+                let g = context.galoisElement(forRotation: step)
+                let entry = g == 1 ? nil : try galoisEntry(keys, element: g, what: "rotation by \(step)")
+                if let entry { try checkKeyLevel(entry.key, a.level, what: "the key of rotation by \(step)") }
+                row.append(entry)
+            }
+            entries.append(row)
         }
         let level = first.level
         var r0 = DataPolynomial(zeroIn: context.dataBases[level]), r1 = r0
         var sums: (ExtendedPolynomial, ExtendedPolynomial)? = nil
-        for ((a, _), entry) in zip(terms, entries) {
-            guard let entry else {
-                r0.add(trusted: a.parts[0])
-                r1.add(trusted: a.parts[1])
-                continue
+        for ((a, _), row) in zip(groups, entries) {
+            let decomposed = row.contains { $0 != nil } ? context.decompose(trusted: a.parts[1], level: level) : nil
+            for entry in row {
+                guard let entry, let decomposed else {
+                    r0.add(trusted: a.parts[0])
+                    r1.add(trusted: a.parts[1])
+                    continue
+                }
+                let (x0, x1) = context.keyProduct(trusted: decomposed, key: entry.key)
+                r0.addAutomorphism(of: a.parts[0], validatedPermutation: entry.permutation)
+                if sums == nil {
+                    let zero = ExtendedPolynomial(zeroIn: context.extendedBases[level])
+                    sums = (zero, zero)
+                }
+                sums!.0.addAutomorphism(of: x0, validatedPermutation: entry.permutation)
+                sums!.1.addAutomorphism(of: x1, validatedPermutation: entry.permutation)
             }
-            let (x0, x1) = context.keyProduct(trusted: context.decompose(trusted: a.parts[1], level: level), key: entry.key)
-            r0.addAutomorphism(of: a.parts[0], validatedPermutation: entry.permutation)
-            if sums == nil {
-                let zero = ExtendedPolynomial(zeroIn: context.extendedBases[level])
-                sums = (zero, zero)
-            }
-            sums!.0.addAutomorphism(of: x0, validatedPermutation: entry.permutation)
-            sums!.1.addAutomorphism(of: x1, validatedPermutation: entry.permutation)
         }
         if let (sum0, sum1) = sums {
             r0.add(trusted: context.modDown(sum0, trustedLevel: level))

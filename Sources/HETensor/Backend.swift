@@ -20,6 +20,9 @@ public protocol SlotBackend: Sendable {
     /// Σᵢ ρ(xᵢ, rᵢ) (a zero step adds xᵢ itself). The CKKS backend shares one ModDown among the
     /// key switches; by default, the rotations one by one and their sum.
     func rotateSum(_ terms: [(value: Value, step: Int)]) throws(Failure) -> Value
+    /// Σ_{r ∈ steps} ρ(x, r) (a zero step adds x). The CKKS backend shares one decomposition and
+    /// one ModDown among the key switches; by default, hoisted rotations and their sum.
+    func boxSum(_ x: Value, steps: [Int]) throws(Failure) -> Value
     /// Σᵢ patternᵢ ⊙ xᵢ, then one rescale (one level).
     func multiplyAccumulate(_ terms: [(value: Value, pattern: Int)]) throws(Failure) -> Value
     /// Σ values (same level and scale).
@@ -44,6 +47,13 @@ extension SlotBackend {
     public func rotateSum(_ terms: [(value: Value, step: Int)]) throws(Failure) -> Value {
         var parts: [Value] = []
         for term in terms { parts.append(term.step == 0 ? term.value : try rotations(term.value, by: [term.step])[0]) }
+        return try add(parts)
+    }
+
+    public func boxSum(_ x: Value, steps: [Int]) throws(Failure) -> Value {
+        let nonzero = steps.filter { $0 != 0 }
+        var parts = Array(repeating: x, count: steps.count - nonzero.count)
+        if !nonzero.isEmpty { parts += try rotations(x, by: nonzero) }
         return try add(parts)
     }
 }
@@ -146,6 +156,8 @@ extension PackedProgram {
             registers[target] = try backend.add(sources.map { registers[$0]! })
         case let .rotateSum(sources, steps, target):
             registers[target] = try backend.rotateSum(zip(sources, steps).map { (registers[$0.0]!, $0.1) })
+        case let .boxSum(source, steps, target):
+            registers[target] = try backend.boxSum(registers[source]!, steps: steps)
         case let .addPattern(source, pattern, target):
             registers[target] = try backend.addPattern(registers[source]!, pattern: pattern)
         case let .square(source, target):
@@ -165,7 +177,7 @@ extension SlotInstruction {
         case let .rotate(source, _, _): return [source]
         case let .multiplyAccumulate(terms, _): return terms.map(\.register)
         case let .add(sources, _), let .rotateSum(sources, _, _): return sources
-        case let .addPattern(source, _, _): return [source]
+        case let .addPattern(source, _, _), let .boxSum(source, _, _): return [source]
         case let .square(source, _): return [source]
         case let .conjugate(source, _): return [source]
         case let .splitComplex(source, conjugate, _, _): return [source, conjugate]

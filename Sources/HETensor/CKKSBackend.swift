@@ -87,6 +87,10 @@ public struct LevelPlan: Sendable {
                     (levels[target], scales[target]) = (level - 1, scale * primes[level] / primes[level])
                 case let .add(sources, target):
                     (levels[target], scales[target]) = try same(sources)
+                case let .boxSum(source, steps, target):
+                    let (level, scale) = try operand(source)
+                    for step in steps where step != 0 { rotations[step] = max(rotations[step] ?? 0, level) }
+                    (levels[target], scales[target]) = (level, scale)
                 case let .rotateSum(sources, steps, target):
                     let (level, scale) = try same(sources)
                     for step in steps where step != 0 { rotations[step] = max(rotations[step] ?? 0, level) }
@@ -320,6 +324,10 @@ public struct CKKSBackend: SlotBackend {
 
     public func rotateSum(_ terms: [(value: Ciphertext, step: Int)]) throws(CKKSError) -> Ciphertext {
         try evaluator.sumOfRotations(terms.map { ($0.value, $0.step) }, keys: galoisKeys)
+    }
+
+    public func boxSum(_ x: Ciphertext, steps: [Int]) throws(CKKSError) -> Ciphertext {
+        try evaluator.sumOfRotations(of: x, by: steps, keys: galoisKeys)
     }
 
     public func multiplyAccumulate(_ terms: [(value: Ciphertext, pattern: Int)]) throws(CKKSError) -> Ciphertext {

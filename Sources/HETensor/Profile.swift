@@ -17,6 +17,9 @@ public struct ProgramProfile: Sendable {
         /// Rotations of different ciphertexts summed with one shared ModDown; an operation is one
         /// rotation (its ModUp and key product).
         case rotationSum
+        /// A box sum Σ_r ρ(x, r): one decomposition and one ModDown shared; an operation is one
+        /// rotation (its key product and permutation).
+        case boxSum
         /// Σ pattern ⊙ x and one rescale; an operation is one plaintext product.
         case productSum
         /// A ciphertext product (x²), its relinearization (a key switch) and one rescale.
@@ -94,6 +97,7 @@ extension SlotInstruction {
         case let .multiplyAccumulate(terms, _): return (.productSum, terms.count, terms.first?.register ?? 0)
         case let .add(sources, _): return (.addition, max(0, sources.count - 1), sources.first ?? 0)
         case let .rotateSum(sources, steps, _): return (.rotationSum, steps.filter { $0 != 0 }.count, sources.first ?? 0)
+        case let .boxSum(source, steps, _): return (.boxSum, steps.filter { $0 != 0 }.count, source)
         case let .addPattern(source, _, _): return (.patternAddition, 1, source)
         case let .square(source, _): return (.square, 1, source)
         case let .conjugate(source, _): return (.conjugation, 1, source)

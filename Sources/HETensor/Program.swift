@@ -139,6 +139,9 @@ public enum SlotInstruction: Sendable {
     /// itself): one key switch per nonzero step with a shared ModDown (the giant steps of a
     /// baby-step giant-step sum).
     case rotateSum(sources: [Int], steps: [Int], target: Int)
+    /// Σ_{r ∈ steps} ρ(source, r) into `target` (a zero step adds the source): a box sum, as in
+    /// sum pooling, with one decomposition and one ModDown shared by all the key switches.
+    case boxSum(source: Int, steps: [Int], target: Int)
     /// source + pattern, at the source's scale (no level).
     case addPattern(source: Int, pattern: Int, target: Int)
     /// source², relinearized and rescaled (one level).
@@ -206,6 +209,11 @@ public struct ProgramStage: Sendable {
             case let .rotateSum(sources, steps, _):
                 c.rotations += steps.filter { $0 != 0 }.count
                 c.additions += sources.count - 1
+            case let .boxSum(_, steps, _):
+                let nonzero = steps.filter { $0 != 0 }.count
+                c.rotations += nonzero
+                if nonzero > 1 { c.hoistedRotations += nonzero }
+                c.additions += steps.count - 1
             case .addPattern: c.additions += 1
             case .square:
                 c.squarings += 1

@@ -398,6 +398,13 @@ struct SchemeTests {
         expectError(CKKSError.self, saying: "operands at scales") { try e.sumOfRotations([(ciphertexts[0], 1), (rescaled, 7)], keys: s.galoisKeys) }
         expectError(CKKSError.self, saying: "no Galois key for rotation by 4") { try e.sumOfRotations([(ciphertexts[0], 1), (ciphertexts[1], 4)], keys: s.galoisKeys) }
         expectError(CKKSError.self, saying: "needs at least one term") { try e.sumOfRotations([], keys: s.galoisKeys) }
+        // a box sum of one ciphertext (one decomposition and one ModDown shared): Σ_r ρ(a, r)
+        let box = [0, 1, 2, 3]   // the box of steps 1 and 2
+        let boxed = try d.decryptReal(e.sumOfRotations(of: ciphertexts[4], by: box, keys: s.galoisKeys))
+        var boxExpected = [Double](repeating: 0, count: n)
+        for step in box { for (k, v) in rotatedLeft(inputs[4], by: step).enumerated() { boxExpected[k] += v } }
+        #expect(precision(boxExpected, boxed) > 20)
+        expectError(CKKSError.self, saying: "no Galois key for rotation by 4") { try e.sumOfRotations(of: ciphertexts[0], by: [1, 4], keys: s.galoisKeys) }
     }
 
     @Test("hoisted multiply-accumulate equals Σ rotate·multiply to the bound")

@@ -300,19 +300,26 @@ public struct Evaluator: Sendable {
         return try applyGalois(a, element: g, keys: keys)
     }
 
+    /// The key of each rotation step (nil for a step that is a multiple of the slot count),
+    /// checked to serve `level`.
+    func rotationEntries(_ steps: [Int], level: Int, keys: GaloisKeys) throws(CKKSError) -> [GaloisKeys.Entry?] {
+        var entries: [GaloisKeys.Entry?] = []
+        for step in steps {
+            let g = context.galoisElement(forRotation: step)
+            let entry = g == 1 ? nil : try galoisEntry(keys, element: g, what: "rotation by \(step)")
+            if let entry { try checkKeyLevel(entry.key, level, what: "the key of rotation by \(step)") }
+            entries.append(entry)
+        }
+        return entries
+    }
+
     /// Hoisted rotations: the rotations of one ciphertext by each step, sharing one
     /// decomposition (ModUp) of `c₁`. Each rotation then costs one key product and ModDown.
     /// Step 0 returns the input. Results are in the order of `steps`.
     public func rotations(_ a: Ciphertext, by steps: [Int], keys: GaloisKeys) throws(CKKSError) -> [Ciphertext] {
         try checkCiphertext(a)
         guard a.size == 2 else { throw .invalidOperand("relinearize before rotating") }
-        var entries: [GaloisKeys.Entry?] = []
-        for step in steps {
-            let g = context.galoisElement(forRotation: step)
-            let entry = g == 1 ? nil : try galoisEntry(keys, element: g, what: "rotation by \(step)")
-            if let entry { try checkKeyLevel(entry.key, a.level, what: "the key of rotation by \(step)") }
-            entries.append(entry)
-        }
+        let entries = try rotationEntries(steps, level: a.level, keys: keys)
         guard entries.contains(where: { $0 != nil }) else { return steps.map { _ in a } }
         let decomposed = context.decompose(trusted: a.parts[1], level: a.level)
         return entries.map { entry in
@@ -358,14 +365,7 @@ public struct Evaluator: Sendable {
             try checkCiphertext(a)
             guard a.size == 2 else { throw .invalidOperand("relinearize before rotating") }
             try checkSameLevelAndScale(a, first.level, first.scale)
-            var row: [GaloisKeys.Entry?] = []
-            for step in steps {
-                let g = context.galoisElement(forRotation: step)
-                let entry = g == 1 ? nil : try galoisEntry(keys, element: g, what: "rotation by \(step)")
-                if let entry { try checkKeyLevel(entry.key, a.level, what: "the key of rotation by \(step)") }
-                row.append(entry)
-            }
-            entries.append(row)
+            entries.append(try rotationEntries(steps, level: a.level, keys: keys))
         }
         let level = first.level
         var r0 = DataPolynomial(zeroIn: context.dataBases[level]), r1 = r0
@@ -409,19 +409,15 @@ public struct Evaluator: Sendable {
         guard let first = terms.first else { throw .invalidOperand("hoistedMultiplyAccumulate needs at least one term") }
         let level = a.level
         let basis = context.extendedBases[level]
-        var entries: [GaloisKeys.Entry?] = []
-        for (step, p) in terms {
+        for (_, p) in terms {
             guard p.level == level, p.polynomial.basis.isSame(as: basis) else {
                 throw .invalidOperand("hoistedMultiplyAccumulate needs plaintexts from encodeExtended at level \(level)")
             }
             guard abs(p.scale - first.plaintext.scale) <= scaleTolerance * p.scale else {
                 throw .scaleMismatch(p.scale, first.plaintext.scale)
             }
-            let g = context.galoisElement(forRotation: step)
-            let entry = g == 1 ? nil : try galoisEntry(keys, element: g, what: "rotation by \(step)")
-            if let entry { try checkKeyLevel(entry.key, level, what: "the key of rotation by \(step)") }
-            entries.append(entry)
         }
+        let entries = try rotationEntries(terms.map(\.step), level: level, keys: keys)
         let plan = context.keySwitching[level]
         let n = context.degree, qCount = level + 1
         // P·c₀ and P·c₁ in the extended basis (zero modulo the special primes)

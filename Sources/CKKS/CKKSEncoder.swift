@@ -159,24 +159,36 @@ public final class CKKSEncoder: Sendable {
         let n = degree
         polynomial.storage.withUnsafeMutableBufferPointer { data in
             rounded.withUnsafeBufferPointer { r in
-                // |r| < 2^50 (the usual case): the vectorizable floating-quotient reduction
-                var largest: UInt64 = 0
-                for k in 0..<n { largest = max(largest, r[k].magnitude) }
+                let small = Self.isSmall(r)
                 for (i, m) in basis.moduli.enumerated() {
-                    let limb = data.baseAddress! + i * n
-                    if largest < (1 << 50) && m.supportsFloatingProduct {
-                        for k in 0..<n {
-                            let v = m.multiplyFloating(r[k].magnitude, 1)
-                            let negative = UInt64(bitPattern: r[k] >> 63)
-                            limb[k] = v ^ ((v ^ m.negate(v)) & negative)
-                        }
-                    } else {
-                        for k in 0..<n { limb[k] = m.reduce(signed: r[k]) }
-                    }
+                    Self.reduce(r.baseAddress!, count: n, modulus: m, small: small, into: data.baseAddress! + i * n)
                 }
             }
         }
         return polynomial.forwardNTT()
+    }
+
+    /// Whether every integer is below 2⁵⁰ in magnitude (then `reduce` takes the vectorizable
+    /// floating-quotient path).
+    public static func isSmall(_ rounded: UnsafeBufferPointer<Int64>) -> Bool {
+        var largest: UInt64 = 0
+        for x in rounded { largest = max(largest, x.magnitude) }
+        return largest < (1 << 50)
+    }
+
+    /// `out[k] = rounded[k] mod q` in `[0, q)` for `count` signed integers. `small`: every
+    /// `|rounded[k]| < 2⁵⁰` (see `isSmall`), which allows the floating-quotient reduction.
+    public static func reduce(_ rounded: UnsafePointer<Int64>, count n: Int, modulus m: Modulus, small: Bool,
+                              into out: UnsafeMutablePointer<UInt64>) {
+        if small && m.supportsFloatingProduct {
+            for k in 0..<n {
+                let v = m.multiplyFloating(rounded[k].magnitude, 1)
+                let negative = UInt64(bitPattern: rounded[k] >> 63)
+                out[k] = v ^ ((v ^ m.negate(v)) & negative)
+            }
+        } else {
+            for k in 0..<n { out[k] = m.reduce(signed: rounded[k]) }
+        }
     }
 
     /// Encodes real values (imaginary parts zero).

@@ -29,6 +29,30 @@ public struct Plaintext: Sendable, Equatable {
     public var level: Int { polynomial.limbCount - 1 }
 }
 
+/// An encoded message kept as its integer coefficients `m = ⌊Δ·σ⁻¹(z)⌉`: `N` words whatever
+/// the level (a `Plaintext` at level `ℓ` holds `(ℓ + 1)·N`), independent of the primes. It is
+/// meant for constants used once per evaluation (a network's weights): the products that use
+/// it (`Evaluator.multiplyAccumulate(_:compact:)`) reduce `m` modulo each `qᵢ` and take its NTT
+/// limb by limb in a small scratch, so the NTT form is never stored. The result is identical to
+/// the product with `CKKSContext.plaintext(fromRounded:level:scale:)`.
+public struct CompactPlaintext: Sendable, Equatable {
+    /// `m`, `N` signed integers.
+    public let coefficients: [Int64]
+    /// The level `ℓ` it is used at (limbs `q₀ … q_ℓ`).
+    public let level: Int
+    /// The scale `Δ` the values were multiplied by.
+    public let scale: Double
+    /// Every `|mₖ| < 2⁵⁰` (the vectorizable reduction applies).
+    let isSmall: Bool
+
+    init(coefficients: [Int64], level: Int, scale: Double) {
+        self.coefficients = coefficients
+        self.level = level
+        self.scale = scale
+        isSmall = coefficients.withUnsafeBufferPointer { CKKSEncoder.isSmall($0) }
+    }
+}
+
 /// An encoded message over the extended basis `Q_ℓ·P` (NTT form), for products taken inside
 /// key switching before ModDown (`Evaluator.hoistedMultiplyAccumulate`). Its own type: it
 /// cannot be encrypted, added to a ciphertext or multiplied with one outside that operation.

@@ -178,6 +178,19 @@ public final class CKKSContext: Sendable {
                          scale: scale)
     }
 
+    /// The compact plaintext at `level` and `scale` of an integer polynomial from
+    /// `CKKSEncoder.roundedCoefficients` (kept as is; see `CompactPlaintext`).
+    public func compactPlaintext(fromRounded rounded: [Int64], level: Int, scale: Double) throws(CKKSError) -> CompactPlaintext {
+        try checkLevel(level)
+        guard rounded.count == degree else { throw .degreeMismatch(expected: degree, got: rounded.count) }
+        return CompactPlaintext(coefficients: rounded, level: level, scale: scale)
+    }
+
+    /// The NTT form of a compact plaintext (what the products compute limb by limb).
+    public func plaintext(_ compact: CompactPlaintext) throws(CKKSError) -> Plaintext {
+        try plaintext(fromRounded: compact.coefficients, level: compact.level, scale: compact.scale)
+    }
+
     /// Encodes values in the extended basis `Q_ℓ·P`, for `Evaluator.hoistedMultiplyAccumulate`
     /// (products taken before ModDown need the plaintext modulo the special primes too).
     public func encodeExtended(_ values: [Complex], level: Int, scale: Double? = nil) throws(CKKSError) -> ExtendedPlaintext {

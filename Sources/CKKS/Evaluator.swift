@@ -156,6 +156,40 @@ public struct Evaluator: Sendable {
         return Ciphertext(parts: [out0, out1], scale: scale)
     }
 
+    /// `Σᵢ aᵢ ⊙ pᵢ + Σⱼ bⱼ ⊙ mⱼ` with plaintexts `pᵢ` in NTT form and compact plaintexts `mⱼ`
+    /// (integer coefficients): equal to `multiplyAccumulate` with every `mⱼ` expanded by
+    /// `CKKSContext.plaintext(_:)`, without storing the expansion. Limb `i` of the compact terms
+    /// goes `expansionChunk` terms at a time: `mⱼ mod qᵢ` into a scratch of a few `N` words
+    /// (it stays in cache), its NTT, then the same kernel as the resident terms. The work added
+    /// is one reduction and one NTT per term and limb; the memory read per term and limb is
+    /// `N` integers shared by all limbs instead of the `N` residues of each limb.
+    public func multiplyAccumulate(_ terms: [(Ciphertext, Plaintext)], compact: [(Ciphertext, CompactPlaintext)]) throws(CKKSError) -> Ciphertext {
+        guard !compact.isEmpty else { return try multiplyAccumulate(terms) }
+        let level = compact[0].0.level, scale = compact[0].0.scale * compact[0].1.scale
+        for (c, m) in compact {
+            try checkCiphertext(c)
+            guard m.level == level else { throw .levelMismatch(m.level, level) }
+            guard c.size == 2 else { throw .invalidOperand("multiplyAccumulate needs relinearized ciphertexts") }
+            try checkSameLevelAndScale(c, level, scale / m.scale)
+            guard m.coefficients.count == context.degree else { throw .degreeMismatch(expected: context.degree, got: m.coefficients.count) }
+        }
+        var out0: DataPolynomial, out1: DataPolynomial
+        if terms.isEmpty {
+            let basis = context.dataBases[level]
+            (out0, out1) = (DataPolynomial(zeroIn: basis), DataPolynomial(zeroIn: basis))
+        } else {
+            let resident = try multiplyAccumulate(terms)
+            guard resident.level == level else { throw .levelMismatch(resident.level, level) }
+            guard abs(resident.scale - scale) <= scaleTolerance * scale else { throw .scaleMismatch(resident.scale, scale) }
+            (out0, out1) = (resident.parts[0], resident.parts[1])
+        }
+        for chunk in stride(from: 0, to: compact.count, by: productChunk) {
+            sumCompactProducts(Array(compact[chunk..<min(chunk + productChunk, compact.count)]), basis: context.dataBases[level],
+                               into: &out0, &out1, accumulate: chunk > 0 || !terms.isEmpty)
+        }
+        return Ciphertext(parts: [out0, out1], scale: scale)
+    }
+
     // MARK: Ciphertext products
 
     /// `a ⊗ b = (a₀b₀, a₀b₁ + a₁b₀, a₁b₁)`: a three-part ciphertext decrypting under
@@ -513,6 +547,68 @@ extension Evaluator {
             }
         }
     }
+}
+
+/// Compact terms expanded together in one limb's scratch (`expansionChunk·N` words: 256 KB at
+/// N = 2¹⁴, within a core's L2).
+let expansionChunk = 2
+
+extension Evaluator {
+    /// Limb by limb (in parallel): the compact terms reduced modulo `qᵢ` and NTT'd
+    /// `expansionChunk` at a time into a scratch, then multiplied and accumulated.
+    func sumCompactProducts(_ terms: [(Ciphertext, CompactPlaintext)], basis: RNSBasis,
+                            into out0: inout DataPolynomial, _ out1: inout DataPolynomial, accumulate: Bool) {
+        let n = basis.degree
+        let small = terms.map { $0.1.isSmall }
+        withCompactPointers(terms) { pointers in
+            out0.storage.withUnsafeMutableBufferPointer { o0 in
+                out1.storage.withUnsafeMutableBufferPointer { o1 in
+                    let r0 = UncheckedSendable(o0.baseAddress!), r1 = UncheckedSendable(o1.baseAddress!)
+                    let inputs = UncheckedSendable(pointers)
+                    basis.parallelism.forEach(basis.count) { i in
+                        let modulus = basis.moduli[i], tables = basis.nttTables[i]
+                        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: expansionChunk * n) { scratch in
+                            withUnsafeTemporaryAllocation(of: ProductSums.Term.self, capacity: expansionChunk) { limbTerms in
+                                let terms = inputs.value
+                                for start in stride(from: 0, to: terms.count, by: expansionChunk) {
+                                    let count = min(expansionChunk, terms.count - start)
+                                    for j in 0..<count {
+                                        let p = terms[start + j], w = scratch.baseAddress! + j * n
+                                        CKKSEncoder.reduce(p.m, count: n, modulus: modulus, small: small[start + j], into: w)
+                                        tables.forward(w)
+                                        limbTerms.initializeElement(at: j, to: ProductSums.Term(u: p.u + i * n, v: p.v + i * n, w: UnsafePointer(w)))
+                                    }
+                                    ProductSums.limb(modulus: modulus, count: n, terms: UnsafeBufferPointer(rebasing: limbTerms[0..<count]),
+                                                     first: r0.value + i * n, second: r1.value + i * n,
+                                                     accumulate: accumulate || start > 0)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs `body` with the base addresses of each compact term's ciphertext residues (`u`, `v`)
+/// and integer coefficients (`m`), valid for the duration of the call.
+func withCompactPointers<R>(_ terms: [(Ciphertext, CompactPlaintext)],
+                            _ body: ([(u: UnsafePointer<UInt64>, v: UnsafePointer<UInt64>, m: UnsafePointer<Int64>)]) -> R) -> R {
+    var pointers: [(u: UnsafePointer<UInt64>, v: UnsafePointer<UInt64>, m: UnsafePointer<Int64>)] = []
+    pointers.reserveCapacity(terms.count)
+    func collect(_ index: Int) -> R {
+        if index == terms.count { return body(pointers) }
+        return terms[index].0.parts[0].data.withUnsafeBufferPointer { u in
+            terms[index].0.parts[1].data.withUnsafeBufferPointer { v in
+                terms[index].1.coefficients.withUnsafeBufferPointer { m in
+                    pointers.append((u.baseAddress!, v.baseAddress!, m.baseAddress!))
+                    return collect(index + 1)
+                }
+            }
+        }
+    }
+    return collect(0)
 }
 
 /// Runs `body` with the base addresses of each triple's residues (`u`, `v`, `w`), valid for the

@@ -157,17 +157,21 @@ public struct LevelPlan: Sendable {
 ///   NTT form on use (`ℓ + 1` reductions and NTTs: a fraction of a product's cost per limb);
 /// - **streamed**: nothing kept; encoded from the slot values on use (also an FFT).
 ///
-/// When all NTT forms exceed the budget, patterns are made compact, stage by stage from the
-/// stage with the most bytes, one pattern at a time until the rest fits (so the budget is used
-/// up, at most one stage is split); if every compact form still exceeds it, patterns are
-/// streamed in the same order. Memory stays bounded, at the price of work during the evaluation.
-/// Any form gives bit-identical products.
+/// When all NTT forms exceed the budget, patterns are made compact, from the highest level down
+/// (a compact pattern at level ℓ saves `ℓ·N` words for `ℓ + 1` NTTs per use, so the highest
+/// levels cost the least work per byte saved), within a level stage by stage from the stage with
+/// the most bytes, one pattern at a time until the rest fits (so the budget is used up); if every
+/// compact form still exceeds it, patterns are streamed in the same order. A compact pattern is
+/// never expanded into storage: the product reduces and transforms it limb by limb in a scratch
+/// (`Evaluator.multiplyAccumulate(_:compact:)`). Memory stays bounded, at the price of work during
+/// the evaluation (`Docs/Performance.md` §6 measures the trade). Any form gives bit-identical
+/// products.
 public final class PatternStore: @unchecked Sendable {
     public enum Form: String, Sendable { case ntt, compact, streamed }
 
     // Written only during init; read concurrently afterwards.
     let resident: [Plaintext?]
-    let compact: [[Int64]?]
+    let compact: [CompactPlaintext?]
     let program: PackedProgram
     let plan: LevelPlan
     let context: CKKSContext
@@ -198,7 +202,13 @@ public final class PatternStore: @unchecked Sendable {
         let stageBytes = patternsOfStage.map { $0.reduce(0) { $0 + nttBytes($1) } }
         var forms = [Form](repeating: .ntt, count: program.patterns.count)
         if let budget {
-            let order = stageBytes.indices.sorted { stageBytes[$0] > stageBytes[$1] }.flatMap { patternsOfStage[$0] }
+            // a compact pattern at level ℓ saves ℓ·N words for ℓ + 1 NTTs per use: highest levels
+            // first (least work per byte saved), then the stage with the most bytes first
+            let stageRank = stageBytes.indices.sorted { stageBytes[$0] > stageBytes[$1] }
+            let order = stageRank.flatMap { patternsOfStage[$0] }.enumerated().sorted {
+                let (a, b) = (plan.patternLevels[$0.element], plan.patternLevels[$1.element])
+                return a != b ? a > b : $0.offset < $1.offset
+            }.map(\.element)
             var total = stageBytes.reduce(0, +)
             for p in order where total > budget {
                 forms[p] = .compact
@@ -213,7 +223,7 @@ public final class PatternStore: @unchecked Sendable {
         self.stageOf = stageOf
         let kept = (0..<program.patterns.count).filter { stageOf[$0] >= 0 && forms[$0] != .streamed }
         var ntt = [Plaintext?](repeating: nil, count: program.patterns.count)
-        var integers = [[Int64]?](repeating: nil, count: program.patterns.count)
+        var integers = [CompactPlaintext?](repeating: nil, count: program.patterns.count)
         var failures = [CKKSError?](repeating: nil, count: kept.count)
         ntt.withUnsafeMutableBufferPointer { nttOut in
             integers.withUnsafeMutableBufferPointer { integerOut in
@@ -226,7 +236,9 @@ public final class PatternStore: @unchecked Sendable {
                             if forms[p] == .ntt {
                                 nttOut.value[p] = try Self.encode(p, program: program, plan: plan, context: context)
                             } else {
-                                integerOut.value[p] = try Self.integers(p, program: program, plan: plan, context: context)
+                                integerOut.value[p] = try context.compactPlaintext(
+                                    fromRounded: Self.integers(p, program: program, plan: plan, context: context),
+                                    level: plan.patternLevels[p], scale: plan.patternScales[p])
                             }
                         } catch {
                             failed.value[i] = error
@@ -267,10 +279,24 @@ public final class PatternStore: @unchecked Sendable {
             throw .invalidOperand("pattern \(p) is not one of the program's \(resident.count)")
         }
         if let plaintext = resident[p] { return plaintext }
-        if let rounded = compact[p] {
-            return try context.plaintext(fromRounded: rounded, level: plan.patternLevels[p], scale: plan.patternScales[p])
-        }
+        if let compact = compact[p] { return try context.plaintext(compact) }
         return try Self.encode(p, program: program, plan: plan, context: context)
+    }
+
+    /// Pattern `p` as a product takes it: the kept NTT form, the kept compact form (expanded
+    /// inside the product), or freshly encoded.
+    public func operand(_ p: Int) throws(CKKSError) -> Operand {
+        guard resident.indices.contains(p) else {
+            throw .invalidOperand("pattern \(p) is not one of the program's \(resident.count)")
+        }
+        if let plaintext = resident[p] { return .ntt(plaintext) }
+        if let compact = compact[p] { return .compact(compact) }
+        return .ntt(try Self.encode(p, program: program, plan: plan, context: context))
+    }
+
+    public enum Operand: Sendable {
+        case ntt(Plaintext)
+        case compact(CompactPlaintext)
     }
 
     /// The stages with patterns not kept in NTT form: how many are compact and streamed, of all.
@@ -287,7 +313,7 @@ public final class PatternStore: @unchecked Sendable {
 
     /// Bytes held by the kept plaintexts (NTT and compact forms).
     public var residentBytes: Int {
-        resident.reduce(0) { $0 + ($1?.polynomial.data.count ?? 0) * 8 } + compact.reduce(0) { $0 + ($1?.count ?? 0) * 8 }
+        resident.reduce(0) { $0 + ($1?.polynomial.data.count ?? 0) * 8 } + compact.reduce(0) { $0 + ($1?.coefficients.count ?? 0) * 8 }
     }
     /// Patterns kept in NTT form and in compact form.
     public var residentCount: Int { resident.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
@@ -331,10 +357,15 @@ public struct CKKSBackend: SlotBackend {
     }
 
     public func multiplyAccumulate(_ terms: [(value: Ciphertext, pattern: Int)]) throws(CKKSError) -> Ciphertext {
-        var pairs: [(Ciphertext, Plaintext)] = []
+        var pairs: [(Ciphertext, Plaintext)] = [], compact: [(Ciphertext, CompactPlaintext)] = []
         pairs.reserveCapacity(terms.count)
-        for term in terms { pairs.append((term.value, try patterns.plaintext(term.pattern))) }
-        return try evaluator.rescale(evaluator.multiplyAccumulate(pairs))
+        for term in terms {
+            switch try patterns.operand(term.pattern) {
+            case let .ntt(plaintext): pairs.append((term.value, plaintext))
+            case let .compact(plaintext): compact.append((term.value, plaintext))
+            }
+        }
+        return try evaluator.rescale(evaluator.multiplyAccumulate(pairs, compact: compact))
     }
 
     public func add(_ values: [Ciphertext]) throws(CKKSError) -> Ciphertext {

@@ -243,6 +243,41 @@ struct SchemeTests {
         #expect(try e.rescale(eager) == sum)    // lazy reduction is exact
     }
 
+    @Test("compact plaintexts: products bit-identical to the expanded plaintexts', alone or mixed with resident ones")
+    func compactProducts() throws {
+        var encryptor = s.encryptor()
+        let e = s.evaluator, d = s.decryptor, level = s.context.maxLevel, scale = s.context.parameters.scale
+        // 19 terms: more than one 16-term chunk, and an odd count (the last expansion group holds one)
+        let count = 19
+        let cs = try (0..<count).map { i in try encryptor.encrypt(s.values(Double(i) * 0.1)) }
+        let compact = try (0..<count).map { i throws -> CompactPlaintext in
+            let rounded = try #require(try s.context.encoder.roundedCoefficients(s.values(Double(i) + 3), scale: scale))
+            return try s.context.compactPlaintext(fromRounded: rounded, level: level, scale: scale)
+        }
+        let expanded = try compact.map { try s.context.plaintext($0) }
+        let reference = try e.multiplyAccumulate(Array(zip(cs, expanded)))
+        #expect(try e.multiplyAccumulate([], compact: Array(zip(cs, compact))) == reference)
+        #expect(try e.multiplyAccumulate(Array(zip(cs.prefix(7), expanded.prefix(7))),
+                                         compact: Array(zip(cs.dropFirst(7), compact.dropFirst(7)))) == reference)
+        var expected = [Double](repeating: 0, count: s.context.slotCount)
+        for i in 0..<count {
+            let x = s.values(Double(i) * 0.1), y = s.values(Double(i) + 3)
+            for k in expected.indices { expected[k] += x[k] * y[k] }
+        }
+        #expect(precision(expected, try d.decryptReal(e.rescale(reference))) > 20)
+        // coefficients beyond 2^50: the exact (non-floating) reduction, still equal
+        let big = try #require(try s.context.encoder.roundedCoefficients(s.values(5), scale: 0x1p58))
+        let bigCompact = try s.context.compactPlaintext(fromRounded: big, level: level, scale: 0x1p58)
+        #expect(big.contains { $0.magnitude >= 1 << 50 })
+        #expect(try e.multiplyAccumulate([], compact: [(cs[1], bigCompact)]) == e.multiplyAccumulate([(cs[1], s.context.plaintext(bigCompact))]))
+        // a compact plaintext at another level than the ciphertext, and a wrong length, are refused
+        let lower = try s.context.compactPlaintext(fromRounded: compact[0].coefficients, level: level - 1, scale: scale)
+        expectError(CKKSError.self, saying: "level") { try e.multiplyAccumulate([], compact: [(cs[0], lower)]) }
+        expectError(CKKSError.self, saying: "degree") {
+            try s.context.compactPlaintext(fromRounded: Array(compact[0].coefficients.dropLast()), level: level, scale: scale)
+        }
+    }
+
     @Test("ciphertext products with relinearization, down the whole chain")
     func ciphertextProducts() throws {
         let a = s.values(0.9), b = s.values(-0.3)

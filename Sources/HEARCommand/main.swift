@@ -89,8 +89,9 @@ let evaluateHelp = """
                   product, split by a conjugation: half the weights and products) or auto (per
                   block, by the cost model; default)
       --weights-memory  the most megabytes of weight plaintexts kept encoded (default 2500); beyond
-                  it, the largest stages' plaintexts are kept compact or encoded during the evaluation
-                  (slower, bounded memory); all: keep every plaintext
+                  it, plaintexts are kept compact (N words, transformed inside each product: ℓ + 1
+                  NTTs per use), highest levels first, or encoded during the evaluation (slower,
+                  bounded memory); all: keep every plaintext. 2D-CNN-64 peaks at 1.2 GB with 600
     """
 
 let classifyHelp = """

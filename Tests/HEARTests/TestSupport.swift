@@ -43,9 +43,17 @@ func paperReferenceLogits(_ name: String) throws -> [[Double]] {
     return text.split(separator: "\n").map { $0.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces))! } }
 }
 
-/// A fresh empty temporary directory.
+/// The root of this test process's temporary directories, removed when the process exits (a
+/// run used to leave a directory of keys and models behind per test).
+let testScratchRoot: URL = {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("hear-tests-\(UUID().uuidString)")
+    atexit { try? FileManager.default.removeItem(at: testScratchRoot) }
+    return url
+}()
+
+/// A fresh empty temporary directory (under `testScratchRoot`).
 func temporaryDirectory(_ label: String) throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("hear-tests-\(label)-\(UUID().uuidString)")
+    let url = testScratchRoot.appendingPathComponent("\(label)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }

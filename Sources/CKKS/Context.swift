@@ -191,6 +191,92 @@ public final class CKKSContext: Sendable {
         try plaintext(fromRounded: compact.coefficients, level: compact.level, scale: compact.scale)
     }
 
+    /// Residues of primes below this are packed in 5 bytes, the others (below 2⁴⁸) in 6.
+    static let narrowPrimeBound: UInt64 = 1 << 40
+
+    /// Whether limb `i` of the chain keeps its high bits in a `UInt16` (prime of 40 bits or more).
+    func hasWideHigh(limb i: Int) -> Bool { dataBases[maxLevel].moduli[i].q >= Self.narrowPrimeBound }
+
+    /// `p` with every residue packed in 5 or 6 bytes (`PackedPlaintext`); nil when a prime of
+    /// the chain is 2⁴⁸ or more (then only the NTT and compact forms apply).
+    public func packed(_ p: Plaintext) throws(CKKSError) -> PackedPlaintext? {
+        try checkPlaintext(p, level: p.level)
+        let moduli = dataBases[p.level].moduli
+        guard moduli.allSatisfy({ $0.q < 1 << 48 && $0.supportsFloatingProduct }) else { return nil }
+        let n = degree
+        var low = [UInt32](repeating: 0, count: moduli.count * n)
+        var narrow: [UInt8] = [], wide: [UInt16] = []
+        p.polynomial.data.withUnsafeBufferPointer { data in
+            for i in moduli.indices {
+                let limb = data.baseAddress! + i * n
+                for k in 0..<n { low[i * n + k] = UInt32(truncatingIfNeeded: limb[k]) }
+                if hasWideHigh(limb: i) {
+                    for k in 0..<n { wide.append(UInt16(truncatingIfNeeded: limb[k] >> 32)) }
+                } else {
+                    for k in 0..<n { narrow.append(UInt8(truncatingIfNeeded: limb[k] >> 32)) }
+                }
+            }
+        }
+        return PackedPlaintext(level: p.level, scale: p.scale, low: low, narrowHigh: narrow, wideHigh: wide)
+    }
+
+    /// The packed plaintext at `level` and `scale` of an integer polynomial from
+    /// `CKKSEncoder.roundedCoefficients`, equal to `packed(plaintext(fromRounded:level:scale:))`
+    /// but built limb by limb through one scratch polynomial (no `(ℓ + 1)·N`-word temporary).
+    /// Nil when a prime of the chain is 2⁴⁸ or more.
+    public func packedPlaintext(fromRounded rounded: [Int64], level: Int, scale: Double) throws(CKKSError) -> PackedPlaintext? {
+        try checkLevel(level)
+        let n = degree
+        guard rounded.count == n else { throw .degreeMismatch(expected: n, got: rounded.count) }
+        let basis = dataBases[level]
+        guard basis.moduli.allSatisfy({ $0.q < 1 << 48 && $0.supportsFloatingProduct }) else { return nil }
+        let wideCount = (0..<basis.count).filter { hasWideHigh(limb: $0) }.count
+        var low = [UInt32](repeating: 0, count: basis.count * n)
+        var narrow = [UInt8](repeating: 0, count: (basis.count - wideCount) * n)
+        var wide = [UInt16](repeating: 0, count: wideCount * n)
+        var narrowIndex = 0, wideIndex = 0
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { scratch in
+            let w = scratch.baseAddress!
+            rounded.withUnsafeBufferPointer { r in
+                let small = CKKSEncoder.isSmall(r)
+                for i in 0..<basis.count {
+                    CKKSEncoder.reduce(r.baseAddress!, count: n, modulus: basis.moduli[i], small: small, into: w)
+                    basis.nttTables[i].forward(w)
+                    for k in 0..<n { low[i * n + k] = UInt32(truncatingIfNeeded: w[k]) }
+                    if hasWideHigh(limb: i) {
+                        for k in 0..<n { wide[wideIndex * n + k] = UInt16(truncatingIfNeeded: w[k] >> 32) }
+                        wideIndex += 1
+                    } else {
+                        for k in 0..<n { narrow[narrowIndex * n + k] = UInt8(truncatingIfNeeded: w[k] >> 32) }
+                        narrowIndex += 1
+                    }
+                }
+            }
+        }
+        return PackedPlaintext(level: level, scale: scale, low: low, narrowHigh: narrow, wideHigh: wide)
+    }
+
+    /// The NTT-form plaintext of a packed one (what the products read).
+    public func plaintext(_ packed: PackedPlaintext) throws(CKKSError) -> Plaintext {
+        try checkLevel(packed.level)
+        let n = degree, basis = dataBases[packed.level]
+        guard packed.low.count == basis.count * n else { throw .degreeMismatch(expected: basis.count * n, got: packed.low.count) }
+        var polynomial = DataPolynomial(zeroIn: basis)
+        var narrowIndex = 0, wideIndex = 0
+        polynomial.storage.withUnsafeMutableBufferPointer { data in
+            for i in 0..<basis.count {
+                if hasWideHigh(limb: i) {
+                    for k in 0..<n { data[i * n + k] = UInt64(packed.low[i * n + k]) | UInt64(packed.wideHigh[wideIndex * n + k]) << 32 }
+                    wideIndex += 1
+                } else {
+                    for k in 0..<n { data[i * n + k] = UInt64(packed.low[i * n + k]) | UInt64(packed.narrowHigh[narrowIndex * n + k]) << 32 }
+                    narrowIndex += 1
+                }
+            }
+        }
+        return Plaintext(polynomial: polynomial, scale: packed.scale)
+    }
+
     /// Encodes values in the extended basis `Q_ℓ·P`, for `Evaluator.hoistedMultiplyAccumulate`
     /// (products taken before ModDown need the plaintext modulo the special primes too).
     public func encodeExtended(_ values: [Complex], level: Int, scale: Double? = nil) throws(CKKSError) -> ExtendedPlaintext {

@@ -164,8 +164,17 @@ public struct Evaluator: Sendable {
     /// is one reduction and one NTT per term and limb; the memory read per term and limb is
     /// `N` integers shared by all limbs instead of the `N` residues of each limb.
     public func multiplyAccumulate(_ terms: [(Ciphertext, Plaintext)], compact: [(Ciphertext, CompactPlaintext)]) throws(CKKSError) -> Ciphertext {
-        guard !compact.isEmpty else { return try multiplyAccumulate(terms) }
-        let level = compact[0].0.level, scale = compact[0].0.scale * compact[0].1.scale
+        try multiplyAccumulate(terms, packed: [], compact: compact)
+    }
+
+    /// The same with packed plaintexts too (`PackedPlaintext`: NTT form in 5 or 6 bytes a
+    /// residue, read by `ProductSums.limbPacked`). Bit for bit the product of the unpacked
+    /// plaintexts.
+    public func multiplyAccumulate(_ terms: [(Ciphertext, Plaintext)], packed: [(Ciphertext, PackedPlaintext)],
+                                   compact: [(Ciphertext, CompactPlaintext)]) throws(CKKSError) -> Ciphertext {
+        guard !packed.isEmpty || !compact.isEmpty else { return try multiplyAccumulate(terms) }
+        let (level, scale) = packed.first.map { ($0.0.level, $0.0.scale * $0.1.scale) }
+            ?? (compact[0].0.level, compact[0].0.scale * compact[0].1.scale)
         for (c, m) in compact {
             try checkCiphertext(c)
             guard m.level == level else { throw .levelMismatch(m.level, level) }
@@ -173,9 +182,20 @@ public struct Evaluator: Sendable {
             try checkSameLevelAndScale(c, level, scale / m.scale)
             guard m.coefficients.count == context.degree else { throw .degreeMismatch(expected: context.degree, got: m.coefficients.count) }
         }
+        let basis = context.dataBases[level]
+        for (c, p) in packed {
+            try checkCiphertext(c)
+            guard p.level == level else { throw .levelMismatch(p.level, level) }
+            guard c.size == 2 else { throw .invalidOperand("multiplyAccumulate needs relinearized ciphertexts") }
+            try checkSameLevelAndScale(c, level, scale / p.scale)
+            let wide = (0..<basis.count).filter { context.hasWideHigh(limb: $0) }.count
+            guard p.low.count == basis.count * context.degree, p.wideHigh.count == wide * context.degree,
+                  p.narrowHigh.count == (basis.count - wide) * context.degree else {
+                throw .parameterMismatch("the packed plaintext does not belong to this context at level \(level)")
+            }
+        }
         var out0: DataPolynomial, out1: DataPolynomial
         if terms.isEmpty {
-            let basis = context.dataBases[level]
             (out0, out1) = (DataPolynomial(zeroIn: basis), DataPolynomial(zeroIn: basis))
         } else {
             let resident = try multiplyAccumulate(terms)
@@ -183,9 +203,13 @@ public struct Evaluator: Sendable {
             guard abs(resident.scale - scale) <= scaleTolerance * scale else { throw .scaleMismatch(resident.scale, scale) }
             (out0, out1) = (resident.parts[0], resident.parts[1])
         }
+        for chunk in stride(from: 0, to: packed.count, by: productChunk) {
+            sumPackedProducts(Array(packed[chunk..<min(chunk + productChunk, packed.count)]), basis: basis,
+                              into: &out0, &out1, accumulate: chunk > 0 || !terms.isEmpty)
+        }
         for chunk in stride(from: 0, to: compact.count, by: productChunk) {
-            sumCompactProducts(Array(compact[chunk..<min(chunk + productChunk, compact.count)]), basis: context.dataBases[level],
-                               into: &out0, &out1, accumulate: chunk > 0 || !terms.isEmpty)
+            sumCompactProducts(Array(compact[chunk..<min(chunk + productChunk, compact.count)]), basis: basis,
+                               into: &out0, &out1, accumulate: chunk > 0 || !terms.isEmpty || !packed.isEmpty)
         }
         return Ciphertext(parts: [out0, out1], scale: scale)
     }
@@ -589,6 +613,77 @@ extension Evaluator {
             }
         }
     }
+}
+
+extension Evaluator {
+    /// Limb by limb (in parallel): the packed terms through `ProductSums.limbPacked`, with the
+    /// high bits in bytes or in `UInt16`s as the limb's prime requires.
+    func sumPackedProducts(_ terms: [(Ciphertext, PackedPlaintext)], basis: RNSBasis,
+                           into out0: inout DataPolynomial, _ out1: inout DataPolynomial, accumulate: Bool) {
+        let n = basis.degree
+        // the index of limb i within the narrow or the wide high parts
+        var highIndex = [Int](repeating: 0, count: basis.count), narrow = 0, wide = 0
+        let isWide = (0..<basis.count).map { context.hasWideHigh(limb: $0) }
+        for i in 0..<basis.count {
+            if isWide[i] { highIndex[i] = wide; wide += 1 } else { highIndex[i] = narrow; narrow += 1 }
+        }
+        withPackedPointers(terms) { pointers in
+            out0.storage.withUnsafeMutableBufferPointer { o0 in
+                out1.storage.withUnsafeMutableBufferPointer { o1 in
+                    let r0 = UncheckedSendable(o0.baseAddress!), r1 = UncheckedSendable(o1.baseAddress!)
+                    let inputs = UncheckedSendable(pointers)
+                    basis.parallelism.forEach(basis.count) { i in
+                        let terms = inputs.value, modulus = basis.moduli[i], h = highIndex[i] * n
+                        if isWide[i] {
+                            withUnsafeTemporaryAllocation(of: ProductSums.PackedTerm<UInt16>.self, capacity: terms.count) { limbTerms in
+                                for (t, p) in terms.enumerated() {
+                                    limbTerms.initializeElement(at: t, to: .init(u: p.u + i * n, v: p.v + i * n, low: p.low + i * n, high: p.wide + h))
+                                }
+                                ProductSums.limbPacked(modulus: modulus, count: n, terms: UnsafeBufferPointer(limbTerms),
+                                                       first: r0.value + i * n, second: r1.value + i * n, accumulate: accumulate)
+                            }
+                        } else {
+                            withUnsafeTemporaryAllocation(of: ProductSums.PackedTerm<UInt8>.self, capacity: terms.count) { limbTerms in
+                                for (t, p) in terms.enumerated() {
+                                    limbTerms.initializeElement(at: t, to: .init(u: p.u + i * n, v: p.v + i * n, low: p.low + i * n, high: p.narrow + h))
+                                }
+                                ProductSums.limbPacked(modulus: modulus, count: n, terms: UnsafeBufferPointer(limbTerms),
+                                                       first: r0.value + i * n, second: r1.value + i * n, accumulate: accumulate)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs `body` with the base addresses of each packed term's ciphertext residues and packed
+/// parts (a part that is empty gets a dangling-free placeholder never read), valid for the call.
+func withPackedPointers<R>(_ terms: [(Ciphertext, PackedPlaintext)],
+                           _ body: ([(u: UnsafePointer<UInt64>, v: UnsafePointer<UInt64>, low: UnsafePointer<UInt32>,
+                                      narrow: UnsafePointer<UInt8>, wide: UnsafePointer<UInt16>)]) -> R) -> R {
+    var pointers: [(u: UnsafePointer<UInt64>, v: UnsafePointer<UInt64>, low: UnsafePointer<UInt32>,
+                    narrow: UnsafePointer<UInt8>, wide: UnsafePointer<UInt16>)] = []
+    pointers.reserveCapacity(terms.count)
+    let placeholder8: [UInt8] = [0], placeholder16: [UInt16] = [0]
+    func collect(_ index: Int) -> R {
+        if index == terms.count { return body(pointers) }
+        let p = terms[index].1
+        return terms[index].0.parts[0].data.withUnsafeBufferPointer { u in
+            terms[index].0.parts[1].data.withUnsafeBufferPointer { v in
+                p.low.withUnsafeBufferPointer { low in
+                    (p.narrowHigh.isEmpty ? placeholder8 : p.narrowHigh).withUnsafeBufferPointer { narrow in
+                        (p.wideHigh.isEmpty ? placeholder16 : p.wideHigh).withUnsafeBufferPointer { wide in
+                            pointers.append((u.baseAddress!, v.baseAddress!, low.baseAddress!, narrow.baseAddress!, wide.baseAddress!))
+                            return collect(index + 1)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return collect(0)
 }
 
 /// Runs `body` with the base addresses of each compact term's ciphertext residues (`u`, `v`)

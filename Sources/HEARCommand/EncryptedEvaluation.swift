@@ -65,8 +65,8 @@ func evaluateEncrypted(model: HEARModel, modelOrigin: String, inputs: [ActionInp
                  plan.conjugationLevel.map { ", conjugation at \($0)" } ?? "", plan.relinearizationLevel,
                  megabytes(inference.evaluationKeyBytes)))
     let store = inference.backend.patterns
-    print(String(format: "weights   %.2f s: %d plaintexts at their levels: %d in NTT form, %d compact; %@ kept",
-                 inference.weightEncodingSeconds, program.patterns.count, store.residentCount, store.compactCount,
+    print(String(format: "weights   %.2f s: %d plaintexts at their levels: %d in NTT form (%d of them packed), %d compact; %@ kept",
+                 inference.weightEncodingSeconds, program.patterns.count, store.residentCount, store.packedCount, store.compactCount,
                  megabytes(store.residentBytes)))
     if !store.nonResidentStages.isEmpty {
         print("          over the --weights-memory budget: " + store.nonResidentStages.map { entry in

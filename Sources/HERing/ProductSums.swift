@@ -149,4 +149,62 @@ public enum ProductSums {
             }
         }
     }
+
+    /// A term whose shared factor is stored packed: residue `w[k] = low[k] + high[k]·2³²`
+    /// (`High` = `UInt8` for primes below 2⁴⁰: 5 bytes a residue; `UInt16` below 2⁴⁸: 6 bytes).
+    public struct PackedTerm<High: FixedWidthInteger & UnsignedInteger> {
+        public var u: UnsafePointer<UInt64>
+        public var v: UnsafePointer<UInt64>
+        public var low: UnsafePointer<UInt32>
+        public var high: UnsafePointer<High>
+
+        @inlinable
+        public init(u: UnsafePointer<UInt64>, v: UnsafePointer<UInt64>, low: UnsafePointer<UInt32>, high: UnsafePointer<High>) {
+            self.u = u
+            self.v = v
+            self.low = low
+            self.high = high
+        }
+    }
+
+    /// `limb` for packed shared factors (no permutation): the same sums, bit for bit, with each
+    /// `w[k]` rebuilt from its two parts as it is read. Needs `q < 2⁵⁰`
+    /// (`Modulus.supportsFloatingProduct`) and every residue below `q`.
+    @inlinable
+    public static func limbPacked<High>(modulus m: Modulus, count n: Int, terms: UnsafeBufferPointer<PackedTerm<High>>,
+                                        first: UnsafeMutablePointer<UInt64>, second: UnsafeMutablePointer<UInt64>,
+                                        accumulate: Bool) {
+        precondition(m.supportsFloatingProduct, "packed residues need a prime below 2^50")
+        guard !terms.isEmpty else {
+            if !accumulate {
+                first.update(repeating: 0, count: n)
+                second.update(repeating: 0, count: n)
+            }
+            return
+        }
+        let tile = min(Self.tile, n)
+        var start = 0
+        while start < n {
+            let count = min(tile, n - start)
+            let out0 = first + start, out1 = second + start
+            for (t, term) in terms.enumerated() {
+                let low = term.low + start, high = term.high + start
+                let u = term.u + start, v = term.v + start
+                if t == 0 && !accumulate {
+                    for k in 0..<count {
+                        let w = UInt64(low[k]) | UInt64(high[k]) &<< 32
+                        out0[k] = m.multiplyFloating(u[k], w)
+                        out1[k] = m.multiplyFloating(v[k], w)
+                    }
+                } else {
+                    for k in 0..<count {
+                        let w = UInt64(low[k]) | UInt64(high[k]) &<< 32
+                        out0[k] = m.add(out0[k], m.multiplyFloating(u[k], w))
+                        out1[k] = m.add(out1[k], m.multiplyFloating(v[k], w))
+                    }
+                }
+            }
+            start += count
+        }
+    }
 }

@@ -167,10 +167,11 @@ public struct LevelPlan: Sendable {
 /// the evaluation (`Docs/Performance.md` §6 measures the trade). Any form gives bit-identical
 /// products.
 public final class PatternStore: @unchecked Sendable {
-    public enum Form: String, Sendable { case ntt, compact, streamed }
+    public enum Form: String, Sendable { case ntt, packed, compact, streamed }
 
     // Written only during init; read concurrently afterwards.
     let resident: [Plaintext?]
+    let packed: [PackedPlaintext?]
     let compact: [CompactPlaintext?]
     let program: PackedProgram
     let plan: LevelPlan
@@ -181,8 +182,10 @@ public final class PatternStore: @unchecked Sendable {
     let stageOf: [Int]
 
     /// Encodes the kept patterns (in parallel). `budget`: the most bytes of kept plaintexts
-    /// (nil: every pattern in NTT form).
-    public init(program: PackedProgram, plan: LevelPlan, context: CKKSContext, budget: Int? = nil) throws(CKKSError) {
+    /// (nil: every pattern kept ready to multiply). `packResidues`: keep them packed (5 or 6
+    /// bytes a residue, `PackedPlaintext`) where the chain's primes allow, rather than in 8.
+    public init(program: PackedProgram, plan: LevelPlan, context: CKKSContext, budget: Int? = nil,
+                packResidues: Bool = true) throws(CKKSError) {
         self.program = program
         self.plan = plan
         self.context = context
@@ -198,9 +201,16 @@ public final class PatternStore: @unchecked Sendable {
             }
         }
         let n = context.degree
-        func nttBytes(_ p: Int) -> Int { (plan.patternLevels[p] + 1) * n * 8 }
+        let pack = packResidues && context.parameters.dataPrimes.allSatisfy { $0 < 1 << 48 }
+            && context.dataBases[context.maxLevel].moduli.allSatisfy(\.supportsFloatingProduct)
+        // bytes of a pattern ready to multiply: 8 a residue, or packed 4 + 1 (4 + 2 for a prime ≥ 2⁴⁰)
+        func nttBytes(_ p: Int) -> Int {
+            let level = plan.patternLevels[p]
+            guard pack else { return (level + 1) * n * 8 }
+            return context.parameters.dataPrimes.prefix(level + 1).reduce(0) { $0 + n * ($1 < 1 << 40 ? 5 : 6) }
+        }
         let stageBytes = patternsOfStage.map { $0.reduce(0) { $0 + nttBytes($1) } }
-        var forms = [Form](repeating: .ntt, count: program.patterns.count)
+        var forms = [Form](repeating: pack ? .packed : .ntt, count: program.patterns.count)
         if let budget {
             // a compact pattern at level ℓ saves ℓ·N words for ℓ + 1 NTTs per use: highest levels
             // first (least work per byte saved), then the stage with the most bytes first
@@ -210,31 +220,41 @@ public final class PatternStore: @unchecked Sendable {
                 return a != b ? a > b : $0.offset < $1.offset
             }.map(\.element)
             var total = stageBytes.reduce(0, +)
-            for p in order where total > budget {
+            for p in order where total > budget && nttBytes(p) > n * 8 {
                 forms[p] = .compact
                 total -= nttBytes(p) - n * 8
             }
             for p in order where total > budget {
+                total -= forms[p] == .compact ? n * 8 : nttBytes(p)
                 forms[p] = .streamed
-                total -= n * 8
             }
         }
         self.forms = forms
         self.stageOf = stageOf
         let kept = (0..<program.patterns.count).filter { stageOf[$0] >= 0 && forms[$0] != .streamed }
         var ntt = [Plaintext?](repeating: nil, count: program.patterns.count)
+        var packedOut = [PackedPlaintext?](repeating: nil, count: program.patterns.count)
         var integers = [CompactPlaintext?](repeating: nil, count: program.patterns.count)
         var failures = [CKKSError?](repeating: nil, count: kept.count)
         ntt.withUnsafeMutableBufferPointer { nttOut in
+          packedOut.withUnsafeMutableBufferPointer { packedOut in
             integers.withUnsafeMutableBufferPointer { integerOut in
                 failures.withUnsafeMutableBufferPointer { failed in
                     let nttOut = UncheckedSendable(nttOut), integerOut = UncheckedSendable(integerOut)
+                    let packedOut = UncheckedSendable(packedOut)
                     let failed = UncheckedSendable(failed)
                     context.parallelism.forEach(kept.count) { i in
                         let p = kept[i]
                         do throws(CKKSError) {
                             if forms[p] == .ntt {
                                 nttOut.value[p] = try Self.encode(p, program: program, plan: plan, context: context)
+                            } else if forms[p] == .packed {
+                                guard let packed = try context.packedPlaintext(
+                                    fromRounded: Self.integers(p, program: program, plan: plan, context: context),
+                                    level: plan.patternLevels[p], scale: plan.patternScales[p]) else {
+                                    throw .invalidOperand("pattern \(p): the chain's primes do not allow packed residues")
+                                }
+                                packedOut.value[p] = packed
                             } else {
                                 integerOut.value[p] = try context.compactPlaintext(
                                     fromRounded: Self.integers(p, program: program, plan: plan, context: context),
@@ -246,9 +266,11 @@ public final class PatternStore: @unchecked Sendable {
                     }
                 }
             }
+          }
         }
         if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
         resident = ntt
+        packed = packedOut
         compact = integers
     }
 
@@ -279,6 +301,7 @@ public final class PatternStore: @unchecked Sendable {
             throw .invalidOperand("pattern \(p) is not one of the program's \(resident.count)")
         }
         if let plaintext = resident[p] { return plaintext }
+        if let packed = packed[p] { return try context.plaintext(packed) }
         if let compact = compact[p] { return try context.plaintext(compact) }
         return try Self.encode(p, program: program, plan: plan, context: context)
     }
@@ -290,12 +313,14 @@ public final class PatternStore: @unchecked Sendable {
             throw .invalidOperand("pattern \(p) is not one of the program's \(resident.count)")
         }
         if let plaintext = resident[p] { return .ntt(plaintext) }
+        if let packed = packed[p] { return .packed(packed) }
         if let compact = compact[p] { return .compact(compact) }
         return .ntt(try Self.encode(p, program: program, plan: plan, context: context))
     }
 
     public enum Operand: Sendable {
         case ntt(Plaintext)
+        case packed(PackedPlaintext)
         case compact(CompactPlaintext)
     }
 
@@ -313,10 +338,14 @@ public final class PatternStore: @unchecked Sendable {
 
     /// Bytes held by the kept plaintexts (NTT and compact forms).
     public var residentBytes: Int {
-        resident.reduce(0) { $0 + ($1?.polynomial.data.count ?? 0) * 8 } + compact.reduce(0) { $0 + ($1?.coefficients.count ?? 0) * 8 }
+        resident.reduce(0) { $0 + ($1?.polynomial.data.count ?? 0) * 8 } + packed.reduce(0) { $0 + ($1?.byteCount ?? 0) }
+            + compact.reduce(0) { $0 + ($1?.coefficients.count ?? 0) * 8 }
     }
-    /// Patterns kept in NTT form and in compact form.
-    public var residentCount: Int { resident.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+    /// Patterns kept ready to multiply (NTT form, packed or not).
+    public var residentCount: Int { resident.reduce(0) { $0 + ($1 == nil ? 0 : 1) } + packedCount }
+    /// Of those, patterns kept packed (5 or 6 bytes a residue).
+    public var packedCount: Int { packed.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+    /// Patterns kept compact.
     public var compactCount: Int { compact.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 }
 
@@ -357,15 +386,17 @@ public struct CKKSBackend: SlotBackend {
     }
 
     public func multiplyAccumulate(_ terms: [(value: Ciphertext, pattern: Int)]) throws(CKKSError) -> Ciphertext {
-        var pairs: [(Ciphertext, Plaintext)] = [], compact: [(Ciphertext, CompactPlaintext)] = []
+        var pairs: [(Ciphertext, Plaintext)] = [], packed: [(Ciphertext, PackedPlaintext)] = []
+        var compact: [(Ciphertext, CompactPlaintext)] = []
         pairs.reserveCapacity(terms.count)
         for term in terms {
             switch try patterns.operand(term.pattern) {
             case let .ntt(plaintext): pairs.append((term.value, plaintext))
+            case let .packed(plaintext): packed.append((term.value, plaintext))
             case let .compact(plaintext): compact.append((term.value, plaintext))
             }
         }
-        return try evaluator.rescale(evaluator.multiplyAccumulate(pairs, compact: compact))
+        return try evaluator.rescale(evaluator.multiplyAccumulate(pairs, packed: packed, compact: compact))
     }
 
     public func add(_ values: [Ciphertext]) throws(CKKSError) -> Ciphertext {

@@ -278,6 +278,36 @@ struct SchemeTests {
         }
     }
 
+    @Test("packed plaintexts (5 or 6 bytes a residue): round trip and products bit-identical to the NTT form")
+    func packedProducts() throws {
+        // q0 of 44 bits (high bits in a UInt16), two of 36 bits (in a byte)
+        let parameters = try CKKSParameters.insecureTesting(degree: 1 << 11, dataPrimeBits: [44, 36, 36],
+                                                            specialPrimeBits: [45], log2Scale: 36)
+        let context = CKKSContext(parameters)
+        var generator = KeyGenerator(context: context, deterministicSeed: [UInt8](repeating: 9, count: 32))
+        var encryptor = try Encryptor(context: context, publicKey: generator.publicKey(), deterministicSeed: [UInt8](repeating: 2, count: 32))
+        let e = Evaluator(context: context)
+        func values(_ salt: Double) -> [Double] { (0..<context.slotCount).map { sin(Double($0) * 0.37 + salt) } }
+        let count = 18   // more than one 16-term chunk
+        let cs = try (0..<count).map { i in try encryptor.encrypt(values(Double(i))) }
+        let ps = try (0..<count).map { i in try context.encode(values(Double(i) + 0.5)) }
+        let packed = try ps.map { p throws -> PackedPlaintext in try #require(try context.packed(p)) }
+        #expect(packed[0].byteCount == context.degree * (6 + 5 + 5))
+        #expect(try packed.map { try context.plaintext($0) } == ps)
+        // built from the integer coefficients limb by limb: the same bytes
+        let rounded = try #require(try context.encoder.roundedCoefficients(values(0.5), scale: parameters.scale))
+        #expect(try context.packedPlaintext(fromRounded: rounded, level: context.maxLevel, scale: parameters.scale) == packed[0])
+        let reference = try e.multiplyAccumulate(Array(zip(cs, ps)))
+        #expect(try e.multiplyAccumulate([], packed: Array(zip(cs, packed)), compact: []) == reference)
+        #expect(try e.multiplyAccumulate(Array(zip(cs.prefix(5), ps.prefix(5))),
+                                         packed: Array(zip(cs.dropFirst(5), packed.dropFirst(5))), compact: []) == reference)
+        // at another level than the ciphertext: refused
+        let low = try #require(try context.packed(context.encode(values(1), level: 1)))
+        expectError(CKKSError.self, saying: "level") { try e.multiplyAccumulate([], packed: [(cs[0], low)], compact: []) }
+        // a chain with a prime of 2^48 or more has no packed form
+        #expect(try s.context.packed(s.context.encode(s.values(1))) == nil)
+    }
+
     @Test("ciphertext products with relinearization, down the whole chain")
     func ciphertextProducts() throws {
         let a = s.values(0.9), b = s.values(-0.3)

@@ -152,7 +152,9 @@ public struct LevelPlan: Sendable {
 /// The patterns of a program as CKKS plaintexts, each encoded at its level and scale, kept in
 /// one of three forms chosen per pattern under a memory budget:
 ///
-/// - **NTT form** (resident): ready to multiply; `(ℓ + 1)·N` words each;
+/// - **NTT form** (resident): ready to multiply; `(ℓ + 1)·N` residues each, by default
+///   **packed** in 5 bytes a residue (6 for a prime of 40 bits or more; `PackedPlaintext`),
+///   read at the same speed;
 /// - **compact**: the integer polynomial `⌊Δ·σ⁻¹(z)⌉`, `N` words whatever the level, turned into
 ///   NTT form on use (`ℓ + 1` reductions and NTTs: a fraction of a product's cost per limb);
 /// - **streamed**: nothing kept; encoded from the slot values on use (also an FFT).

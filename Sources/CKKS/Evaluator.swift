@@ -585,11 +585,8 @@ extension Evaluator {
         let n = basis.degree
         let small = terms.map { $0.1.isSmall }
         withCompactPointers(terms) { pointers in
-            out0.storage.withUnsafeMutableBufferPointer { o0 in
-                out1.storage.withUnsafeMutableBufferPointer { o1 in
-                    let r0 = UncheckedSendable(o0.baseAddress!), r1 = UncheckedSendable(o1.baseAddress!)
-                    let inputs = UncheckedSendable(pointers)
-                    basis.parallelism.forEach(basis.count) { i in
+            let inputs = UncheckedSendable(pointers)
+            forEachLimbOfSums(&out0, &out1, basis: basis) { i, first, second in
                         let modulus = basis.moduli[i], tables = basis.nttTables[i]
                         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: expansionChunk * n) { scratch in
                             withUnsafeTemporaryAllocation(of: ProductSums.Term.self, capacity: expansionChunk) { limbTerms in
@@ -603,13 +600,10 @@ extension Evaluator {
                                         limbTerms.initializeElement(at: j, to: ProductSums.Term(u: p.u + i * n, v: p.v + i * n, w: UnsafePointer(w)))
                                     }
                                     ProductSums.limb(modulus: modulus, count: n, terms: UnsafeBufferPointer(rebasing: limbTerms[0..<count]),
-                                                     first: r0.value + i * n, second: r1.value + i * n,
-                                                     accumulate: accumulate || start > 0)
+                                                     first: first, second: second, accumulate: accumulate || start > 0)
                                 }
                             }
                         }
-                    }
-                }
             }
         }
     }
@@ -628,11 +622,8 @@ extension Evaluator {
             if isWide[i] { highIndex[i] = wide; wide += 1 } else { highIndex[i] = narrow; narrow += 1 }
         }
         withPackedPointers(terms) { pointers in
-            out0.storage.withUnsafeMutableBufferPointer { o0 in
-                out1.storage.withUnsafeMutableBufferPointer { o1 in
-                    let r0 = UncheckedSendable(o0.baseAddress!), r1 = UncheckedSendable(o1.baseAddress!)
-                    let inputs = UncheckedSendable(pointers)
-                    basis.parallelism.forEach(basis.count) { i in
+            let inputs = UncheckedSendable(pointers)
+            forEachLimbOfSums(&out0, &out1, basis: basis) { i, first, second in
                         let terms = inputs.value, modulus = basis.moduli[i], h = highIndex[i] * n
                         if isWide[i] {
                             withUnsafeTemporaryAllocation(of: ProductSums.PackedTerm<UInt16>.self, capacity: terms.count) { limbTerms in
@@ -640,7 +631,7 @@ extension Evaluator {
                                     limbTerms.initializeElement(at: t, to: .init(u: p.u + i * n, v: p.v + i * n, low: p.low + i * n, high: p.wide + h))
                                 }
                                 ProductSums.limbPacked(modulus: modulus, count: n, terms: UnsafeBufferPointer(limbTerms),
-                                                       first: r0.value + i * n, second: r1.value + i * n, accumulate: accumulate)
+                                                       first: first, second: second, accumulate: accumulate)
                             }
                         } else {
                             withUnsafeTemporaryAllocation(of: ProductSums.PackedTerm<UInt8>.self, capacity: terms.count) { limbTerms in
@@ -648,11 +639,22 @@ extension Evaluator {
                                     limbTerms.initializeElement(at: t, to: .init(u: p.u + i * n, v: p.v + i * n, low: p.low + i * n, high: p.narrow + h))
                                 }
                                 ProductSums.limbPacked(modulus: modulus, count: n, terms: UnsafeBufferPointer(limbTerms),
-                                                       first: r0.value + i * n, second: r1.value + i * n, accumulate: accumulate)
+                                                       first: first, second: second, accumulate: accumulate)
                             }
                         }
-                    }
-                }
+            }
+        }
+    }
+
+    /// Runs `body(i, first, second)` for every limb `i` of the two sums, limbs in parallel, with
+    /// `first` and `second` pointing at limb `i` of `out0` and `out1`.
+    func forEachLimbOfSums(_ out0: inout DataPolynomial, _ out1: inout DataPolynomial, basis: RNSBasis,
+                           _ body: (Int, UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt64>) -> Void) {
+        let n = basis.degree
+        out0.storage.withUnsafeMutableBufferPointer { o0 in
+            out1.storage.withUnsafeMutableBufferPointer { o1 in
+                let r0 = UncheckedSendable(o0.baseAddress!), r1 = UncheckedSendable(o1.baseAddress!)
+                basis.parallelism.forEach(basis.count) { i in body(i, r0.value + i * n, r1.value + i * n) }
             }
         }
     }

@@ -52,13 +52,7 @@ public enum ProductSums {
     public static func limb(modulus m: Modulus, count n: Int, terms: UnsafeBufferPointer<Term>,
                             first: UnsafeMutablePointer<UInt64>, second: UnsafeMutablePointer<UInt64>,
                             accumulate: Bool = false) {
-        guard !terms.isEmpty else {
-            if !accumulate {
-                first.update(repeating: 0, count: n)
-                second.update(repeating: 0, count: n)
-            }
-            return
-        }
+        guard !terms.isEmpty else { return clearUnlessAccumulating(first, second, count: n, accumulate: accumulate) }
         let tile = min(Self.tile, n)
         if m.supportsFloatingProduct {
             var start = 0
@@ -150,6 +144,15 @@ public enum ProductSums {
         }
     }
 
+    /// An empty sum: zeros, or nothing added.
+    @inlinable
+    static func clearUnlessAccumulating(_ first: UnsafeMutablePointer<UInt64>, _ second: UnsafeMutablePointer<UInt64>,
+                                        count n: Int, accumulate: Bool) {
+        guard !accumulate else { return }
+        first.update(repeating: 0, count: n)
+        second.update(repeating: 0, count: n)
+    }
+
     /// A term whose shared factor is stored packed: residue `w[k] = low[k] + high[k]·2³²`
     /// (`High` = `UInt8` for primes below 2⁴⁰: 5 bytes a residue; `UInt16` below 2⁴⁸: 6 bytes).
     public struct PackedTerm<High: FixedWidthInteger & UnsignedInteger> {
@@ -175,13 +178,7 @@ public enum ProductSums {
                                         first: UnsafeMutablePointer<UInt64>, second: UnsafeMutablePointer<UInt64>,
                                         accumulate: Bool) {
         precondition(m.supportsFloatingProduct, "packed residues need a prime below 2^50")
-        guard !terms.isEmpty else {
-            if !accumulate {
-                first.update(repeating: 0, count: n)
-                second.update(repeating: 0, count: n)
-            }
-            return
-        }
+        guard !terms.isEmpty else { return clearUnlessAccumulating(first, second, count: n, accumulate: accumulate) }
         let tile = min(Self.tile, n)
         var start = 0
         while start < n {

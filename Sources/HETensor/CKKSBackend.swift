@@ -178,7 +178,8 @@ public final class PatternStore: @unchecked Sendable {
     let program: PackedProgram
     let plan: LevelPlan
     let context: CKKSContext
-    /// The form of each pattern (`.ntt` for the ones no instruction uses).
+    /// The form of each pattern (the kept form, `.packed` or `.ntt`, for the ones no instruction
+    /// uses, which are not encoded).
     public let forms: [Form]
     /// The stage of each pattern's first use (−1: unused).
     let stageOf: [Int]

@@ -57,18 +57,20 @@ public struct CompactPlaintext: Sendable, Equatable {
 /// more): the low 32 bits, then the high bits in a byte (or a `UInt16`). A product reads it at
 /// the cost of a zero-extension and an OR per residue (`ProductSums.limbPacked`), so it keeps a
 /// resident plaintext's speed in less memory (5/8 for the 34-bit primes of the default chain).
-/// Made by `CKKSContext.packed(_:)` for chains whose primes are all below 2⁴⁸.
+/// Made by `CKKSContext.packed(_:)` (from an NTT-form plaintext) or
+/// `CKKSContext.packedPlaintext(fromRounded:level:scale:)` (limb by limb from the rounded
+/// coefficients), for chains whose primes are all below 2⁴⁸; `CKKSContext.plaintext(_:)` unpacks.
 public struct PackedPlaintext: Sendable, Equatable {
     /// The level `ℓ` (limbs `q₀ … q_ℓ`).
     public let level: Int
     /// The scale `Δ` the values were multiplied by.
     public let scale: Double
     /// The low 32 bits of every residue, limb after limb (`(ℓ + 1)·N`).
-    let low: [UInt32]
+    var low: [UInt32]
     /// The high bits of the limbs whose prime is below 2⁴⁰, limb after limb, `N` each.
-    let narrowHigh: [UInt8]
+    var narrowHigh: [UInt8]
     /// The high bits of the limbs whose prime is 2⁴⁰ or more.
-    let wideHigh: [UInt16]
+    var wideHigh: [UInt16]
 
     /// Bytes held.
     public var byteCount: Int { low.count * 4 + narrowHigh.count + wideHigh.count * 2 }

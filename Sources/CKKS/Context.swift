@@ -58,6 +58,8 @@ public final class CKKSContext: Sendable {
     /// scale 1 (`σ(X^{N/2})ⱼ = ζ^{5ʲ·N/2} = i^{5ʲ} = i`, as `5ʲ ≡ 1 mod 4`). Multiplying by it is
     /// exact and keeps the scale.
     let imaginaryUnit: DataPolynomial
+    /// `packedHighPlace(limb:)` for every limb of the chain.
+    private let packedHighPlaces: [(wide: Bool, index: Int)]
 
     /// Builds every table. Cost: `L + K` NTT tables and a few hundred small base converters.
     /// `parallelism`: the threads of every operation in this context (one per processor by
@@ -108,6 +110,11 @@ public final class CKKSContext: Sendable {
         var unit = RNSPolynomial<Coefficient, OverQ>(zeroIn: dataBases[maxLevel])
         for i in 0...maxLevel { unit.storage[i * n + n / 2] = 1 }
         imaginaryUnit = unit.forwardNTT()
+        var narrowCount = 0, wideCount = 0
+        packedHighPlaces = parameters.dataPrimes.map { q in
+            if q >= ResiduePacking.narrowPrimeBound { defer { wideCount += 1 }; return (true, wideCount) }
+            defer { narrowCount += 1 }; return (false, narrowCount)
+        }
     }
 
     /// `X^{N/2}` (the constant `i` in every slot, scale 1) in NTT form over `{q₀ … q_ℓ}`.
@@ -191,33 +198,57 @@ public final class CKKSContext: Sendable {
         try plaintext(fromRounded: compact.coefficients, level: compact.level, scale: compact.scale)
     }
 
-    /// Residues of primes below this are packed in 5 bytes, the others (below 2⁴⁸) in 6.
-    static let narrowPrimeBound: UInt64 = 1 << 40
+    /// Where limb `i`'s high bits live in a `PackedPlaintext`: in the wide (`UInt16`) part or the
+    /// narrow (byte) part, at `index` among the limbs of that part. The same at every level, as
+    /// the limbs of level `ℓ` are the first `ℓ + 1` of the chain.
+    func packedHighPlace(limb i: Int) -> (wide: Bool, index: Int) { packedHighPlaces[i] }
 
-    /// Whether limb `i` of the chain keeps its high bits in a `UInt16` (prime of 40 bits or more).
-    func hasWideHigh(limb i: Int) -> Bool { dataBases[maxLevel].moduli[i].q >= Self.narrowPrimeBound }
+    /// Whether plaintexts at `level` can be packed (every prime below 2⁴⁸ with the floating product).
+    public func canPack(level: Int) -> Bool { dataBases[level].moduli.allSatisfy(ResiduePacking.supports) }
+
+    /// Whether `p`'s parts have the sizes of a packed plaintext of this context at its level.
+    func hasPackedShape(_ p: PackedPlaintext) -> Bool {
+        guard p.level >= 0, p.level <= maxLevel else { return false }
+        let n = degree, limbs = p.level + 1
+        let wide = (0..<limbs).reduce(0) { $0 + (packedHighPlaces[$1].wide ? 1 : 0) }
+        return p.low.count == limbs * n && p.wideHigh.count == wide * n && p.narrowHigh.count == (limbs - wide) * n
+    }
+
+    /// An all-zero packed plaintext at `level` and `scale`, for `packLimb` to fill.
+    private func zeroPacked(level: Int, scale: Double) -> PackedPlaintext {
+        let n = degree, limbs = level + 1
+        let wide = (0..<limbs).reduce(0) { $0 + (packedHighPlaces[$1].wide ? 1 : 0) }
+        return PackedPlaintext(level: level, scale: scale, low: [UInt32](repeating: 0, count: limbs * n),
+                               narrowHigh: [UInt8](repeating: 0, count: (limbs - wide) * n),
+                               wideHigh: [UInt16](repeating: 0, count: wide * n))
+    }
+
+    /// Packs the `N` NTT-form residues `w` of limb `i` into `p`.
+    private func packLimb(_ w: UnsafePointer<UInt64>, limb i: Int, into p: inout PackedPlaintext) {
+        let n = degree, place = packedHighPlaces[i]
+        p.low.withUnsafeMutableBufferPointer { low in
+            if place.wide {
+                p.wideHigh.withUnsafeMutableBufferPointer {
+                    ResiduePacking.pack(w, count: n, low: low.baseAddress! + i * n, high: $0.baseAddress! + place.index * n)
+                }
+            } else {
+                p.narrowHigh.withUnsafeMutableBufferPointer {
+                    ResiduePacking.pack(w, count: n, low: low.baseAddress! + i * n, high: $0.baseAddress! + place.index * n)
+                }
+            }
+        }
+    }
 
     /// `p` with every residue packed in 5 or 6 bytes (`PackedPlaintext`); nil when a prime of
     /// the chain is 2⁴⁸ or more (then only the NTT and compact forms apply).
     public func packed(_ p: Plaintext) throws(CKKSError) -> PackedPlaintext? {
         try checkPlaintext(p, level: p.level)
-        let moduli = dataBases[p.level].moduli
-        guard moduli.allSatisfy({ $0.q < 1 << 48 && $0.supportsFloatingProduct }) else { return nil }
-        let n = degree
-        var low = [UInt32](repeating: 0, count: moduli.count * n)
-        var narrow: [UInt8] = [], wide: [UInt16] = []
+        guard canPack(level: p.level) else { return nil }
+        var packed = zeroPacked(level: p.level, scale: p.scale)
         p.polynomial.data.withUnsafeBufferPointer { data in
-            for i in moduli.indices {
-                let limb = data.baseAddress! + i * n
-                for k in 0..<n { low[i * n + k] = UInt32(truncatingIfNeeded: limb[k]) }
-                if hasWideHigh(limb: i) {
-                    for k in 0..<n { wide.append(UInt16(truncatingIfNeeded: limb[k] >> 32)) }
-                } else {
-                    for k in 0..<n { narrow.append(UInt8(truncatingIfNeeded: limb[k] >> 32)) }
-                }
-            }
+            for i in 0...p.level { packLimb(data.baseAddress! + i * degree, limb: i, into: &packed) }
         }
-        return PackedPlaintext(level: p.level, scale: p.scale, low: low, narrowHigh: narrow, wideHigh: wide)
+        return packed
     }
 
     /// The packed plaintext at `level` and `scale` of an integer polynomial from
@@ -228,13 +259,9 @@ public final class CKKSContext: Sendable {
         try checkLevel(level)
         let n = degree
         guard rounded.count == n else { throw .degreeMismatch(expected: n, got: rounded.count) }
+        guard canPack(level: level) else { return nil }
         let basis = dataBases[level]
-        guard basis.moduli.allSatisfy({ $0.q < 1 << 48 && $0.supportsFloatingProduct }) else { return nil }
-        let wideCount = (0..<basis.count).filter { hasWideHigh(limb: $0) }.count
-        var low = [UInt32](repeating: 0, count: basis.count * n)
-        var narrow = [UInt8](repeating: 0, count: (basis.count - wideCount) * n)
-        var wide = [UInt16](repeating: 0, count: wideCount * n)
-        var narrowIndex = 0, wideIndex = 0
+        var packed = zeroPacked(level: level, scale: scale)
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { scratch in
             let w = scratch.baseAddress!
             rounded.withUnsafeBufferPointer { r in
@@ -242,35 +269,34 @@ public final class CKKSContext: Sendable {
                 for i in 0..<basis.count {
                     CKKSEncoder.reduce(r.baseAddress!, count: n, modulus: basis.moduli[i], small: small, into: w)
                     basis.nttTables[i].forward(w)
-                    for k in 0..<n { low[i * n + k] = UInt32(truncatingIfNeeded: w[k]) }
-                    if hasWideHigh(limb: i) {
-                        for k in 0..<n { wide[wideIndex * n + k] = UInt16(truncatingIfNeeded: w[k] >> 32) }
-                        wideIndex += 1
-                    } else {
-                        for k in 0..<n { narrow[narrowIndex * n + k] = UInt8(truncatingIfNeeded: w[k] >> 32) }
-                        narrowIndex += 1
-                    }
+                    packLimb(w, limb: i, into: &packed)
                 }
             }
         }
-        return PackedPlaintext(level: level, scale: scale, low: low, narrowHigh: narrow, wideHigh: wide)
+        return packed
     }
 
     /// The NTT-form plaintext of a packed one (what the products read).
     public func plaintext(_ packed: PackedPlaintext) throws(CKKSError) -> Plaintext {
         try checkLevel(packed.level)
+        guard hasPackedShape(packed) else {
+            throw .parameterMismatch("the packed plaintext does not belong to this context at level \(packed.level)")
+        }
         let n = degree, basis = dataBases[packed.level]
-        guard packed.low.count == basis.count * n else { throw .degreeMismatch(expected: basis.count * n, got: packed.low.count) }
         var polynomial = DataPolynomial(zeroIn: basis)
-        var narrowIndex = 0, wideIndex = 0
         polynomial.storage.withUnsafeMutableBufferPointer { data in
-            for i in 0..<basis.count {
-                if hasWideHigh(limb: i) {
-                    for k in 0..<n { data[i * n + k] = UInt64(packed.low[i * n + k]) | UInt64(packed.wideHigh[wideIndex * n + k]) << 32 }
-                    wideIndex += 1
-                } else {
-                    for k in 0..<n { data[i * n + k] = UInt64(packed.low[i * n + k]) | UInt64(packed.narrowHigh[narrowIndex * n + k]) << 32 }
-                    narrowIndex += 1
+            packed.low.withUnsafeBufferPointer { low in
+                packed.narrowHigh.withUnsafeBufferPointer { narrow in
+                    packed.wideHigh.withUnsafeBufferPointer { wide in
+                        for i in 0..<basis.count {
+                            let place = packedHighPlaces[i], out = data.baseAddress! + i * n, l = low.baseAddress! + i * n
+                            if place.wide {
+                                ResiduePacking.unpack(low: l, high: wide.baseAddress! + place.index * n, count: n, into: out)
+                            } else {
+                                ResiduePacking.unpack(low: l, high: narrow.baseAddress! + place.index * n, count: n, into: out)
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -188,9 +188,7 @@ public struct Evaluator: Sendable {
             guard p.level == level else { throw .levelMismatch(p.level, level) }
             guard c.size == 2 else { throw .invalidOperand("multiplyAccumulate needs relinearized ciphertexts") }
             try checkSameLevelAndScale(c, level, scale / p.scale)
-            let wide = (0..<basis.count).filter { context.hasWideHigh(limb: $0) }.count
-            guard p.low.count == basis.count * context.degree, p.wideHigh.count == wide * context.degree,
-                  p.narrowHigh.count == (basis.count - wide) * context.degree else {
+            guard context.hasPackedShape(p) else {
                 throw .parameterMismatch("the packed plaintext does not belong to this context at level \(level)")
             }
         }
@@ -615,33 +613,28 @@ extension Evaluator {
     func sumPackedProducts(_ terms: [(Ciphertext, PackedPlaintext)], basis: RNSBasis,
                            into out0: inout DataPolynomial, _ out1: inout DataPolynomial, accumulate: Bool) {
         let n = basis.degree
-        // the index of limb i within the narrow or the wide high parts
-        var highIndex = [Int](repeating: 0, count: basis.count), narrow = 0, wide = 0
-        let isWide = (0..<basis.count).map { context.hasWideHigh(limb: $0) }
-        for i in 0..<basis.count {
-            if isWide[i] { highIndex[i] = wide; wide += 1 } else { highIndex[i] = narrow; narrow += 1 }
-        }
         withPackedPointers(terms) { pointers in
             let inputs = UncheckedSendable(pointers)
             forEachLimbOfSums(&out0, &out1, basis: basis) { i, first, second in
-                        let terms = inputs.value, modulus = basis.moduli[i], h = highIndex[i] * n
-                        if isWide[i] {
-                            withUnsafeTemporaryAllocation(of: ProductSums.PackedTerm<UInt16>.self, capacity: terms.count) { limbTerms in
-                                for (t, p) in terms.enumerated() {
-                                    limbTerms.initializeElement(at: t, to: .init(u: p.u + i * n, v: p.v + i * n, low: p.low + i * n, high: p.wide + h))
-                                }
-                                ProductSums.limbPacked(modulus: modulus, count: n, terms: UnsafeBufferPointer(limbTerms),
-                                                       first: first, second: second, accumulate: accumulate)
-                            }
-                        } else {
-                            withUnsafeTemporaryAllocation(of: ProductSums.PackedTerm<UInt8>.self, capacity: terms.count) { limbTerms in
-                                for (t, p) in terms.enumerated() {
-                                    limbTerms.initializeElement(at: t, to: .init(u: p.u + i * n, v: p.v + i * n, low: p.low + i * n, high: p.narrow + h))
-                                }
-                                ProductSums.limbPacked(modulus: modulus, count: n, terms: UnsafeBufferPointer(limbTerms),
-                                                       first: first, second: second, accumulate: accumulate)
-                            }
+                let terms = inputs.value, modulus = basis.moduli[i], place = context.packedHighPlace(limb: i)
+                let h = place.index * n
+                if place.wide {
+                    withUnsafeTemporaryAllocation(of: ProductSums.PackedTerm<UInt16>.self, capacity: terms.count) { limbTerms in
+                        for (t, p) in terms.enumerated() {
+                            limbTerms.initializeElement(at: t, to: .init(u: p.u + i * n, v: p.v + i * n, low: p.low + i * n, high: p.wide + h))
                         }
+                        ProductSums.limbPacked(modulus: modulus, count: n, terms: UnsafeBufferPointer(limbTerms),
+                                               first: first, second: second, accumulate: accumulate)
+                    }
+                } else {
+                    withUnsafeTemporaryAllocation(of: ProductSums.PackedTerm<UInt8>.self, capacity: terms.count) { limbTerms in
+                        for (t, p) in terms.enumerated() {
+                            limbTerms.initializeElement(at: t, to: .init(u: p.u + i * n, v: p.v + i * n, low: p.low + i * n, high: p.narrow + h))
+                        }
+                        ProductSums.limbPacked(modulus: modulus, count: n, terms: UnsafeBufferPointer(limbTerms),
+                                               first: first, second: second, accumulate: accumulate)
+                    }
+                }
             }
         }
     }

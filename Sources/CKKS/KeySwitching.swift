@@ -15,8 +15,8 @@ public struct DecomposedPolynomial: Sendable {
     public let digitCount: Int
     /// Limbs per digit: `ℓ + 1 + K`.
     public let limbCount: Int
-    /// Digit `j`, limb `t` at `(j·limbCount + t)·N`.
-    var data: [UInt64]
+    /// Digit `j`, limb `t` at `(j·limbCount + t)·N` (NTT form over `Q_ℓ·P`).
+    public internal(set) var data: [UInt64]
 }
 
 extension CKKSContext {
@@ -94,22 +94,43 @@ extension CKKSContext {
         let keyRows = (0..<limbs).map { $0 <= level ? $0 : $0 + (key.level - level) }
         var out0 = ExtendedPolynomial(zeroIn: basis)
         var out1 = ExtendedPolynomial(zeroIn: basis)
-        let keyLimbs = key.limbCount
+        let keyLimbs = key.limbCount, dStride = limbs * n, kStride = keyLimbs * n
         decomposed.data.withUnsafeBufferPointer { dBuffer in
-            key.b.withUnsafeBufferPointer { bBuffer in
-                key.a.withUnsafeBufferPointer { aBuffer in
-                    out0.storage.withUnsafeMutableBufferPointer { o0 in
-                        out1.storage.withUnsafeMutableBufferPointer { o1 in
-                            let dp = UncheckedSendable(dBuffer.baseAddress!)
-                            let bp = UncheckedSendable(bBuffer.baseAddress!), ap = UncheckedSendable(aBuffer.baseAddress!)
-                            let op0 = UncheckedSendable(o0.baseAddress!), op1 = UncheckedSendable(o1.baseAddress!)
+            out0.storage.withUnsafeMutableBufferPointer { o0 in
+                out1.storage.withUnsafeMutableBufferPointer { o1 in
+                    let dp = UncheckedSendable(dBuffer.baseAddress!)
+                    let op0 = UncheckedSendable(o0.baseAddress!), op1 = UncheckedSendable(o1.baseAddress!)
+                    switch key.residues {
+                    case .words(let b, let a):
+                        b.withUnsafeBufferPointer { bBuffer in
+                            a.withUnsafeBufferPointer { aBuffer in
+                                let bp = UncheckedSendable(bBuffer.baseAddress!), ap = UncheckedSendable(aBuffer.baseAddress!)
+                                parallelism.forEach(limbs) { t in
+                                    let row = keyRows[t]
+                                    keyProductLimb(modulus: basis.moduli[t], digits: digits, n: n,
+                                                   d: dp.value + t * n, dStride: dStride,
+                                                   b: bp.value + row * n, a: ap.value + row * n, keyStride: kStride,
+                                                   out0: op0.value + t * n, out1: op1.value + t * n)
+                                }
+                            }
+                        }
+                    case .packed(let b, let a, let wideRow):
+                        let (places, narrowRows, wideRows) = KeySwitchingKey.highPlaces(wideRow)
+                        withPackedRowPointers(b, a) { b, a in
                             parallelism.forEach(limbs) { t in
-                                let row = keyRows[t]
-                                let dStride = limbs * n, kStride = keyLimbs * n
-                                keyProductLimb(modulus: basis.moduli[t], digits: digits, n: n,
-                                               d: dp.value + t * n, dStride: dStride,
-                                               b: bp.value + row * n, a: ap.value + row * n, keyStride: kStride,
-                                               out0: op0.value + t * n, out1: op1.value + t * n)
+                                let row = keyRows[t], place = places[row]
+                                let d = dp.value + t * n, out0 = op0.value + t * n, out1 = op1.value + t * n
+                                if wideRow[row] {
+                                    keyProductLimbPacked(modulus: basis.moduli[t], digits: digits, n: n, d: d, dStride: dStride,
+                                                         bLow: b.low + row * n, bHigh: b.wide + place * n,
+                                                         aLow: a.low + row * n, aHigh: a.wide + place * n,
+                                                         lowStride: kStride, highStride: wideRows * n, out0: out0, out1: out1)
+                                } else {
+                                    keyProductLimbPacked(modulus: basis.moduli[t], digits: digits, n: n, d: d, dStride: dStride,
+                                                         bLow: b.low + row * n, bHigh: b.narrow + place * n,
+                                                         aLow: a.low + row * n, aHigh: a.narrow + place * n,
+                                                         lowStride: kStride, highStride: narrowRows * n, out0: out0, out1: out1)
+                                }
                             }
                         }
                     }
@@ -190,5 +211,50 @@ func keyProductLimb(modulus m: Modulus, digits: Int, n: Int, d: UnsafePointer<UI
             terms.initializeElement(at: j, to: ProductSums.Term(u: b + j * keyStride, v: a + j * keyStride, w: d + j * dStride))
         }
         ProductSums.limb(modulus: m, count: n, terms: UnsafeBufferPointer(terms), first: out0, second: out1)
+    }
+}
+
+/// `keyProductLimb` for a packed key: digit `j`'s rows at `+ j·lowStride` (low words) and
+/// `+ j·highStride` (high parts).
+@inline(__always)
+func keyProductLimbPacked<High: FixedWidthInteger & UnsignedInteger>(
+    modulus m: Modulus, digits: Int, n: Int, d: UnsafePointer<UInt64>, dStride: Int,
+    bLow: UnsafePointer<UInt32>, bHigh: UnsafePointer<High>, aLow: UnsafePointer<UInt32>, aHigh: UnsafePointer<High>,
+    lowStride: Int, highStride: Int, out0: UnsafeMutablePointer<UInt64>, out1: UnsafeMutablePointer<UInt64>
+) {
+    withUnsafeTemporaryAllocation(of: ProductSums.PackedPairTerm<High>.self, capacity: digits) { terms in
+        for j in 0..<digits {
+            terms.initializeElement(at: j, to: .init(uLow: bLow + j * lowStride, uHigh: bHigh + j * highStride,
+                                                     vLow: aLow + j * lowStride, vHigh: aHigh + j * highStride,
+                                                     w: d + j * dStride))
+        }
+        ProductSums.limbPackedPair(modulus: m, count: n, terms: UnsafeBufferPointer(terms), first: out0, second: out1)
+    }
+}
+
+/// Runs `body` with sendable base addresses of two packed row families (an empty high part
+/// gets a placeholder never read).
+func withPackedRowPointers<R>(_ b: KeySwitchingKey.PackedRows, _ a: KeySwitchingKey.PackedRows,
+                              _ body: (PackedRowPointers, PackedRowPointers) -> R) -> R {
+    b.pointers { bp in a.pointers { ap in body(bp, ap) } }
+}
+
+/// Base addresses of a `KeySwitchingKey.PackedRows`, valid inside `pointers(_:)`.
+struct PackedRowPointers: @unchecked Sendable {
+    let low: UnsafePointer<UInt32>
+    let narrow: UnsafePointer<UInt8>
+    let wide: UnsafePointer<UInt16>
+}
+
+extension KeySwitchingKey.PackedRows {
+    func pointers<R>(_ body: (PackedRowPointers) -> R) -> R {
+        let placeholder8: [UInt8] = [0], placeholder16: [UInt16] = [0]
+        return low.withUnsafeBufferPointer { low in
+            (narrowHigh.isEmpty ? placeholder8 : narrowHigh).withUnsafeBufferPointer { narrow in
+                (wideHigh.isEmpty ? placeholder16 : wideHigh).withUnsafeBufferPointer { wide in
+                    body(PackedRowPointers(low: low.baseAddress!, narrow: narrow.baseAddress!, wide: wide.baseAddress!))
+                }
+            }
+        }
     }
 }

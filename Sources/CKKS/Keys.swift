@@ -109,12 +109,143 @@ public struct KeySwitchingKey: Sendable, Equatable {
     /// Limbs per polynomial (`level + 1 + K`).
     public let limbCount: Int
     public let degree: Int
-    /// All `b_j`, NTT form over `Q_level·P`: digit `j`, limb `r` at `(j·limbCount + r)·N`.
-    public internal(set) var b: [UInt64]
-    /// All `a_j`, same layout.
-    public internal(set) var a: [UInt64]
+    /// The `b_j` and `a_j`, NTT form over `Q_level·P`, digit `j`, limb `r` at `(j·limbCount + r)·N`.
+    let residues: Residues
     /// The seed every `a_j` is expanded from.
     public let seed: [UInt8]
+
+    /// How the key's residues are held in memory: in words, or — when every prime of
+    /// `Q_level·P` is below 2⁴⁸ (every shipped preset) — in 5 or 6 bytes each
+    /// (`ResiduePacking`; rows of a prime below 2⁴⁰ take 5), read by the key product at the same
+    /// cost (`ProductSums.limbPackedPair`): 5/8 to 6/8 of the memory, bit-identical products.
+    enum Residues: Sendable, Equatable {
+        case words(b: [UInt64], a: [UInt64])
+        /// `wideRow[r]`: limb `r` keeps its high bits in `UInt16`s; the high parts hold, digit
+        /// after digit, the narrow (resp. wide) rows in limb order, `N` residues each.
+        case packed(b: PackedRows, a: PackedRows, wideRow: [Bool])
+    }
+
+    /// One polynomial family (`b` or `a`) packed: `low` in the words' layout, high bits split.
+    struct PackedRows: Sendable, Equatable {
+        var low: [UInt32]
+        var narrowHigh: [UInt8]
+        var wideHigh: [UInt16]
+    }
+
+    /// Packs `b` and `a` when every modulus of `basis` (the key's `Q_level·P`) allows it.
+    init(parametersFingerprint: Fingerprint, level: Int, digitCount: Int, basis: RNSBasis,
+         b: [UInt64], a: [UInt64], seed: [UInt8]) {
+        self.parametersFingerprint = parametersFingerprint
+        self.level = level
+        self.digitCount = digitCount
+        self.limbCount = basis.count
+        self.degree = basis.degree
+        self.seed = seed
+        guard basis.moduli.allSatisfy(ResiduePacking.supports) else {
+            residues = .words(b: b, a: a)
+            return
+        }
+        let wideRow = basis.moduli.map { $0.q >= ResiduePacking.narrowPrimeBound }
+        residues = .packed(b: Self.pack(b, wideRow: wideRow, digits: digitCount, n: basis.degree),
+                           a: Self.pack(a, wideRow: wideRow, digits: digitCount, n: basis.degree), wideRow: wideRow)
+    }
+
+    /// For limb `r`: whether it is wide, and its row index within the narrow or wide part of a digit.
+    static func highPlaces(_ wideRow: [Bool]) -> (places: [Int], narrowRows: Int, wideRows: Int) {
+        var narrow = 0, wide = 0
+        let places = wideRow.map { w -> Int in
+            if w { defer { wide += 1 }; return wide }
+            defer { narrow += 1 }; return narrow
+        }
+        return (places, narrow, wide)
+    }
+
+    private static func pack(_ x: [UInt64], wideRow: [Bool], digits: Int, n: Int) -> PackedRows {
+        let (places, narrowRows, wideRows) = highPlaces(wideRow)
+        let limbs = wideRow.count
+        var rows = PackedRows(low: [UInt32](repeating: 0, count: x.count),
+                              narrowHigh: [UInt8](repeating: 0, count: digits * narrowRows * n),
+                              wideHigh: [UInt16](repeating: 0, count: digits * wideRows * n))
+        x.withUnsafeBufferPointer { x in
+            rows.low.withUnsafeMutableBufferPointer { low in
+                rows.narrowHigh.withUnsafeMutableBufferPointer { narrow in
+                    rows.wideHigh.withUnsafeMutableBufferPointer { wide in
+                        for j in 0..<digits {
+                            for r in 0..<limbs {
+                                let offset = (j * limbs + r) * n
+                                if wideRow[r] {
+                                    ResiduePacking.pack(x.baseAddress! + offset, count: n, low: low.baseAddress! + offset,
+                                                        high: wide.baseAddress! + (j * wideRows + places[r]) * n)
+                                } else {
+                                    ResiduePacking.pack(x.baseAddress! + offset, count: n, low: low.baseAddress! + offset,
+                                                        high: narrow.baseAddress! + (j * narrowRows + places[r]) * n)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return rows
+    }
+
+    private func unpack(_ rows: PackedRows, wideRow: [Bool]) -> [UInt64] {
+        let (places, narrowRows, wideRows) = Self.highPlaces(wideRow)
+        let n = degree
+        var x = [UInt64](repeating: 0, count: rows.low.count)
+        x.withUnsafeMutableBufferPointer { x in
+            rows.low.withUnsafeBufferPointer { low in
+                rows.narrowHigh.withUnsafeBufferPointer { narrow in
+                    rows.wideHigh.withUnsafeBufferPointer { wide in
+                        for j in 0..<digitCount {
+                            for r in 0..<limbCount {
+                                let offset = (j * limbCount + r) * n
+                                if wideRow[r] {
+                                    ResiduePacking.unpack(low: low.baseAddress! + offset, high: wide.baseAddress! + (j * wideRows + places[r]) * n,
+                                                          count: n, into: x.baseAddress! + offset)
+                                } else {
+                                    ResiduePacking.unpack(low: low.baseAddress! + offset, high: narrow.baseAddress! + (j * narrowRows + places[r]) * n,
+                                                          count: n, into: x.baseAddress! + offset)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return x
+    }
+
+    /// All `b_j`, NTT form over `Q_level·P`: digit `j`, limb `r` at `(j·limbCount + r)·N`
+    /// (a copy in words, whatever the form held).
+    public var b: [UInt64] {
+        switch residues {
+        case .words(let b, _): b
+        case .packed(let b, _, let wideRow): unpack(b, wideRow: wideRow)
+        }
+    }
+
+    /// All `a_j`, same layout.
+    public var a: [UInt64] {
+        switch residues {
+        case .words(_, let a): a
+        case .packed(_, let a, let wideRow): unpack(a, wideRow: wideRow)
+        }
+    }
+
+    /// Whether the residues are held packed (5 or 6 bytes each).
+    public var isPacked: Bool {
+        if case .packed = residues { return true }
+        return false
+    }
+
+    /// Bytes the residues take in memory.
+    public var byteCount: Int {
+        switch residues {
+        case .words(let b, let a): (b.count + a.count) * 8
+        case .packed(let b, let a, _): [b, a].reduce(0) { $0 + $1.low.count * 4 + $1.narrowHigh.count + $1.wideHigh.count * 2 }
+        }
+    }
 }
 
 /// The key that switches `s²` back to `s` after a ciphertext product.
@@ -244,7 +375,7 @@ public struct KeyGenerator {
             }
         }
         return KeySwitchingKey(parametersFingerprint: context.parameters.fingerprint, level: level,
-                               digitCount: plan.digits.count, limbCount: basis.count, degree: n, b: bs, a: as_, seed: seed)
+                               digitCount: plan.digits.count, basis: basis, b: bs, a: as_, seed: seed)
     }
 
     /// The relinearization key (`s² → s`) for products at every level.

@@ -453,7 +453,7 @@ extension KeySwitchingKey {
             a += (Sampler.uniformPolynomial(basis: basis, seed: seed, domain: UInt64(j)) as ExtendedPolynomial).data
         }
         return KeySwitchingKey(parametersFingerprint: context.parameters.fingerprint, level: level, digitCount: digits,
-                               limbCount: basis.count, degree: context.degree, b: b, a: a, seed: seed)
+                               basis: basis, b: b, a: a, seed: seed)
     }
 }
 

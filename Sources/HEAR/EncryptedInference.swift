@@ -138,8 +138,8 @@ public final class EncryptedInference: @unchecked Sendable {
 
     /// Bytes of the evaluation keys held by the server (Galois and relinearization keys).
     public var evaluationKeyBytes: Int {
-        let galois = backend.galoisKeys.entries.values.reduce(0) { $0 + ($1.key.b.count + $1.key.a.count) * 8 }
-        let relinearization = (backend.relinearizationKey.key.b.count + backend.relinearizationKey.key.a.count) * 8
+        let galois = backend.galoisKeys.entries.values.reduce(0) { $0 + $1.key.byteCount }
+        let relinearization = backend.relinearizationKey.key.byteCount
         return galois + relinearization
     }
 }

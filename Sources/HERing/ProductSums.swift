@@ -204,4 +204,91 @@ public enum ProductSums {
             start += count
         }
     }
+
+    /// A term whose two factors are stored packed (a key's `b_j`, `a_j`), the shared factor `w`
+    /// in words: `u[k] = uLow[k] + uHigh[k]·2³²`, the same for `v`.
+    public struct PackedPairTerm<High: FixedWidthInteger & UnsignedInteger> {
+        public var uLow: UnsafePointer<UInt32>
+        public var uHigh: UnsafePointer<High>
+        public var vLow: UnsafePointer<UInt32>
+        public var vHigh: UnsafePointer<High>
+        public var w: UnsafePointer<UInt64>
+
+        @inlinable
+        public init(uLow: UnsafePointer<UInt32>, uHigh: UnsafePointer<High>, vLow: UnsafePointer<UInt32>,
+                    vHigh: UnsafePointer<High>, w: UnsafePointer<UInt64>) {
+            self.uLow = uLow
+            self.uHigh = uHigh
+            self.vLow = vLow
+            self.vHigh = vHigh
+            self.w = w
+        }
+    }
+
+    /// `limb` for packed `u`, `v` (no permutation, no accumulation): the same sums, bit for bit.
+    /// Needs `q < 2⁵⁰` and every residue below `q`.
+    @inlinable
+    public static func limbPackedPair<High>(modulus m: Modulus, count n: Int, terms: UnsafeBufferPointer<PackedPairTerm<High>>,
+                                            first: UnsafeMutablePointer<UInt64>, second: UnsafeMutablePointer<UInt64>) {
+        precondition(m.supportsFloatingProduct, "packed residues need a prime below 2^50")
+        guard !terms.isEmpty else { return clearUnlessAccumulating(first, second, count: n, accumulate: false) }
+        let tile = min(Self.tile, n)
+        var start = 0
+        while start < n {
+            let count = min(tile, n - start)
+            let out0 = first + start, out1 = second + start
+            for (t, term) in terms.enumerated() {
+                let uLow = term.uLow + start, uHigh = term.uHigh + start
+                let vLow = term.vLow + start, vHigh = term.vHigh + start, w = term.w + start
+                if t == 0 {
+                    for k in 0..<count {
+                        let u = UInt64(uLow[k]) | UInt64(uHigh[k]) &<< 32, v = UInt64(vLow[k]) | UInt64(vHigh[k]) &<< 32
+                        out0[k] = m.multiplyFloating(u, w[k])
+                        out1[k] = m.multiplyFloating(v, w[k])
+                    }
+                } else {
+                    for k in 0..<count {
+                        let u = UInt64(uLow[k]) | UInt64(uHigh[k]) &<< 32, v = UInt64(vLow[k]) | UInt64(vHigh[k]) &<< 32
+                        out0[k] = m.add(out0[k], m.multiplyFloating(u, w[k]))
+                        out1[k] = m.add(out1[k], m.multiplyFloating(v, w[k]))
+                    }
+                }
+            }
+            start += count
+        }
+    }
+}
+
+/// Residues below 2⁴⁸ kept in 5 or 6 bytes: the low 32 bits, and the high bits in a byte (for a
+/// prime below 2⁴⁰) or a `UInt16`. The one split used by packed plaintexts and packed keys; the
+/// products rebuild `low | high << 32` as they read (`ProductSums.limbPacked`, `limbPackedPair`).
+public enum ResiduePacking {
+    /// Primes below this keep their high bits in a byte, the others (below 2⁴⁸) in a `UInt16`.
+    public static let narrowPrimeBound: UInt64 = 1 << 40
+
+    /// Bytes of one residue modulo `prime`: 4 + 1, or 4 + 2 for a prime of 40 bits or more.
+    @inlinable
+    public static func bytes(prime: UInt64) -> Int { prime < narrowPrimeBound ? 5 : 6 }
+
+    /// Whether residues modulo `m` can be packed (below 2⁴⁸, and the floating product applies).
+    @inlinable
+    public static func supports(_ m: Modulus) -> Bool { m.q < 1 << 48 && m.supportsFloatingProduct }
+
+    /// Splits `count` residues `w` into `low` and `high`.
+    @inlinable
+    public static func pack<High: FixedWidthInteger & UnsignedInteger>(_ w: UnsafePointer<UInt64>, count n: Int,
+                                                                       low: UnsafeMutablePointer<UInt32>,
+                                                                       high: UnsafeMutablePointer<High>) {
+        for k in 0..<n {
+            low[k] = UInt32(truncatingIfNeeded: w[k])
+            high[k] = High(truncatingIfNeeded: w[k] >> 32)
+        }
+    }
+
+    /// Rebuilds `count` residues from `low` and `high` into `w`.
+    @inlinable
+    public static func unpack<High: FixedWidthInteger & UnsignedInteger>(low: UnsafePointer<UInt32>, high: UnsafePointer<High>,
+                                                                         count n: Int, into w: UnsafeMutablePointer<UInt64>) {
+        for k in 0..<n { w[k] = UInt64(low[k]) | UInt64(high[k]) &<< 32 }
+    }
 }

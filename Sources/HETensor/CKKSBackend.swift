@@ -204,13 +204,12 @@ public final class PatternStore: @unchecked Sendable {
             }
         }
         let n = context.degree
-        let pack = packResidues && context.parameters.dataPrimes.allSatisfy { $0 < 1 << 48 }
-            && context.dataBases[context.maxLevel].moduli.allSatisfy(\.supportsFloatingProduct)
-        // bytes of a pattern ready to multiply: 8 a residue, or packed 4 + 1 (4 + 2 for a prime ≥ 2⁴⁰)
+        let pack = packResidues && context.canPack(level: context.maxLevel)
+        // bytes of a pattern ready to multiply: 8 a residue, or packed
         func nttBytes(_ p: Int) -> Int {
             let level = plan.patternLevels[p]
             guard pack else { return (level + 1) * n * 8 }
-            return context.parameters.dataPrimes.prefix(level + 1).reduce(0) { $0 + n * ($1 < 1 << 40 ? 5 : 6) }
+            return context.parameters.dataPrimes.prefix(level + 1).reduce(0) { $0 + n * ResiduePacking.bytes(prime: $1) }
         }
         let stageBytes = patternsOfStage.map { $0.reduce(0) { $0 + nttBytes($1) } }
         var forms = [Form](repeating: pack ? .packed : .ntt, count: program.patterns.count)

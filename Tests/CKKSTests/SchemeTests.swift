@@ -308,6 +308,55 @@ struct SchemeTests {
         #expect(try s.context.packed(s.context.encode(s.values(1))) == nil)
     }
 
+    @Test("packed key-switching keys (5 or 6 bytes a residue): key products equal the naive sums over the words, rotations decrypt")
+    func packedKeys() throws {
+        // q0 of 44 bits and p0 of 45 (high bits in a UInt16), two of 36 bits (in a byte)
+        let parameters = try CKKSParameters.insecureTesting(degree: 1 << 11, dataPrimeBits: [44, 36, 36],
+                                                            specialPrimeBits: [45], log2Scale: 36)
+        let context = CKKSContext(parameters)
+        var generator = KeyGenerator(context: context, deterministicSeed: [UInt8](repeating: 5, count: 32))
+        var encryptor = try Encryptor(context: context, publicKey: generator.publicKey(), deterministicSeed: [UInt8](repeating: 6, count: 32))
+        let decryptor = try Decryptor(context: context, secretKey: generator.secretKey)
+        let keys = generator.galoisKeys(steps: [1, -3])
+        let key = try #require(keys.entries[context.galoisElement(forRotation: 1)]?.key)
+        let n = context.degree
+        #expect(key.isPacked)
+        #expect(key.byteCount == 2 * key.digitCount * n * (6 + 5 + 5 + 6))
+        // a chain with a prime of 2^48 or more keeps its keys in words
+        #expect(s.galoisKeys.entries.values.allSatisfy { !$0.key.isPacked && $0.key.byteCount == ($0.key.b.count + $0.key.a.count) * 8 })
+        let z = (0..<context.slotCount).map { cos(Double($0) * 0.21) }
+        let ct = try encryptor.encrypt(context.encode(z))
+        let b = key.b, a = key.a
+        for level in 0...context.maxLevel {
+            let c = try Evaluator(context: context).dropLevel(ct, to: level)
+            let decomposed = try context.decompose(c.parts[1], level: level)
+            let (x0, x1) = try context.keyProduct(decomposed, key: key)
+            // Σ_j d_j·b_j, Σ_j d_j·a_j, coefficient by coefficient with a full-width remainder
+            let basis = context.extendedBases[level], limbs = basis.count
+            var expected0 = [UInt64](repeating: 0, count: limbs * n), expected1 = expected0
+            for t in 0..<limbs {
+                let q = basis.moduli[t].q, row = t <= level ? t : t + (key.level - level)
+                for k in 0..<n {
+                    var s0: UInt64 = 0, s1: UInt64 = 0
+                    for j in 0..<decomposed.digitCount {
+                        let d = decomposed.data[(j * limbs + t) * n + k], r = (j * key.limbCount + row) * n + k
+                        s0 = (s0 + q.dividingFullWidth(d.multipliedFullWidth(by: b[r])).remainder) % q
+                        s1 = (s1 + q.dividingFullWidth(d.multipliedFullWidth(by: a[r])).remainder) % q
+                    }
+                    expected0[t * n + k] = s0
+                    expected1[t * n + k] = s1
+                }
+            }
+            #expect(x0.data == expected0 && x1.data == expected1, "level \(level)")
+            for step in [1, -3] {
+                let rotated = try decryptor.decryptReal(Evaluator(context: context).rotate(c, by: step, keys: keys))
+                #expect(precision(rotatedLeft(z, by: step), rotated) > 20, "level \(level), step \(step)")
+            }
+        }
+        // the serialized key is the words' one: a round trip gives the same packed key
+        #expect(try GaloisKeys(deserializing: keys.serialized(context: context), context: context) == keys)
+    }
+
     @Test("ciphertext products with relinearization, down the whole chain")
     func ciphertextProducts() throws {
         let a = s.values(0.9), b = s.values(-0.3)

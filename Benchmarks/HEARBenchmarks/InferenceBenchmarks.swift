@@ -17,6 +17,11 @@ struct InferenceBenchmarkOptions {
     var weightBudget: Int? = EncryptedInference.defaultWeightBudget
     /// Also profile one prediction and print the cost model beside it.
     var profile = false
+    /// Also record the parallel loops of one prediction on one thread and on `threads`, and
+    /// print the work/span model's prediction for 2, 4, 8 and 16 threads beside the measurement.
+    var parallelProfile = false
+    /// With `--parallel-profile loops`: also one line per top-level loop of the one-thread run.
+    var parallelLoops = false
 
     init(_ arguments: [String]) throws {
         for (flag, value) in try optionPairs(arguments) {
@@ -35,6 +40,10 @@ struct InferenceBenchmarkOptions {
             case "--profile":
                 guard value == "yes" || value == "no" else { throw BenchmarkError.usage("--profile takes yes or no") }
                 profile = value == "yes"
+            case "--parallel-profile":
+                guard ["yes", "no", "loops"].contains(value) else { throw BenchmarkError.usage("--parallel-profile takes yes, no or loops") }
+                parallelProfile = value != "no"
+                parallelLoops = value == "loops"
             case "--weights-memory":
                 if value == "all" { weightBudget = nil } else {
                     guard let mb = Int(value), mb >= 0 else { throw BenchmarkError.usage("--weights-memory takes megabytes or all") }
@@ -103,6 +112,13 @@ func benchmarkInference(_ options: InferenceBenchmarkOptions) throws {
                    ("galois_keys", inference.backend.galoisKeys.entries.count),
                    ("resident_weights_mb", Double(inference.backend.patterns.residentBytes) / 1e6),
                    ("argmax_agreement", agree), ("max_logit_error", String(format: "%.3e", worst))])
+    if options.parallelProfile, testSet.count > 0 {
+        let input = Preprocessing.normalize(testSet.sequences[0])
+        let serial = try EncryptedInference(network: folded, method: options.method, packing: options.packing, parameters: parameters,
+                                            weightBudget: options.weightBudget, parallelism: .serial)
+        try emitParallelProfile(one: serial, many: inference, threads: options.threads, input: input, loops: options.parallelLoops,
+                                common: common)
+    }
     if options.profile, testSet.count > 0 {
         let prediction = try inference.predict(Preprocessing.normalize(testSet.sequences[0]), profiling: true)
         guard let profile = prediction.profile else { return }
@@ -226,3 +242,42 @@ struct UnitCosts {
         return Double(instructions) * perInstruction + Double(operations) * perOperation
     }
 }
+
+/// One prediction recorded on one thread and one on `threads` (each after a warm-up
+/// prediction): per phase and in all, the serial seconds, the work/span model's wall time at 2,
+/// 4, 8 and 16 threads (from the one-thread recording), the measured wall time on `threads`,
+/// and each worker's busy and join-wait seconds there; with `loops`, first one line per top-level
+/// loop of the one-thread run (items, seconds, longest item, inner loops by width, model at 2).
+func emitParallelProfile(one: EncryptedInference, many: EncryptedInference, threads: Int, input: ActionInput,
+                         loops: Bool, common: [(String, Any)]) throws {
+    func recorded(_ inference: EncryptedInference) throws -> ParallelProfile {
+        _ = try inference.predict(input)
+        return try ParallelProfile.record { _ in try inference.predict(input) }.1
+    }
+    let single = try recorded(one), multiple = try recorded(many)
+    func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "n/a" }
+    if loops {
+        for (index, loop) in single.loops.enumerated() {
+            let inner = loop.innerWork.reduce(into: [Int: Double]()) { $0.merge($1, uniquingKeysWith: +) }
+            emit(common + [("loop", index), ("phase", loop.phase), ("items", loop.items), ("seconds", f(loop.wall)),
+                           ("longest_item_s", f(loop.itemSeconds.max())),
+                           ("inner_by_width", inner.keys.sorted().map { "\($0):\(f(inner[$0]))" }.joined(separator: ",")),
+                           ("model_2_s", f(ParallelProfile.predictedSeconds(threads: 2, serial: 0, loops: [loop])))])
+        }
+    }
+    for phase in single.phases.map(Optional.some) + [nil] {
+        let oneThread = phase.map { single.phaseWall[$0] ?? 0 } ?? single.wall
+        let measured = phase.map { multiple.phaseWall[$0] ?? 0 } ?? multiple.wall
+        let workers = multiple.workerTotals(phase: phase)
+        var line = common + [("parallel_profile", phase ?? "prediction"), ("one_thread_s", f(oneThread)),
+                             ("serial_s", f(single.serialSeconds(phase: phase))),
+                             ("serial_fraction", f(oneThread > 0 ? single.serialSeconds(phase: phase) / oneThread : 0))]
+        for p in [2, 4, 8, 16] { line.append(("model_\(p)_s", f(single.predictedSeconds(threads: p, phase: phase)))) }
+        line += [("measured_\(threads)_s", f(measured)),
+                 ("measured_speedup", f(measured > 0 ? oneThread / measured : nil)),
+                 ("busy_s", workers.map { f($0.busy) }.joined(separator: ",")),
+                 ("join_wait_s", workers.map { f($0.wait) }.joined(separator: ","))]
+        emit(line)
+    }
+}
+

@@ -191,7 +191,7 @@ case "--help", "-h", "help":
                HEARBenchmarks ckks [--preset hear|fast-hear|default] [--threads N]
                HEARBenchmarks inference [--model <name|dir>] [--method fast-hear|hear] [--threads N] [--samples K]
                                         [--preset default|hear|fast-hear] [--data <dir>] [--weights-memory <MB>|all]
-                                        [--packing auto|real|complex] [--profile yes|no]
+                                        [--packing auto|real|complex] [--profile yes|no] [--parallel-profile yes|no]
                HEARBenchmarks files [--model <name|dir>] [--method fast-hear|hear] [--threads N] [--preset default|seal-style]
                                     (sizes of the party files, time to write and to read them back)
                HEARBenchmarks crypto               (SHA-256/512 over 100 MB, HMAC, Ed25519 sign and verify)

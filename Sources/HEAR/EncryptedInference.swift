@@ -114,12 +114,14 @@ public final class EncryptedInference: @unchecked Sendable {
             withUnsafeBytes(of: UInt64(counter).littleEndian) { for (i, b) in $0.enumerated() { seed[i] ^= b } }
             sampleSeed = seed
         }
+        ParallelProfile.installed?.setPhase("encrypt")
         var client = try Client(publicKey: clientKey, deterministicSeed: sampleSeed)
         let ciphertext = try client.encrypt(input)
         var seconds: [(phase: String, seconds: Double)] = [("encrypt", wallSeconds(since: start))]
         let (result, phases, profile) = try server.evaluate(ciphertext, profiling: profiling)
         seconds += phases
         start = DispatchTime.now().uptimeNanoseconds
+        ParallelProfile.installed?.setPhase("decrypt")
         let slots = try station.decryptSlots(result)
         let scores = program.scores(ofDecryptedSlots: slots)
         seconds.append(("decrypt", wallSeconds(since: start)))

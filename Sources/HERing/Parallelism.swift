@@ -39,6 +39,9 @@ public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
     /// the items `w, w + threads, …`). `body` must only write state that belongs to item `i`.
     @inlinable
     public func forEach(_ count: Int, _ body: (Int) -> Void) {
+        if let recorder = ParallelProfile.installed {
+            return recorder.forEach(count, threads: threadCount, body)
+        }
         let threads = min(threadCount, count)
         if threads <= 1 {
             for i in 0..<count { body(i) }
@@ -65,6 +68,225 @@ public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
             forEach(count) { i in slots.value[i] = transform(i) }
         }
         return results.map { $0! }
+    }
+}
+
+/// The work and span of the parallel loops of a computation, for the work/span (Amdahl) model
+/// of `Docs/Performance.md` §8: installed for the duration of `record(_:)` (one recording per
+/// process at a time; the benchmarks use it, the library never installs it), it times every
+/// `Parallelism.forEach` called while it is installed.
+///
+/// A loop called from the recording thread outside any other loop is *top-level*; for it the
+/// recording keeps the wall time, each worker's busy time (the rest of the wall time is that
+/// worker's wait at the join) and each item's duration. A loop inside a top-level item, on the
+/// recording thread, is *inner*: its wall time and width are added to that item (`innerWork`),
+/// so that a one-thread recording says how much of each item could itself run in parallel and
+/// over how many limbs. Inner loops on other threads are not recorded (a several-thread
+/// recording gives the top level: busy, wait, wall). The same loops run as without recording
+/// (same items on the same workers), so the results are the same; the clock readings add about
+/// a microsecond a loop.
+public final class ParallelProfile: @unchecked Sendable {
+    /// One top-level loop.
+    public struct Loop: Sendable {
+        /// Label of the phase it ran in (`phase` when it started).
+        public var phase: String
+        /// Items and the workers that ran them (`min(threads, items)`).
+        public var items: Int
+        public var workers: Int
+        /// Seconds from the start of the loop to its join.
+        public var wall: Double
+        /// Per worker: seconds running items (the rest of `wall` is waiting at the join).
+        public var workerBusy: [Double]
+        /// Per item: its duration, and the wall seconds of the inner loops it ran, by their width.
+        public var itemSeconds: [Double]
+        public var innerWork: [[Int: Double]]
+
+        public init(phase: String, items: Int, workers: Int, wall: Double, workerBusy: [Double],
+                    itemSeconds: [Double], innerWork: [[Int: Double]]) {
+            self.phase = phase
+            self.items = items
+            self.workers = workers
+            self.wall = wall
+            self.workerBusy = workerBusy
+            self.itemSeconds = itemSeconds
+            self.innerWork = innerWork
+        }
+    }
+
+    /// Top-level loops, in order.
+    public private(set) var loops: [Loop] = []
+    /// Wall seconds of `record(_:)`, per phase label, and in all.
+    public private(set) var phaseWall: [String: Double] = [:]
+    public private(set) var wall: Double = 0
+    /// Phase labels in the order they were first set.
+    public private(set) var phases: [String] = []
+
+    private let lock = NSLock()
+    private let recordingThread = pthread_self()
+    private var inTopLevel = false
+    /// Inner loops in progress on the recording thread (only the outermost is added to its item).
+    private var innerDepth = 0
+    private var currentItemInner: [Int: Double]? = nil
+    private var phase = ""
+    private var phaseStart: UInt64 = 0
+
+    /// The recorder installed by `record(_:)` in progress, if any.
+    public private(set) nonisolated(unsafe) static var installed: ParallelProfile?
+    private static let installLock = NSLock()
+
+    private init() {}
+
+    /// Runs `body` with a recorder installed and returns both. Not reentrant: a recording in
+    /// progress (on any thread) makes this one wait.
+    public static func record<R>(_ body: (ParallelProfile) throws -> R) rethrows -> (R, ParallelProfile) {
+        installLock.lock()
+        defer { installLock.unlock() }
+        let recorder = ParallelProfile()
+        installed = recorder
+        defer { installed = nil }
+        let start = DispatchTime.now().uptimeNanoseconds
+        recorder.phaseStart = start
+        let result = try body(recorder)
+        recorder.closePhase()
+        recorder.wall = wallSeconds(since: start)
+        return (result, recorder)
+    }
+
+    /// Labels the loops that follow (called between loops on the recording thread: the
+    /// interpreter names its phases "block1", …).
+    public func setPhase(_ label: String) {
+        guard pthread_equal(pthread_self(), recordingThread) != 0, label != phase else { return }
+        closePhase()
+        phase = label
+        if !phases.contains(label) { phases.append(label) }
+    }
+
+    /// Adds the time since the last label to the current phase ("" before the first label).
+    private func closePhase() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        phaseWall[phase, default: 0] += Double(now - phaseStart) / 1e9
+        phaseStart = now
+    }
+
+    @usableFromInline
+    func forEach(_ count: Int, threads threadCount: Int, _ body: (Int) -> Void) {
+        let onRecordingThread = pthread_equal(pthread_self(), recordingThread) != 0
+        if !onRecordingThread || inTopLevel {
+            // inner: timed into the current top-level item when it runs on the recording thread
+            let start = DispatchTime.now().uptimeNanoseconds
+            if onRecordingThread { innerDepth += 1 }
+            Self.run(count, threads: threadCount, body, busy: nil, items: nil)
+            if onRecordingThread {
+                innerDepth -= 1
+                if innerDepth == 0, currentItemInner != nil { currentItemInner![count, default: 0] += wallSeconds(since: start) }
+            }
+            return
+        }
+        inTopLevel = true
+        defer { inTopLevel = false }
+        let workers = min(threadCount, count)
+        var busy = [Double](repeating: 0, count: max(workers, 1))
+        var items = [Double](repeating: 0, count: count)
+        var inner = [[Int: Double]](repeating: [:], count: count)
+        let start = DispatchTime.now().uptimeNanoseconds
+        busy.withUnsafeMutableBufferPointer { busyBuffer in
+            items.withUnsafeMutableBufferPointer { itemBuffer in
+                inner.withUnsafeMutableBufferPointer { innerBuffer in
+                    let innerSlots = UncheckedSendable(innerBuffer)
+                    Self.run(count, threads: threadCount, { i in
+                        guard pthread_equal(pthread_self(), self.recordingThread) != 0 else { return body(i) }
+                        self.currentItemInner = [:]
+                        body(i)
+                        innerSlots.value[i] = self.currentItemInner!
+                        self.currentItemInner = nil
+                    }, busy: UncheckedSendable(busyBuffer), items: UncheckedSendable(itemBuffer))
+                }
+            }
+        }
+        let loop = Loop(phase: phase, items: count, workers: workers, wall: wallSeconds(since: start),
+                        workerBusy: busy, itemSeconds: items, innerWork: inner)
+        lock.lock()
+        loops.append(loop)
+        lock.unlock()
+    }
+
+    /// Seconds of `phase` (all phases when nil) outside top-level loops: the serial part.
+    public func serialSeconds(phase: String? = nil) -> Double {
+        let total = phase.map { phaseWall[$0] ?? 0 } ?? wall
+        return max(0, total - loops.filter { phase == nil || $0.phase == phase }.reduce(0) { $0 + $1.wall })
+    }
+
+    /// Per worker index: busy seconds over the top-level loops of `phase` (all when nil), and
+    /// the seconds it waited at their joins.
+    public func workerTotals(phase: String? = nil) -> [(busy: Double, wait: Double)] {
+        var totals: [(busy: Double, wait: Double)] = []
+        for loop in loops where phase == nil || loop.phase == phase {
+            for (w, busy) in loop.workerBusy.enumerated() {
+                if totals.count <= w { totals.append((0, 0)) }
+                totals[w].busy += busy
+                totals[w].wait += max(0, loop.wall - busy)
+            }
+        }
+        return totals
+    }
+
+    /// The work/span model's wall time at `threads` threads, from a **one-thread** recording
+    /// (nil otherwise): the serial part, plus for each top-level loop the busiest worker under
+    /// `forEach`'s schedule, where an item of duration `t` with inner loops of width `n` and
+    /// seconds `I` takes `t − ΣI + Σ I·⌈n/q⌉/n` when `q = ⌊threads / workers⌋` threads are left per
+    /// item. It assumes perfect scaling inside those bounds: no synchronisation cost, no memory
+    /// bandwidth limit, items that keep their one-thread duration.
+    public func predictedSeconds(threads p: Int, phase: String? = nil) -> Double? {
+        Self.predictedSeconds(threads: p, serial: serialSeconds(phase: phase),
+                              loops: loops.filter { phase == nil || $0.phase == phase })
+    }
+
+    /// The model itself, on a serial time and the top-level loops of a one-thread recording.
+    public static func predictedSeconds(threads p: Int, serial: Double, loops: [Loop]) -> Double? {
+        guard p >= 1, loops.allSatisfy({ $0.workers <= 1 }) else { return nil }
+        var total = serial
+        for loop in loops {
+            let workers = min(p, loop.items)
+            guard workers > 0 else { continue }
+            let q = max(1, p / workers)
+            var perWorker = [Double](repeating: 0, count: workers)
+            for i in 0..<loop.items {
+                var seconds = loop.itemSeconds[i]
+                for (n, inner) in loop.innerWork[i] where n > 0 {
+                    seconds += inner * (Double((n + q - 1) / q) / Double(n)) - inner
+                }
+                perWorker[i % workers] += seconds
+            }
+            total += perWorker.max() ?? 0
+        }
+        return total
+    }
+
+    /// `Parallelism.forEach`'s schedule (worker `w` takes items `w, w + threads, …`), with each
+    /// worker's busy time and each item's duration written when asked for.
+    private static func run(_ count: Int, threads threadCount: Int, _ body: (Int) -> Void,
+                            busy: UncheckedSendable<UnsafeMutableBufferPointer<Double>>?,
+                            items: UncheckedSendable<UnsafeMutableBufferPointer<Double>>?) {
+        let threads = min(threadCount, count)
+        @Sendable func worker(_ w: Int, _ body: (Int) -> Void) {
+            let begin = DispatchTime.now().uptimeNanoseconds
+            var i = w
+            while i < count {
+                let itemBegin = DispatchTime.now().uptimeNanoseconds
+                body(i)
+                if let items { items.value[i] = wallSeconds(since: itemBegin) }
+                i += max(threads, 1)
+            }
+            if let busy { busy.value[w] = wallSeconds(since: begin) }
+        }
+        if threads <= 1 {
+            worker(0, body)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: threads) { w in worker(w, box.value) }
+        }
     }
 }
 

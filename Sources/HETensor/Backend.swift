@@ -98,6 +98,7 @@ extension PackedProgram {
         registers[inputRegister] = input
         var phases: [(phase: String, seconds: Double)] = []
         for (index, stage) in stages.enumerated() {
+            ParallelProfile.installed?.setPhase(stage.phase)
             let start = DispatchTime.now().uptimeNanoseconds
             var failures = [Backend.Failure?](repeating: nil, count: stage.groups.count)
             // (kind, level, operations, seconds) of each instruction, per group, when profiling

@@ -237,6 +237,59 @@ struct PolynomialTests {
         #expect(try Parallelism(threads: 3).map(10) { $0 * $0 } == (0..<10).map { $0 * $0 })
     }
 
+    @Test("the parallel profile: top-level loops, items and inner widths recorded; the work/span model schedules them")
+    func parallelProfile() throws {
+        func loop(_ items: [Double], inner: [[Int: Double]]? = nil, workers: Int = 1) -> ParallelProfile.Loop {
+            ParallelProfile.Loop(phase: "", items: items.count, workers: workers, wall: items.reduce(0, +),
+                                 workerBusy: [items.reduce(0, +)], itemSeconds: items,
+                                 innerWork: inner ?? Array(repeating: [:], count: items.count))
+        }
+        func model(_ p: Int, _ serial: Double, _ loops: [ParallelProfile.Loop]) -> Double {
+            ParallelProfile.predictedSeconds(threads: p, serial: serial, loops: loops) ?? .nan
+        }
+        // four equal items: halved on two threads, one item each from four threads on
+        #expect(model(1, 0.5, [loop([1, 1, 1, 1])]) == 4.5)
+        #expect(model(2, 0.5, [loop([1, 1, 1, 1])]) == 2.5)
+        #expect(model(16, 0.5, [loop([1, 1, 1, 1])]) == 1.5)
+        // forEach's schedule: worker 0 takes items 0 and 2
+        #expect(model(2, 0, [loop([3, 1, 2, 1])]) == 5)
+        // one item of 1 s, 0.8 s of it in loops over 8 limbs: ⌈8/q⌉ rounds of a limb each
+        #expect(abs(model(4, 0, [loop([1], inner: [[8: 0.8]])]) - 0.4) < 1e-12)
+        #expect(abs(model(3, 0, [loop([1], inner: [[8: 0.8]])]) - 0.5) < 1e-12)
+        #expect(abs(model(16, 0, [loop([1], inner: [[8: 0.8]])]) - 0.3) < 1e-12)
+        // two items share the threads: q = 2 each at four threads
+        #expect(abs(model(4, 0, [loop([1, 1], inner: [[8: 0.8], [8: 0.8]])]) - 0.6) < 1e-12)
+        // only a one-thread recording predicts
+        #expect(ParallelProfile.predictedSeconds(threads: 2, serial: 0, loops: [loop([1, 1], workers: 2)]) == nil)
+
+        // a real recording on one thread: five items, each with a loop over 3 that has its own
+        // loop over 2 inside (not added: only the outermost inner loop counts)
+        let serial = Parallelism.serial
+        var out = [Int](repeating: 0, count: 5)
+        let (_, single) = ParallelProfile.record { recorder in
+            recorder.setPhase("sums")
+            out.withUnsafeMutableBufferPointer { buffer in
+                let slots = UncheckedSendable(buffer)
+                serial.forEach(5) { i in
+                    var s = 0
+                    serial.forEach(3) { j in serial.forEach(2) { k in s += (i + 1) * (j + 1) * (k + 1) } }
+                    slots.value[i] = s
+                }
+            }
+        }
+        #expect(out == (0..<5).map { 18 * ($0 + 1) })
+        #expect(single.loops.count == 1 && single.phases == ["sums"])
+        let recorded = try #require(single.loops.first)
+        #expect(recorded.phase == "sums" && recorded.items == 5 && recorded.workers == 1 && recorded.itemSeconds.count == 5)
+        #expect(recorded.innerWork.allSatisfy { Array($0.keys) == [3] })
+        let one = try #require(single.predictedSeconds(threads: 1)), sixteen = try #require(single.predictedSeconds(threads: 16))
+        #expect(one <= single.wall * (1 + 1e-9) && sixteen <= one)
+        // on two threads: two workers' busy times, and no model
+        let (_, double) = ParallelProfile.record { _ in try? Parallelism(threads: 2).forEach(4) { _ in } }
+        #expect(double.loops.count == 1 && double.loops[0].workers == 2 && double.workerTotals().count == 2)
+        #expect(double.predictedSeconds(threads: 4) == nil)
+    }
+
     @Test("bad inputs are refused with clear errors")
     func validation() throws {
         let basis = try Self.basis(n: 16, count: 2)

@@ -160,9 +160,19 @@ public struct KeySwitchingKey: Sendable, Equatable {
         return (places, narrow, wide)
     }
 
-    private static func pack(_ x: [UInt64], wideRow: [Bool], digits: Int, n: Int) -> PackedRows {
+    /// Runs `body(offset, wide, highOffset)` for every row (digit `j`, limb `r`): its offset in
+    /// the words and in `low`, whether its high bits are `UInt16`s, and its offset in that part.
+    private static func forEachRow(wideRow: [Bool], digits: Int, n: Int, _ body: (Int, Bool, Int) -> Void) {
         let (places, narrowRows, wideRows) = highPlaces(wideRow)
-        let limbs = wideRow.count
+        for j in 0..<digits {
+            for (r, wide) in wideRow.enumerated() {
+                body((j * wideRow.count + r) * n, wide, (j * (wide ? wideRows : narrowRows) + places[r]) * n)
+            }
+        }
+    }
+
+    private static func pack(_ x: [UInt64], wideRow: [Bool], digits: Int, n: Int) -> PackedRows {
+        let (_, narrowRows, wideRows) = highPlaces(wideRow)
         var rows = PackedRows(low: [UInt32](repeating: 0, count: x.count),
                               narrowHigh: [UInt8](repeating: 0, count: digits * narrowRows * n),
                               wideHigh: [UInt16](repeating: 0, count: digits * wideRows * n))
@@ -170,16 +180,12 @@ public struct KeySwitchingKey: Sendable, Equatable {
             rows.low.withUnsafeMutableBufferPointer { low in
                 rows.narrowHigh.withUnsafeMutableBufferPointer { narrow in
                     rows.wideHigh.withUnsafeMutableBufferPointer { wide in
-                        for j in 0..<digits {
-                            for r in 0..<limbs {
-                                let offset = (j * limbs + r) * n
-                                if wideRow[r] {
-                                    ResiduePacking.pack(x.baseAddress! + offset, count: n, low: low.baseAddress! + offset,
-                                                        high: wide.baseAddress! + (j * wideRows + places[r]) * n)
-                                } else {
-                                    ResiduePacking.pack(x.baseAddress! + offset, count: n, low: low.baseAddress! + offset,
-                                                        high: narrow.baseAddress! + (j * narrowRows + places[r]) * n)
-                                }
+                        forEachRow(wideRow: wideRow, digits: digits, n: n) { offset, isWide, high in
+                            let source = x.baseAddress! + offset, target = low.baseAddress! + offset
+                            if isWide {
+                                ResiduePacking.pack(source, count: n, low: target, high: wide.baseAddress! + high)
+                            } else {
+                                ResiduePacking.pack(source, count: n, low: target, high: narrow.baseAddress! + high)
                             }
                         }
                     }
@@ -190,23 +196,18 @@ public struct KeySwitchingKey: Sendable, Equatable {
     }
 
     private func unpack(_ rows: PackedRows, wideRow: [Bool]) -> [UInt64] {
-        let (places, narrowRows, wideRows) = Self.highPlaces(wideRow)
         let n = degree
         var x = [UInt64](repeating: 0, count: rows.low.count)
         x.withUnsafeMutableBufferPointer { x in
             rows.low.withUnsafeBufferPointer { low in
                 rows.narrowHigh.withUnsafeBufferPointer { narrow in
                     rows.wideHigh.withUnsafeBufferPointer { wide in
-                        for j in 0..<digitCount {
-                            for r in 0..<limbCount {
-                                let offset = (j * limbCount + r) * n
-                                if wideRow[r] {
-                                    ResiduePacking.unpack(low: low.baseAddress! + offset, high: wide.baseAddress! + (j * wideRows + places[r]) * n,
-                                                          count: n, into: x.baseAddress! + offset)
-                                } else {
-                                    ResiduePacking.unpack(low: low.baseAddress! + offset, high: narrow.baseAddress! + (j * narrowRows + places[r]) * n,
-                                                          count: n, into: x.baseAddress! + offset)
-                                }
+                        Self.forEachRow(wideRow: wideRow, digits: digitCount, n: n) { offset, isWide, high in
+                            let source = low.baseAddress! + offset, target = x.baseAddress! + offset
+                            if isWide {
+                                ResiduePacking.unpack(low: source, high: wide.baseAddress! + high, count: n, into: target)
+                            } else {
+                                ResiduePacking.unpack(low: source, high: narrow.baseAddress! + high, count: n, into: target)
                             }
                         }
                     }

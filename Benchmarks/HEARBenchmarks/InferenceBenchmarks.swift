@@ -247,7 +247,8 @@ struct UnitCosts {
 /// prediction): per phase and in all, the serial seconds, the work/span model's wall time at 2,
 /// 4, 8 and 16 threads (from the one-thread recording), the measured wall time on `threads`,
 /// and each worker's busy and join-wait seconds there; with `loops`, first one line per top-level
-/// loop of the one-thread run (items, seconds, longest item, inner loops by width, model at 2).
+/// loop of the one-thread run (items, seconds, longest item, inner loops by width, model at 2)
+/// beside the same loop's wall time on `threads`.
 func emitParallelProfile(one: EncryptedInference, many: EncryptedInference, threads: Int, input: ActionInput,
                          loops: Bool, common: [(String, Any)]) throws {
     func recorded(_ inference: EncryptedInference) throws -> ParallelProfile {
@@ -259,10 +260,13 @@ func emitParallelProfile(one: EncryptedInference, many: EncryptedInference, thre
     if loops {
         for (index, loop) in single.loops.enumerated() {
             let inner = loop.innerWork.reduce(into: [Int: Double]()) { $0.merge($1, uniquingKeysWith: +) }
-            emit(common + [("loop", index), ("phase", loop.phase), ("items", loop.items), ("seconds", f(loop.wall)),
+            emit(common + [("loop", index), ("phase", loop.phase), ("items", loop.items), ("inner_loops", loop.innerLoops),
+                           ("seconds", f(loop.wall)),
                            ("longest_item_s", f(loop.itemSeconds.max())),
                            ("inner_by_width", inner.keys.sorted().map { "\($0):\(f(inner[$0]))" }.joined(separator: ",")),
-                           ("model_2_s", f(ParallelProfile.predictedSeconds(threads: 2, serial: 0, loops: [loop])))])
+                           ("model_2_s", f(ParallelProfile.predictedSeconds(threads: 2, serial: 0, loops: [loop]))),
+                           // the same loop of the run on `threads` (the program runs the same loops in the same order)
+                           ("measured_\(threads)_s", f(multiple.loops.count == single.loops.count ? multiple.loops[index].wall : nil))])
         }
     }
     for phase in single.phases.map(Optional.some) + [nil] {

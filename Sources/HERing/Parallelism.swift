@@ -100,9 +100,12 @@ public final class ParallelProfile: @unchecked Sendable {
         /// Per item: its duration, and the wall seconds of the inner loops it ran, by their width.
         public var itemSeconds: [Double]
         public var innerWork: [[Int: Double]]
+        /// Inner loops run by the items (on the recording thread), all widths together.
+        public var innerLoops: Int
 
         public init(phase: String, items: Int, workers: Int, wall: Double, workerBusy: [Double],
-                    itemSeconds: [Double], innerWork: [[Int: Double]]) {
+                    itemSeconds: [Double], innerWork: [[Int: Double]], innerLoops: Int = 0) {
+            self.innerLoops = innerLoops
             self.phase = phase
             self.items = items
             self.workers = workers
@@ -120,6 +123,14 @@ public final class ParallelProfile: @unchecked Sendable {
     public private(set) var wall: Double = 0
     /// Phase labels in the order they were first set.
     public private(set) var phases: [String] = []
+    /// How many distinct threads ran items of top-level loops (the proof that a several-thread
+    /// setting really ran on several threads).
+    public var distinctThreads: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return itemThreads.count
+    }
+    private var itemThreads: [pthread_t] = []
 
     private let lock = NSLock()
     private let recordingThread = pthread_self()
@@ -127,6 +138,7 @@ public final class ParallelProfile: @unchecked Sendable {
     /// Inner loops in progress on the recording thread (only the outermost is added to its item).
     private var innerDepth = 0
     private var currentItemInner: [Int: Double]? = nil
+    private var innerLoopCount = 0
     private var phase = ""
     private var phaseStart: UInt64 = 0
 
@@ -178,11 +190,15 @@ public final class ParallelProfile: @unchecked Sendable {
             Self.run(count, threads: threadCount, body, busy: nil, items: nil)
             if onRecordingThread {
                 innerDepth -= 1
-                if innerDepth == 0, currentItemInner != nil { currentItemInner![count, default: 0] += wallSeconds(since: start) }
+                if innerDepth == 0, currentItemInner != nil {
+                    currentItemInner![count, default: 0] += wallSeconds(since: start)
+                    innerLoopCount += 1
+                }
             }
             return
         }
         inTopLevel = true
+        innerLoopCount = 0
         defer { inTopLevel = false }
         let workers = min(threadCount, count)
         var busy = [Double](repeating: 0, count: max(workers, 1))
@@ -194,6 +210,7 @@ public final class ParallelProfile: @unchecked Sendable {
                 inner.withUnsafeMutableBufferPointer { innerBuffer in
                     let innerSlots = UncheckedSendable(innerBuffer)
                     Self.run(count, threads: threadCount, { i in
+                        self.noteItemThread()
                         guard pthread_equal(pthread_self(), self.recordingThread) != 0 else { return body(i) }
                         self.currentItemInner = [:]
                         body(i)
@@ -204,7 +221,7 @@ public final class ParallelProfile: @unchecked Sendable {
             }
         }
         let loop = Loop(phase: phase, items: count, workers: workers, wall: wallSeconds(since: start),
-                        workerBusy: busy, itemSeconds: items, innerWork: inner)
+                        workerBusy: busy, itemSeconds: items, innerWork: inner, innerLoops: innerLoopCount)
         lock.lock()
         loops.append(loop)
         lock.unlock()
@@ -260,6 +277,13 @@ public final class ParallelProfile: @unchecked Sendable {
             total += perWorker.max() ?? 0
         }
         return total
+    }
+
+    private func noteItemThread() {
+        let me = pthread_self()
+        lock.lock()
+        if !itemThreads.contains(where: { pthread_equal($0, me) != 0 }) { itemThreads.append(me) }
+        lock.unlock()
     }
 
     /// `Parallelism.forEach`'s schedule (worker `w` takes items `w, w + threads, …`), with each

@@ -88,6 +88,24 @@ struct EncryptedInferenceTests {
         #expect(prediction.seconds.map(\.phase) == ["encrypt", "block1", "block2", "block3", "dense", "decrypt"])
     }
 
+    @Test("1 and 3 threads: bit-identical results, and the 3-thread run really ran items on several threads")
+    func threadCountIndependence() throws {
+        let folded = try FoldedNetwork(folding: HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: "cnn1d-64")!, seed: 7))
+        func run(threads: Int) throws -> (EncryptedInference.Prediction, ParallelProfile) {
+            let inference = try EncryptedInference(network: folded, method: .fastHEAR, parameters: try smallChain(),
+                                                   deterministicSeed: seed, parallelism: try Parallelism(threads: threads))
+            #expect(inference.context.parallelism.threadCount == threads)
+            return try ParallelProfile.record { _ in try inference.predict(input()) }
+        }
+        let (one, serial) = try run(threads: 1)
+        let (three, parallel) = try run(threads: 3)
+        #expect(serial.distinctThreads == 1 && serial.loops.allSatisfy { $0.workers == 1 })
+        // several workers per stage, and the items really ran on more than one thread
+        #expect(parallel.loops.contains { $0.workers == 3 })
+        #expect(parallel.distinctThreads >= 2, "the 3-thread run used \(parallel.distinctThreads) thread(s)")
+        #expect(one.resultSlots == three.resultSlots && one.scores == three.scores)
+    }
+
     @Test("weights encoded on use give bit-identical results to resident ones")
     func streamedEqualsResident() throws {
         let folded = try FoldedNetwork(folding: HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: "cnn1d-64")!, seed: 6))

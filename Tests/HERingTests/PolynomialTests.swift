@@ -281,7 +281,7 @@ struct PolynomialTests {
         #expect(single.loops.count == 1 && single.phases == ["sums"])
         let recorded = try #require(single.loops.first)
         #expect(recorded.phase == "sums" && recorded.items == 5 && recorded.workers == 1 && recorded.itemSeconds.count == 5)
-        #expect(recorded.innerWork.allSatisfy { Array($0.keys) == [3] })
+        #expect(recorded.innerWork.allSatisfy { Array($0.keys) == [3] } && recorded.innerLoops == 5)
         let one = try #require(single.predictedSeconds(threads: 1)), sixteen = try #require(single.predictedSeconds(threads: 16))
         #expect(one <= single.wall * (1 + 1e-9) && sixteen <= one)
         // on two threads: two workers' busy times, and no model

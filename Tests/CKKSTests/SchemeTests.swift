@@ -278,12 +278,17 @@ struct SchemeTests {
         }
     }
 
+    /// A chain with both packed widths: q0 of 44 bits and p0 of 45 (high bits in a `UInt16`),
+    /// two data primes of 36 bits (high bits in a byte).
+    static func packingChain() throws -> CKKSContext {
+        CKKSContext(try CKKSParameters.insecureTesting(degree: 1 << 11, dataPrimeBits: [44, 36, 36],
+                                                       specialPrimeBits: [45], log2Scale: 36))
+    }
+
     @Test("packed plaintexts (5 or 6 bytes a residue): round trip and products bit-identical to the NTT form")
     func packedProducts() throws {
-        // q0 of 44 bits (high bits in a UInt16), two of 36 bits (in a byte)
-        let parameters = try CKKSParameters.insecureTesting(degree: 1 << 11, dataPrimeBits: [44, 36, 36],
-                                                            specialPrimeBits: [45], log2Scale: 36)
-        let context = CKKSContext(parameters)
+        let context = try Self.packingChain()
+        let parameters = context.parameters
         var generator = KeyGenerator(context: context, deterministicSeed: [UInt8](repeating: 9, count: 32))
         var encryptor = try Encryptor(context: context, publicKey: generator.publicKey(), deterministicSeed: [UInt8](repeating: 2, count: 32))
         let e = Evaluator(context: context)
@@ -310,10 +315,7 @@ struct SchemeTests {
 
     @Test("packed key-switching keys (5 or 6 bytes a residue): key products equal the naive sums over the words, rotations decrypt")
     func packedKeys() throws {
-        // q0 of 44 bits and p0 of 45 (high bits in a UInt16), two of 36 bits (in a byte)
-        let parameters = try CKKSParameters.insecureTesting(degree: 1 << 11, dataPrimeBits: [44, 36, 36],
-                                                            specialPrimeBits: [45], log2Scale: 36)
-        let context = CKKSContext(parameters)
+        let context = try Self.packingChain()
         var generator = KeyGenerator(context: context, deterministicSeed: [UInt8](repeating: 5, count: 32))
         var encryptor = try Encryptor(context: context, publicKey: generator.publicKey(), deterministicSeed: [UInt8](repeating: 6, count: 32))
         let decryptor = try Decryptor(context: context, secretKey: generator.secretKey)

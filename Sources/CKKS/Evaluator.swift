@@ -372,14 +372,18 @@ public struct Evaluator: Sendable {
     /// Hoisted rotations: the rotations of one ciphertext by each step, sharing one
     /// decomposition (ModUp) of `c₁`. Each rotation then costs one key product and ModDown.
     /// Step 0 returns the input. Results are in the order of `steps`.
+    ///
+    /// Threads: the decomposition runs over the limbs, then the steps are the items of one
+    /// parallel loop (each step's key product and ModDown over the limbs with the step's share
+    /// of the threads); every result is computed by one thread in a fixed order.
     public func rotations(_ a: Ciphertext, by steps: [Int], keys: GaloisKeys) throws(CKKSError) -> [Ciphertext] {
         try checkCiphertext(a)
         guard a.size == 2 else { throw .invalidOperand("relinearize before rotating") }
         let entries = try rotationEntries(steps, level: a.level, keys: keys)
         guard entries.contains(where: { $0 != nil }) else { return steps.map { _ in a } }
         let decomposed = context.decompose(trusted: a.parts[1], level: a.level)
-        return entries.map { entry in
-            guard let entry else { return a }
+        return context.parallelism.map(entries.count) { index in
+            guard let entry = entries[index] else { return a }
             let (x0, x1) = context.keyProduct(trusted: decomposed, key: entry.key)
             var r0 = a.parts[0]
             r0.add(trusted: context.modDown(x0, trustedLevel: a.level))
@@ -425,29 +429,48 @@ public struct Evaluator: Sendable {
         }
         let level = first.level
         var r0 = DataPolynomial(zeroIn: context.dataBases[level]), r1 = r0
-        var sums: (ExtendedPolynomial, ExtendedPolynomial)? = nil
-        for ((a, _), row) in zip(groups, entries) {
-            let decomposed = row.contains { $0 != nil } ? context.decompose(trusted: a.parts[1], level: level) : nil
+        // the key switches: (ciphertext, key) per nonzero step, in order; a zero step adds aᵢ
+        var switches: [(group: Int, entry: GaloisKeys.Entry)] = []
+        for (g, ((a, _), row)) in zip(groups, entries).enumerated() {
             for entry in row {
-                guard let entry, let decomposed else {
+                if let entry { switches.append((g, entry)) } else {
                     r0.add(trusted: a.parts[0])
                     r1.add(trusted: a.parts[1])
-                    continue
                 }
-                let (x0, x1) = context.keyProduct(trusted: decomposed, key: entry.key)
-                r0.addAutomorphism(of: a.parts[0], validatedPermutation: entry.permutation)
-                if sums == nil {
-                    let zero = ExtendedPolynomial(zeroIn: context.extendedBases[level])
-                    sums = (zero, zero)
-                }
-                sums!.0.addAutomorphism(of: x0, validatedPermutation: entry.permutation)
-                sums!.1.addAutomorphism(of: x1, validatedPermutation: entry.permutation)
             }
         }
-        if let (sum0, sum1) = sums {
-            r0.add(trusted: context.modDown(sum0, trustedLevel: level))
-            r1.add(trusted: context.modDown(sum1, trustedLevel: level))
+        guard !switches.isEmpty else { return Ciphertext(parts: [r0, r1], scale: first.scale) }
+        // a ciphertext rotated by several steps is decomposed once, before the chunks share it
+        let shared: [DecomposedPolynomial?] = groups.indices.map { g in
+            switches.lazy.filter { $0.group == g }.count > 1 ? context.decompose(trusted: groups[g].0.parts[1], level: level) : nil
         }
+        // Threads: the key switches are the items of one reduction; each worker sums its own
+        // σᵢ(c₀ᵢ), σᵢ(x₀ᵢ), σᵢ(x₁ᵢ) and the workers' sums are added. Sums of residues are exact,
+        // so the result does not depend on which worker took which switch; memory: one set of
+        // sums and one decomposition alive per worker.
+        let partials = context.parallelism.reduce(switches.count, initial: {
+            (DataPolynomial(zeroIn: context.dataBases[level]), ExtendedPolynomial(zeroIn: context.extendedBases[level]),
+             ExtendedPolynomial(zeroIn: context.extendedBases[level]))
+        }) { sums, t in
+            let (g, entry) = switches[t]
+            let a = groups[g].0
+            let decomposed = shared[g] ?? context.decompose(trusted: a.parts[1], level: level)
+            let (x0, x1) = context.keyProduct(trusted: decomposed, key: entry.key)
+            sums.0.addAutomorphism(of: a.parts[0], validatedPermutation: entry.permutation)
+            sums.1.addAutomorphism(of: x0, validatedPermutation: entry.permutation)
+            sums.2.addAutomorphism(of: x1, validatedPermutation: entry.permutation)
+        }
+        var (sum0, sum1) = (partials[0].1, partials[0].2)
+        for (c0, s0, s1) in partials.dropFirst() {
+            r0.add(trusted: c0)
+            sum0.add(trusted: s0)
+            sum1.add(trusted: s1)
+        }
+        r0.add(trusted: partials[0].0)
+        let (sums0, sums1) = (sum0, sum1)
+        let down = context.parallelism.map(2) { context.modDown($0 == 0 ? sums0 : sums1, trustedLevel: level) }
+        r0.add(trusted: down[0])
+        r1.add(trusted: down[1])
         return Ciphertext(parts: [r0, r1], scale: first.scale)
     }
 

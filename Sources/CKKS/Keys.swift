@@ -333,17 +333,32 @@ public struct KeyGenerator {
         return PublicKey(parametersFingerprint: context.parameters.fingerprint, b: b, a: a, seed: seed)
     }
 
+    /// The ChaCha20 domain of the error stream of a key-switching key (expanded from its own
+    /// secret error seed, so that keys can be generated in parallel, each from two seeds drawn in
+    /// order from the generator's stream).
+    static let keyErrorDomain: UInt64 = 0x6b73_6b65_7272   // "kskerr"
+
+    /// Two seeds for one key-switching key, drawn in order from the generator's stream: the
+    /// public seed of its `a_j` and the secret seed of its errors.
+    mutating func keySeeds() -> (seed: [UInt8], errorSeed: [UInt8]) {
+        (rng.nextBytes(32), rng.nextBytes(32))
+    }
+
     /// The key-switching key from `source` to `target` (both in NTT form over the key basis
     /// `Q_L·P`, key-row numbering) for ciphertexts up to `level`:
     /// `b_j = −a_j·target + e_j + P·[digit j]·source` modulo `Q_level·P`, for the digits of
     /// level `level`. A key for a lower level has fewer digits and limbs (a fraction of the
     /// memory and generation time) and serves every level up to its own.
-    mutating func keySwitchingKey(from source: UnsafePointer<UInt64>, to target: UnsafePointer<UInt64>,
-                                  level: Int) -> KeySwitchingKey {
+    ///
+    /// All its randomness comes from the two seeds (`a_j` from the public `seed`, the errors from
+    /// the secret `errorSeed`, which the caller wipes), so it depends on nothing else and several
+    /// keys can be made at once.
+    static func keySwitchingKey(context: CKKSContext, from source: UnsafePointer<UInt64>, to target: UnsafePointer<UInt64>,
+                                level: Int, seeds: (seed: [UInt8], errorSeed: [UInt8])) -> KeySwitchingKey {
         let basis = context.extendedBases[level]
         let n = context.degree
         let plan = context.keySwitching[level]
-        let seed = rng.nextBytes(32)
+        var errors = ChaCha20(seed: seeds.errorSeed, domain: keyErrorDomain)   // wipes its state when freed
         let size = basis.count * n
         // the rows of Q_level·P, contiguous
         var selected = [UInt64](repeating: 0, count: 2 * size)
@@ -359,8 +374,9 @@ public struct KeyGenerator {
         selected.withUnsafeBufferPointer { rows in
             let source = rows.baseAddress!, target = rows.baseAddress! + size
             for (j, digit) in plan.digits.enumerated() {
-                let a: ExtendedPolynomial = Sampler.uniformPolynomial(basis: basis, seed: seed, domain: UInt64(j))
-                var b = error(basis: basis)
+                let a: ExtendedPolynomial = Sampler.uniformPolynomial(basis: basis, seed: seeds.seed, domain: UInt64(j))
+                var b = RNSPolynomial<Coefficient, OverQP>(secretSample: Sampler.discreteGaussian(degree: n, using: &errors),
+                                                           basis: basis).forwardNTT()
                 b.subtractProduct(a, secret: target)
                 b.storage.withUnsafeMutableBufferPointer { bb in
                     for i in digit.range {
@@ -376,7 +392,7 @@ public struct KeyGenerator {
             }
         }
         return KeySwitchingKey(parametersFingerprint: context.parameters.fingerprint, level: level,
-                               digitCount: plan.digits.count, basis: basis, b: bs, a: as_, seed: seed)
+                               digitCount: plan.digits.count, basis: basis, b: bs, a: as_, seed: seeds.seed)
     }
 
     /// The relinearization key (`s² → s`) for products at every level.
@@ -399,9 +415,11 @@ public struct KeyGenerator {
             let m = basis.moduli[i], s = secretKey.limb(i)
             for k in 0..<n { square[i * n + k] = m.multiply(s[k], s[k]) }
         }
+        var seeds = keySeeds()
         let key = square.withUnsafeBufferPointer {
-            keySwitchingKey(from: $0.baseAddress!, to: secretKey.limb(0), level: level)
+            Self.keySwitchingKey(context: context, from: $0.baseAddress!, to: secretKey.limb(0), level: level, seeds: seeds)
         }
+        wipe(&seeds.errorSeed)
         square.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
         return RelinearizationKey(key: key)
     }
@@ -460,14 +478,21 @@ public struct KeyGenerator {
     }
 
     /// Galois keys for elements with their levels, generated in `order` (then ascending).
+    ///
+    /// Threads: the seeds of every key are drawn first, in that order, from the generator's
+    /// stream; then the keys are the items of one parallel loop (each key's own loops over its
+    /// limbs with the key's share of the threads). The keys depend on the seeds only, so they
+    /// are the same for any thread count.
     mutating func galoisKeys(elementLevels: [Int: Int], order: [Int] = []) -> GaloisKeys {
         let basis = context.keyBasis
         let n = context.degree
-        var entries: [Int: GaloisKeys.Entry] = [:]
         var seen = Set<Int>()
-        let sequence = order + elementLevels.keys.sorted()
-        for g in sequence where seen.insert(g).inserted {
-            let level = elementLevels[g]!
+        let elements = (order + elementLevels.keys.sorted()).filter { seen.insert($0).inserted }
+        var seeds = elements.map { _ in keySeeds() }
+        defer { for i in seeds.indices { wipe(&seeds[i].errorSeed) } }
+        let (context, secretKey, drawn) = (self.context, self.secretKey, seeds)
+        let made = context.parallelism.map(elements.count) { index -> GaloisKeys.Entry in
+            let g = elements[index]
             let permutation = GaloisAutomorphism.permutation(degree: n, validatedElement: g)
             // σ⁻¹(s) in NTT form: σ(x)[k] = x[π[k]], so σ⁻¹(s)[π[k]] = s[k]
             var inverse = [UInt64](repeating: 0, count: basis.count * n)
@@ -476,11 +501,14 @@ public struct KeyGenerator {
                 for k in 0..<n { inverse[i * n + Int(permutation[k])] = s[k] }
             }
             let key = inverse.withUnsafeBufferPointer {
-                keySwitchingKey(from: secretKey.limb(0), to: $0.baseAddress!, level: level)
+                Self.keySwitchingKey(context: context, from: secretKey.limb(0), to: $0.baseAddress!,
+                                     level: elementLevels[g]!, seeds: drawn[index])
             }
             inverse.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
-            entries[g] = .init(galoisElement: g, key: key, permutation: permutation)
+            return .init(galoisElement: g, key: key, permutation: permutation)
         }
+        var entries: [Int: GaloisKeys.Entry] = [:]
+        for entry in made { entries[entry.galoisElement] = entry }
         return GaloisKeys(parametersFingerprint: context.parameters.fingerprint, entries: entries)
     }
 }

@@ -35,28 +35,59 @@ public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { threadCount == 1 ? "1 thread" : "\(threadCount) threads" }
 
-    /// Runs `body(i)` for `i` in `0..<count`, on up to `threadCount` threads (thread `w` takes
-    /// the items `w, w + threads, …`). `body` must only write state that belongs to item `i`.
+    /// Threads a loop started here may use: `threadCount`, or less inside an item of an
+    /// enclosing loop (its share of the threads, see `forEach`). A kernel that splits its own work
+    /// into chunks (partial sums, say) sizes them by this.
+    public var availableThreads: Int { min(threadCount, ThreadShare.current) }
+
+    /// Runs `body(i)` for `i` in `0..<count` on `w = min(availableThreads, count)` threads.
+    ///
+    /// Schedule: the workers take the items in order, each the next one not yet taken when it is
+    /// free (dynamic, so unequal items balance). Nesting: the loops an item runs get the item's
+    /// share of the threads, `⌊availableThreads / w⌋` (at least 1), so that parallelism goes to
+    /// the widest dimension first: a stage of 8 independent ciphertexts on 2 threads runs each
+    /// ciphertext's limb loops on its own thread (no joins inside), one ciphertext on 16 threads
+    /// gives its loops all 16. `body` must only write state that belongs to item `i`; each item
+    /// runs on one thread in its own fixed order, so results do not depend on the thread count
+    /// or on which thread took which item.
     @inlinable
     public func forEach(_ count: Int, _ body: (Int) -> Void) {
         if let recorder = ParallelProfile.installed {
-            return recorder.forEach(count, threads: threadCount, body)
+            return recorder.forEach(count, parallelism: self) { _, i in body(i) }
         }
-        let threads = min(threadCount, count)
-        if threads <= 1 {
+        guard threadCount > 1, count > 1 else {
             for i in 0..<count { body(i) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: threads) { worker in
-                var i = worker
-                while i < count {
-                    box.value(i)
-                    i += threads
-                }
+        Schedule.run(count, available: availableThreads, { _, i in body(i) }, timing: nil)
+    }
+
+    /// A reduction over `0..<count`: the items scheduled as by `forEach`, each added by
+    /// `body(&accumulator, i)` into the accumulator of the worker that runs it (one per worker,
+    /// made by `initial` at its first item). Returns the accumulators, at most
+    /// `availableThreads` of them, for the caller to combine. Which items meet in one accumulator
+    /// depends on the threads and their timing, so the caller's combination must not depend on it
+    /// (sums of residues modulo q: exact, in any grouping). Memory: one accumulator per worker,
+    /// however many items.
+    public func reduce<Accumulator>(_ count: Int, initial: () -> Accumulator,
+                                    _ body: (inout Accumulator, Int) -> Void) -> [Accumulator] {
+        let workers = max(1, min(availableThreads, count))
+        var accumulators = [Accumulator?](repeating: nil, count: workers)
+        accumulators.withUnsafeMutableBufferPointer { buffer in
+            let slots = UncheckedSendable(buffer)
+            func add(_ worker: Int, _ i: Int) {
+                if slots.value[worker] == nil { slots.value[worker] = initial() }
+                body(&slots.value[worker]!, i)
+            }
+            if let recorder = ParallelProfile.installed {
+                recorder.forEach(count, parallelism: self, add)
+            } else if threadCount > 1, count > 1 {
+                Schedule.run(count, available: availableThreads, add, timing: nil)
+            } else {
+                for i in 0..<count { add(0, i) }
             }
         }
+        return accumulators.compactMap { $0 }
     }
 
     /// [transform(0), …, transform(count − 1)], computed on up to `threadCount` threads; the
@@ -68,6 +99,91 @@ public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
             forEach(count) { i in slots.value[i] = transform(i) }
         }
         return results.map { $0! }
+    }
+}
+
+/// The share of the threads a loop may use on this thread: set by `Schedule.run` on each worker
+/// for the items it runs (`⌊available / workers⌋`), unset (no limit) elsewhere. A thread-local
+/// value, so that the kernels below a stage need no extra argument.
+@usableFromInline
+enum ThreadShare {
+    static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "no thread-local key left for the thread share")
+        return key
+    }()
+
+    /// The share on this thread (`Int.max` when none is set).
+    @usableFromInline static var current: Int {
+        let raw = Int(bitPattern: pthread_getspecific(key))
+        return raw <= 0 ? Int.max : raw
+    }
+
+    /// Runs `body` with `share` as this thread's share, then puts the previous one back.
+    static func with(_ share: Int, _ body: () -> Void) {
+        let saved = pthread_getspecific(key)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: share))
+        body()
+        pthread_setspecific(key, saved)
+    }
+}
+
+/// The one schedule of every parallel loop (`Parallelism.forEach`, and the same loops while a
+/// `ParallelProfile` records them): `min(available, count)` workers on `concurrentPerform`, each
+/// taking the next untaken item in order, each item's own loops limited to the worker's share.
+@usableFromInline
+enum Schedule {
+    /// Where a recording wants its clock readings: per worker its busy seconds, per item its
+    /// duration, and a call on the thread of each item before it starts.
+    @usableFromInline struct Timing: Sendable {
+        let busy: UncheckedSendable<UnsafeMutableBufferPointer<Double>>
+        let items: UncheckedSendable<UnsafeMutableBufferPointer<Double>>
+        let itemStarts: @Sendable () -> Void
+    }
+
+    /// The next item index, handed out under a lock (one take per item: the items are whole
+    /// ciphertext operations or limbs of 2¹⁴ residues, microseconds to milliseconds each).
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var next = 0
+        func take(below count: Int) -> Int? {
+            lock.lock()
+            defer { lock.unlock() }
+            guard next < count else { return nil }
+            next += 1
+            return next - 1
+        }
+    }
+
+    /// Runs `body(worker, item)` for every item (`worker` < `min(available, count)`).
+    @usableFromInline
+    static func run(_ count: Int, available: Int, _ body: (Int, Int) -> Void, timing: Timing?) {
+        let workers = min(available, count)
+        @Sendable func item(_ w: Int, _ i: Int, _ body: (Int, Int) -> Void) {
+            guard let timing else { return body(w, i) }
+            timing.itemStarts()
+            let begin = DispatchTime.now().uptimeNanoseconds
+            body(w, i)
+            timing.items.value[i] = wallSeconds(since: begin)
+        }
+        if workers <= 1 {   // one item keeps the caller's whole share for its own loops
+            let begin = DispatchTime.now().uptimeNanoseconds
+            for i in 0..<count { item(0, i, body) }
+            if let timing, count > 0 { timing.busy.value[0] = wallSeconds(since: begin) }
+            return
+        }
+        let share = max(1, available / workers)
+        let counter = Counter()
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                ThreadShare.with(share) {
+                    let begin = DispatchTime.now().uptimeNanoseconds
+                    while let i = counter.take(below: count) { item(w, i, box.value) }
+                    if let timing { timing.busy.value[w] = wallSeconds(since: begin) }
+                }
+            }
+        }
     }
 }
 
@@ -181,13 +297,14 @@ public final class ParallelProfile: @unchecked Sendable {
     }
 
     @usableFromInline
-    func forEach(_ count: Int, threads threadCount: Int, _ body: (Int) -> Void) {
+    func forEach(_ count: Int, parallelism: Parallelism, _ body: (Int, Int) -> Void) {
+        let available = parallelism.availableThreads
         let onRecordingThread = pthread_equal(pthread_self(), recordingThread) != 0
         if !onRecordingThread || inTopLevel {
             // inner: timed into the current top-level item when it runs on the recording thread
             let start = DispatchTime.now().uptimeNanoseconds
             if onRecordingThread { innerDepth += 1 }
-            Self.run(count, threads: threadCount, body, busy: nil, items: nil)
+            Schedule.run(count, available: available, body, timing: nil)
             if onRecordingThread {
                 innerDepth -= 1
                 if innerDepth == 0, currentItemInner != nil {
@@ -200,7 +317,7 @@ public final class ParallelProfile: @unchecked Sendable {
         inTopLevel = true
         innerLoopCount = 0
         defer { inTopLevel = false }
-        let workers = min(threadCount, count)
+        let workers = min(available, count)
         var busy = [Double](repeating: 0, count: max(workers, 1))
         var items = [Double](repeating: 0, count: count)
         var inner = [[Int: Double]](repeating: [:], count: count)
@@ -209,18 +326,19 @@ public final class ParallelProfile: @unchecked Sendable {
             items.withUnsafeMutableBufferPointer { itemBuffer in
                 inner.withUnsafeMutableBufferPointer { innerBuffer in
                     let innerSlots = UncheckedSendable(innerBuffer)
-                    Self.run(count, threads: threadCount, { i in
-                        self.noteItemThread()
-                        guard pthread_equal(pthread_self(), self.recordingThread) != 0 else { return body(i) }
+                    let timing = Schedule.Timing(busy: UncheckedSendable(busyBuffer), items: UncheckedSendable(itemBuffer),
+                                                 itemStarts: { self.noteItemThread() })
+                    Schedule.run(count, available: available, { w, i in
+                        guard pthread_equal(pthread_self(), self.recordingThread) != 0 else { return body(w, i) }
                         self.currentItemInner = [:]
-                        body(i)
+                        body(w, i)
                         innerSlots.value[i] = self.currentItemInner!
                         self.currentItemInner = nil
-                    }, busy: UncheckedSendable(busyBuffer), items: UncheckedSendable(itemBuffer))
+                    }, timing: timing)
                 }
             }
         }
-        let loop = Loop(phase: phase, items: count, workers: workers, wall: wallSeconds(since: start),
+        let loop = Loop(phase: phase, items: count, workers: max(workers, 1), wall: wallSeconds(since: start),
                         workerBusy: busy, itemSeconds: items, innerWork: inner, innerLoops: innerLoopCount)
         lock.lock()
         loops.append(loop)
@@ -249,9 +367,9 @@ public final class ParallelProfile: @unchecked Sendable {
 
     /// The work/span model's wall time at `threads` threads, from a **one-thread** recording
     /// (nil otherwise): the serial part, plus for each top-level loop the busiest worker under
-    /// `forEach`'s schedule, where an item of duration `t` with inner loops of width `n` and
-    /// seconds `I` takes `t − ΣI + Σ I·⌈n/q⌉/n` when `q = ⌊threads / workers⌋` threads are left per
-    /// item. It assumes perfect scaling inside those bounds: no synchronisation cost, no memory
+    /// `forEach`'s schedule (each item, in order, to the worker that is free first), where an item
+    /// of duration `t` with inner loops of width `n` and seconds `I` takes `t − ΣI + Σ I·⌈n/q⌉/n`
+    /// with `q = ⌊threads / workers⌋`, the item's share of the threads. It assumes perfect scaling inside those bounds: no synchronisation cost, no memory
     /// bandwidth limit, items that keep their one-thread duration.
     public func predictedSeconds(threads p: Int, phase: String? = nil) -> Double? {
         Self.predictedSeconds(threads: p, serial: serialSeconds(phase: phase),
@@ -272,7 +390,8 @@ public final class ParallelProfile: @unchecked Sendable {
                 for (n, inner) in loop.innerWork[i] where n > 0 {
                     seconds += inner * (Double((n + q - 1) / q) / Double(n)) - inner
                 }
-                perWorker[i % workers] += seconds
+                let free = perWorker.indices.min { perWorker[$0] < perWorker[$1] }!
+                perWorker[free] += seconds
             }
             total += perWorker.max() ?? 0
         }
@@ -284,33 +403,6 @@ public final class ParallelProfile: @unchecked Sendable {
         lock.lock()
         if !itemThreads.contains(where: { pthread_equal($0, me) != 0 }) { itemThreads.append(me) }
         lock.unlock()
-    }
-
-    /// `Parallelism.forEach`'s schedule (worker `w` takes items `w, w + threads, …`), with each
-    /// worker's busy time and each item's duration written when asked for.
-    private static func run(_ count: Int, threads threadCount: Int, _ body: (Int) -> Void,
-                            busy: UncheckedSendable<UnsafeMutableBufferPointer<Double>>?,
-                            items: UncheckedSendable<UnsafeMutableBufferPointer<Double>>?) {
-        let threads = min(threadCount, count)
-        @Sendable func worker(_ w: Int, _ body: (Int) -> Void) {
-            let begin = DispatchTime.now().uptimeNanoseconds
-            var i = w
-            while i < count {
-                let itemBegin = DispatchTime.now().uptimeNanoseconds
-                body(i)
-                if let items { items.value[i] = wallSeconds(since: itemBegin) }
-                i += max(threads, 1)
-            }
-            if let busy { busy.value[w] = wallSeconds(since: begin) }
-        }
-        if threads <= 1 {
-            worker(0, body)
-            return
-        }
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: threads) { w in worker(w, box.value) }
-        }
     }
 }
 

@@ -294,31 +294,35 @@ struct ProgramBuilder {
                 }
                 return .listed(slots: slots, values: values)
             }
+            // the bias (and the split of a complex pair), then each channel's square as a group of
+            // its own: two squares of a pair are independent work
+            var split: [[SlotInstruction]] = [], squaring: [[SlotInstruction]] = []
             var squares: [Int] = []
-            var group: [[SlotInstruction]] = []
             for (pair, summedRegister) in zip(pairs, summed) {
                 let shifted = register()
+                var channels: [Int] = []
                 if pair.count == 1 {
                     let bias = pattern(biasMap(pair[0], factor: 1), depth: depth)
-                    let square = register()
-                    group.append([.addPattern(source: summedRegister, pattern: bias, target: shifted),
-                                  .square(source: shifted, target: square)])
-                    squares.append(square)
+                    split.append([.addPattern(source: summedRegister, pattern: bias, target: shifted)])
+                    channels = [shifted]
                 } else {
                     let bias = patterns.count
                     patterns.append(SlotPattern(form: biasMap(pair[0], factor: 0.5), imaginary: biasMap(pair[1], factor: 0.5),
                                                 depth: depth))
                     let conjugated = register(), first = register(), second = register()
-                    let firstSquare = register(), secondSquare = register()
-                    group.append([.addPattern(source: summedRegister, pattern: bias, target: shifted),
+                    split.append([.addPattern(source: summedRegister, pattern: bias, target: shifted),
                                   .conjugate(source: shifted, target: conjugated),
-                                  .splitComplex(source: shifted, conjugate: conjugated, real: first, imaginary: second),
-                                  .square(source: first, target: firstSquare),
-                                  .square(source: second, target: secondSquare)])
-                    squares += [firstSquare, secondSquare]
+                                  .splitComplex(source: shifted, conjugate: conjugated, real: first, imaginary: second)])
+                    channels = [first, second]
+                }
+                for channel in channels {
+                    let square = register()
+                    squaring.append([.square(source: channel, target: square)])
+                    squares.append(square)
                 }
             }
-            stages.append(ProgramStage(phase: phase, name: "bias and square", groups: group))
+            stages.append(ProgramStage(phase: phase, name: pairs.contains { $0.count > 1 } ? "bias and split" : "bias", groups: split))
+            stages.append(ProgramStage(phase: phase, name: "square", groups: squaring))
             depth += 1
             current = squares
             // Sum pooling (not after the last block: the dense layer sums globally).
@@ -346,20 +350,22 @@ struct ProgramBuilder {
         let mask = pattern(.blockwise(values: [Double](repeating: 1, count: blocks), offsets: [0],
                                       positions: positionSet(positions(height: layout.height, width: layout.width, stride: s)), shift: 0),
                            depth: depth)
-        var merged: [Int] = [], groups: [[SlotInstruction]] = []
+        // each source masked and shifted to its sub-position (a group each), then the sums
+        var merged: [Int] = [], shifting: [[SlotInstruction]] = [], groups: [[SlotInstruction]] = []
         for g in 0..<((sources.count + load - 1) / load) {
-            var group: [SlotInstruction] = []
             var parts: [Int] = []
             for m in 0..<min(load, sources.count - g * load) {
                 let masked = register()
-                group.append(.multiplyAccumulate(terms: [.init(register: sources[g * load + m], pattern: mask)], target: masked))
+                var group: [SlotInstruction] = [.multiplyAccumulate(terms: [.init(register: sources[g * load + m], pattern: mask)],
+                                                                    target: masked)]
                 parts.append(rotated(masked, by: -geometry.subpositionOffset(m, stride: s), into: &group))
+                shifting.append(group)
             }
             let target = register()
-            group.append(.add(sources: parts, target: target))
+            groups.append([.add(sources: parts, target: target)])
             merged.append(target)
-            groups.append(group)
         }
+        stages.append(ProgramStage(phase: phase, name: "mask and shift", groups: shifting))
         stages.append(ProgramStage(phase: phase, name: "merge", groups: groups))
         var mergedLayout = layout
         mergedLayout.kind = .merged(load: load)
@@ -502,10 +508,11 @@ struct ProgramBuilder {
         let babyOffsets = strategy == .giant ? tapOffsets : blockOffsets
         let giantOffsets = strategy == .giant ? blockOffsets : tapOffsets
         let rotated = hoistedRotationStage(sources, steps: babyOffsets, phase: phase, name: "baby-step rotations (\(strategy.rawValue))")
-        var groups: [[SlotInstruction]] = []
+        // one stage of products, a group per (output, giant step): the widest independent work of
+        // the convolution; then one stage of giant steps, a group per output
+        var productGroups: [[SlotInstruction]] = [], giantGroups: [[SlotInstruction]] = []
         var outputs: [Int] = []
         for o in plan.pairs.indices {
-            var group: [SlotInstruction] = []
             var parts: [Int] = [], steps: [Int] = []
             for (gi, giant) in giantOffsets.enumerated() {
                 var terms: [SlotInstruction.Term] = []
@@ -519,16 +526,16 @@ struct ProgramBuilder {
                 }
                 guard !terms.isEmpty else { continue }
                 let inner = register()
-                group.append(.multiplyAccumulate(terms: terms, target: inner))
+                productGroups.append([.multiplyAccumulate(terms: terms, target: inner)])
                 parts.append(inner)
                 steps.append(normalized(giant))
             }
             let target = register()
-            group.append(.rotateSum(sources: parts, steps: steps, target: target))
-            groups.append(group)
+            giantGroups.append([.rotateSum(sources: parts, steps: steps, target: target)])
             outputs.append(target)
         }
-        stages.append(ProgramStage(phase: phase, name: "products and giant steps", groups: groups))
+        stages.append(ProgramStage(phase: phase, name: "products", groups: productGroups))
+        stages.append(ProgramStage(phase: phase, name: "giant steps", groups: giantGroups))
         return outputs
     }
 
@@ -542,7 +549,7 @@ struct ProgramBuilder {
         let channels = layout.channels
         let s = layout.stride
         let set = positionSet(positions(height: layout.height, width: layout.width, stride: s))
-        var group: [SlotInstruction] = []
+        var productGroups: [[SlotInstruction]] = []
         var parts: [Int] = []
         for d in 0..<blocks {
             var terms: [SlotInstruction.Term] = []
@@ -561,9 +568,13 @@ struct ProgramBuilder {
             }
             guard !terms.isEmpty else { continue }
             let inner = register()
-            group.append(.multiplyAccumulate(terms: terms, target: inner))
+            var group: [SlotInstruction] = [.multiplyAccumulate(terms: terms, target: inner)]
             parts.append(rotated(inner, by: SlotGeometry.blockSize * d, into: &group))
+            productGroups.append(group)
         }
+        // the products and their rotations are independent per diagonal d: one group each
+        stages.append(ProgramStage(phase: "dense", name: "dense products", groups: productGroups))
+        var group: [SlotInstruction] = []
         let gathered = register()
         group.append(.add(sources: parts, target: gathered))
         // Sum each block's valid positions into its first slot.
@@ -579,7 +590,7 @@ struct ProgramBuilder {
         let bias = pattern(.listed(slots: slots, values: network.linearBias), depth: depth + 1)
         let result = register()
         group.append(.addPattern(source: summed, pattern: bias, target: result))
-        stages.append(ProgramStage(phase: "dense", name: "global sum and dense layer", groups: [group]))
+        stages.append(ProgramStage(phase: "dense", name: "global sum", groups: [group]))
         return (result, slots)
     }
 }

@@ -554,26 +554,34 @@ struct SchemeTests {
     func threadIndependence() throws {
         // Each run has its own context with its own thread count (no shared setting another
         // test could change meanwhile), and checks that the setting reached every polynomial.
-        func run(threads: Int) throws -> [Ciphertext] {
+        // Galois keys are made in parallel (one item per key), hoisted rotations over the steps,
+        // sums of rotations as a reduction over the key switches: all compared word for word.
+        func run(threads: Int) throws -> (ciphertexts: [Ciphertext], keys: [Int: [UInt64]]) {
             let parallelism = try Parallelism(threads: threads)
             let context = CKKSContext(s.context.parameters, parallelism: parallelism)
             #expect(context.parallelism.threadCount == threads)
             var generator = KeyGenerator(context: context, deterministicSeed: [UInt8](repeating: 42, count: 32))
             let pk = generator.publicKey()
             let rk = generator.relinearizationKey()
-            let gk = generator.galoisKeys(steps: [1, 5])
+            let gk = generator.galoisKeys(steps: [1, 5, 7, 12])
             var encryptor = try Encryptor(context: context, publicKey: pk, deterministicSeed: [UInt8](repeating: 9, count: 32))
             let e = Evaluator(context: context)
             let a = try encryptor.encrypt(s.values(0.2)), b = try encryptor.encrypt(s.values(0.6))
             let product = try e.rescale(e.multiply(a, b, relinearizationKey: rk))
-            let rotated = try e.rotations(product, by: [1, 5], keys: gk)
-            let all = [a, b, product] + rotated
+            let rotated = try e.rotations(product, by: [1, 5, 7, 12], keys: gk)
+            let sums = [try e.sumOfRotations([(a, 1), (b, 5), (a, 7), (b, 0), (a, 12)], keys: gk),
+                        try e.sumOfRotations(of: b, by: [0, 1, 5, 7, 12], keys: gk)]
+            let all = [a, b, product] + rotated + sums
             for c in all { #expect(c.parts.allSatisfy { $0.basis.parallelism == parallelism }) }
-            return all
+            return (all, gk.entries.mapValues { $0.key.b + $0.key.a + rk.key.b })
         }
         let one = try run(threads: 1)
-        #expect(try run(threads: 2) == one)
-        #expect(try run(threads: 3) == one)
+        #expect(one.keys.count == 4)
+        for threads in [2, 3, 5] {
+            let other = try run(threads: threads)
+            #expect(other.ciphertexts == one.ciphertexts, "\(threads) threads")
+            #expect(other.keys == one.keys, "\(threads) threads")
+        }
     }
 }
 

@@ -237,6 +237,56 @@ struct PolynomialTests {
         #expect(try Parallelism(threads: 3).map(10) { $0 * $0 } == (0..<10).map { $0 * $0 })
     }
 
+    @Test("nested loops share the threads: an item's own loops get ⌊threads / workers⌋, every item runs once")
+    func threadShares() throws {
+        let four = try Parallelism(threads: 4)
+        func shares(_ count: Int, _ parallelism: Parallelism) -> [Int] {
+            var seen = [Int](repeating: 0, count: count)
+            seen.withUnsafeMutableBufferPointer { buffer in
+                let slots = UncheckedSendable(buffer)
+                parallelism.forEach(count) { i in slots.value[i] += parallelism.availableThreads }   // += : a second run shows
+            }
+            return seen
+        }
+        #expect(four.availableThreads == 4)
+        #expect(shares(1, four) == [4])                  // one item keeps all the threads
+        #expect(shares(2, four) == [2, 2])
+        #expect(shares(3, four) == [1, 1, 1])            // ⌊4/3⌋
+        #expect(shares(9, four) == Array(repeating: 1, count: 9))
+        #expect(four.availableThreads == 4)              // the caller's share is back after the join
+        #expect(shares(5, try Parallelism(threads: 16)) == Array(repeating: 3, count: 5))
+        // two levels: 8 threads, 2 items of 4, each with 2 items of 2, and the share restored in between
+        let eight = try Parallelism(threads: 8)
+        var inner = [Int](repeating: 0, count: 6)
+        inner.withUnsafeMutableBufferPointer { buffer in
+            let slots = UncheckedSendable(buffer)
+            eight.forEach(2) { i in
+                eight.forEach(2) { j in slots.value[2 * i + j] = eight.availableThreads }
+                slots.value[4 + i] = eight.availableThreads
+            }
+        }
+        #expect(inner == [2, 2, 2, 2, 4, 4])
+        // a one-thread setting inside, and a smaller setting than the share
+        #expect(shares(2, .serial) == [1, 1])
+        var small = [Int](repeating: 0, count: 2)
+        small.withUnsafeMutableBufferPointer { buffer in
+            let slots = UncheckedSendable(buffer)
+            let two = try! Parallelism(threads: 2)
+            four.forEach(1) { _ in two.forEach(2) { j in slots.value[j] = four.availableThreads } }
+        }
+        #expect(small == [1, 1])                         // the inner loop's own setting: 2 workers of ⌊2/2⌋
+
+        // a reduction: one accumulator per worker (at most the threads), every item in exactly one
+        for threads in [1, 2, 3, 8] {
+            let parallelism = try Parallelism(threads: threads)
+            let parts = parallelism.reduce(100, initial: { [Int]() }) { items, i in items.append(i) }
+            #expect(parts.count >= 1 && parts.count <= min(threads, 100))
+            #expect(parts.joined().sorted() == Array(0..<100))
+            #expect(parts.allSatisfy { $0 == $0.sorted() })   // a worker takes its items in order
+        }
+        #expect(four.reduce(0, initial: { 0 }) { $0 += $1 }.isEmpty)
+    }
+
     @Test("the parallel profile: top-level loops, items and inner widths recorded; the work/span model schedules them")
     func parallelProfile() throws {
         func loop(_ items: [Double], inner: [[Int: Double]]? = nil, workers: Int = 1) -> ParallelProfile.Loop {
@@ -251,8 +301,9 @@ struct PolynomialTests {
         #expect(model(1, 0.5, [loop([1, 1, 1, 1])]) == 4.5)
         #expect(model(2, 0.5, [loop([1, 1, 1, 1])]) == 2.5)
         #expect(model(16, 0.5, [loop([1, 1, 1, 1])]) == 1.5)
-        // forEach's schedule: worker 0 takes items 0 and 2
-        #expect(model(2, 0, [loop([3, 1, 2, 1])]) == 5)
+        // forEach's schedule, each item to the worker free first: 3 | 1 + 2, then the last
+        // item to worker 0 (free at 3, like worker 1): 4 (round-robin would give 5)
+        #expect(model(2, 0, [loop([3, 1, 2, 1])]) == 4)
         // one item of 1 s, 0.8 s of it in loops over 8 limbs: ⌈8/q⌉ rounds of a limb each
         #expect(abs(model(4, 0, [loop([1], inner: [[8: 0.8]])]) - 0.4) < 1e-12)
         #expect(abs(model(3, 0, [loop([1], inner: [[8: 0.8]])]) - 0.5) < 1e-12)

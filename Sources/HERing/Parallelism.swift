@@ -35,10 +35,17 @@ public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { threadCount == 1 ? "1 thread" : "\(threadCount) threads" }
 
-    /// Threads a loop started here may use: `threadCount`, or less inside an item of an
-    /// enclosing loop (its share of the threads, see `forEach`). A kernel that splits its own work
-    /// into chunks (partial sums, say) sizes them by this.
-    public var availableThreads: Int { min(threadCount, ThreadShare.current) }
+    /// Threads a loop started here may use: `threadCount`, at most one per processor of the
+    /// machine (`processors`), and less inside an item of an enclosing loop (its share of the
+    /// threads, see `forEach`). A kernel that splits its own work (partial sums, say) sizes it
+    /// by this.
+    public var availableThreads: Int { min(threadCount, Self.processors, ThreadShare.current) }
+
+    /// The active processors of this machine, read once. Dispatch never runs more of a loop's
+    /// workers at once than there are processors, so a setting above it (16 threads on 2 cores)
+    /// would only split the items' own loops into shares that no processor is free to run, and
+    /// pay their joins: loops are scheduled as for `processors` threads, with the same results.
+    public static let processors = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Runs `body(i)` for `i` in `0..<count` on `w = min(availableThreads, count)` threads.
     ///

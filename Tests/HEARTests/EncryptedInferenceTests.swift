@@ -109,7 +109,8 @@ struct EncryptedInferenceTests {
             let (one, serial) = try ParallelProfile.record { _ in try single.predict(input()) }
             #expect(serial.distinctThreads == 1 && serial.loops.allSatisfy { $0.workers == 1 })
             let (prediction, parallel) = try ParallelProfile.record { _ in try three.predict(input()) }
-            #expect(parallel.loops.contains { $0.workers == 3 })
+            // (loops run at most one worker per processor: 2 on a 2-core machine)
+            #expect(parallel.loops.contains { $0.workers == min(3, Parallelism.processors) })
             #expect(one.resultSlots == prediction.resultSlots && one.scores == prediction.scores, "attempt \(attempt)")
             mostThreads = max(mostThreads, parallel.distinctThreads)
         }

@@ -363,6 +363,7 @@ func modelInit(_ arguments: ArraySlice<String>) throws(CommandFailure) {
 let planHelp = """
     usage: hear plan [--model <name|dir|file>] [--data <dir>] [--method fast-hear|hear] [--strategy auto|full|giant|baby[,…]]
                      [--packing auto|real|complex] [--slots 8192] [--preset default|seal-style|hear|fast-hear]
+                     [--draw input|block1|block2|…|dense [--svg <file>]]
 
       Compiles the model into the packed slot program the encrypted evaluation runs and prints
       the layouts, the convolution strategy and output packing of each block, the operation
@@ -371,6 +372,11 @@ let planHelp = """
       memory of the encoded plaintexts and of the keys.
       --strategy  one value for every block, or one per block separated by commas (default auto)
       --packing   auto (default), real or complex (see `hear evaluate --help`)
+      --draw      instead: the slot layout of one layer, drawn from the compiler's layout objects —
+                  for a block the layout its convolution reads (after any Fast-HEAR merge) and
+                  the one it leaves (after pooling): which channels each block of slots holds and
+                  which channel entry (or nothing: garbage) sits in each slot of block 0
+      --svg       with --draw: also write the picture as SVG to this file (atomically)
     """
 
 func parseStrategies(_ text: String?) throws(CommandFailure) -> [ConvolutionStrategy?] {
@@ -417,7 +423,10 @@ func printCounts(_ program: PackedProgram) {
 }
 
 func plan(_ arguments: ArraySlice<String>) throws(CommandFailure) {
-    let options = try Options(arguments, allowed: ["model", "data", "method", "strategy", "packing", "slots", "preset"])
+    let options = try Options(arguments, allowed: ["model", "data", "method", "strategy", "packing", "slots", "preset", "draw", "svg"])
+    if options.values["svg"] != nil, options.values["draw"] == nil {
+        throw CommandFailure(code: .usage, message: "--svg goes with --draw <layer>")
+    }
     let method = try parseMethod(options.values["method"])
     let packing = try parsePacking(options.values["packing"])
     let strategies = try parseStrategies(options.values["strategy"])
@@ -431,6 +440,20 @@ func plan(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let program: PackedProgram
     do { program = try folded.compiled(slotCount: slots, method: method, strategies: strategies, packing: packing) } catch {
         throw CommandFailure(code: .usage, message: error.description)
+    }
+    if let layer = options.values["draw"] {
+        guard let drawing = LayoutDrawing(program: program, layer: layer) else {
+            throw CommandFailure(code: .usage, message: "--draw: no layer '\(layer)'; this model has "
+                                 + LayoutDrawing.layers(of: program).joined(separator: ", "))
+        }
+        print("\(model.name), \(method.rawValue), \(layer)")
+        print(drawing.text, terminator: "")
+        if let path = options.values["svg"] {
+            do { try Data(drawing.svg.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+                throw CommandFailure(code: .cannotCreate, message: "--svg: cannot write \(path): \(error.localizedDescription)")
+            }
+        }
+        return
     }
     print("model     \(model.name), method \(method.rawValue), \(slots) slots")
     print("input     \(program.inputLayout)")

@@ -64,6 +64,9 @@ public struct PackedProgram: Sendable {
     public var inputLayout: PackedLayout
     /// The layout entering each block's convolution (after any Fast-HEAR merge).
     public var convolutionLayouts: [PackedLayout]
+    /// The layout each block leaves (after its pooling; the last block's, unpooled, is what the
+    /// dense layer reads).
+    public var blockOutputLayouts: [PackedLayout]
     public var patterns: [SlotPattern]
     public var positionSets: [[Int]]
     public var stages: [ProgramStage]
@@ -248,7 +251,7 @@ struct ProgramBuilder {
         var depth = 0
         var chosen: [ConvolutionStrategy] = []
         var complexPacked: [Bool] = []
-        var convolutionLayouts: [PackedLayout] = []
+        var convolutionLayouts: [PackedLayout] = [], blockOutputLayouts: [PackedLayout] = []
         for (t, block) in network.blocks.enumerated() {
             let phase = "block\(t + 1)"
             guard block.height == layout.height && block.width == layout.width else {
@@ -335,12 +338,13 @@ struct ProgramBuilder {
                                             width: block.width / 2, stride: 2 * s)
             }
             layout = outputLayout
+            blockOutputLayouts.append(outputLayout)
         }
         let (result, slots) = dense(current, layout: layout, network: network, depth: depth)
         depth += 1
         return PackedProgram(geometry: geometry, method: method, strategies: chosen, complexPacked: complexPacked,
                              inputLayout: inputLayout,
-                             convolutionLayouts: convolutionLayouts, patterns: patterns, positionSets: positionSets,
+                             convolutionLayouts: convolutionLayouts, blockOutputLayouts: blockOutputLayouts, patterns: patterns, positionSets: positionSets,
                              stages: stages, registerCount: nextRegister, outputRegister: result, outputSlots: slots, depth: depth)
     }
 

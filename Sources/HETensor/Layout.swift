@@ -145,6 +145,30 @@ public struct PackedLayout: Sendable, Equatable, CustomStringConvertible {
         return "\(channels) channels of \(map) at stride \(stride): \(what)"
     }
 
+    /// What the slot at in-block `offset` of block b, ciphertext x holds: the channel, the map
+    /// entry (i, j) and the sub-position, or nil for a slot that holds nothing valid (padding,
+    /// the gaps left by pooling, an empty sub-position). The inverse of `location` (for the
+    /// replicated input: of every replica).
+    public func entry(ciphertext x: Int, block b: Int, offset: Int) -> (channel: Int, row: Int, column: Int, subposition: Int)? {
+        for m in 0..<subpositionCount(ciphertext: x) {
+            let base = offset - geometry.subpositionOffset(m, stride: stride)
+            guard base >= 0 else { continue }
+            let (i, j): (Int, Int)
+            if geometry.dimension == .two {
+                let row = base / geometry.rowWidth, column = base % geometry.rowWidth
+                guard row % stride == 0, column % stride == 0 else { continue }
+                (i, j) = (row / stride, column / stride)
+            } else {
+                guard base % stride == 0 else { continue }
+                (i, j) = (0, base / stride)
+            }
+            if i < height, j < width, let c = channel(ciphertext: x, block: b, subposition: m) {
+                return (c, i, j, m)
+            }
+        }
+        return nil
+    }
+
     /// A picture of the first rows of one block: which (channel, row, column) each slot holds,
     /// `·` for a slot that holds nothing valid.
     public func picture(ciphertext x: Int = 0, block b: Int = 0, rows: Int = 4, columns: Int = 16) -> String {
@@ -153,24 +177,9 @@ public struct PackedLayout: Sendable, Equatable, CustomStringConvertible {
         for r in 0..<rows {
             var cells: [String] = []
             for col in 0..<min(columns, rowWidth) {
-                let offset = r * rowWidth + col
                 var label = "·"
-                for m in 0..<subpositionCount(ciphertext: x) {
-                    let base = offset - geometry.subpositionOffset(m, stride: stride)
-                    guard base >= 0 else { continue }
-                    let (i, j): (Int, Int)
-                    if geometry.dimension == .two {
-                        guard base % (stride * geometry.rowWidth) % stride == 0 else { continue }
-                        let row = base / geometry.rowWidth, column = base % geometry.rowWidth
-                        guard row % stride == 0, column % stride == 0 else { continue }
-                        (i, j) = (row / stride, column / stride)
-                    } else {
-                        guard base % stride == 0 else { continue }
-                        (i, j) = (0, base / stride)
-                    }
-                    if i < height, j < width, let c = channel(ciphertext: x, block: b, subposition: m) {
-                        label = geometry.dimension == .two ? "c\(c):\(i),\(j)" : "c\(c):\(j)"
-                    }
+                if let e = entry(ciphertext: x, block: b, offset: r * rowWidth + col) {
+                    label = geometry.dimension == .two ? "c\(e.channel):\(e.row),\(e.column)" : "c\(e.channel):\(e.column)"
                 }
                 cells.append(label + String(repeating: " ", count: max(1, 9 - label.count)))
             }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Testing
 import HEAR
 
@@ -122,5 +125,50 @@ struct ReadmeExampleTests {
         let main = try String(contentsOf: root.appendingPathComponent("Docs/Examples/Consumer/Sources/Consumer/main.swift"), encoding: .utf8)
         #expect(main.contains("import HEAR") && main.contains("MonitoringStation.generateKeys"))
         #expect(readme.contains("```swift\n" + main + "```"), "README.md must show the consumer's main.swift as it is")
+    }
+}
+
+/// Docs/Packing.md's layout pictures are `hear plan --draw` output, verbatim.
+@Suite("the layout pictures of Docs/Packing.md", .enabled(if: hearExecutable != nil, "the hear executable is built beside the test runner"))
+struct PackingPictureTests {
+    @Test("every picture marked `drawn by hear plan …` equals that command's output")
+    func pictures() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let document = try String(contentsOf: root.appendingPathComponent("Docs/Packing.md"), encoding: .utf8)
+        let lines = document.components(separatedBy: "\n")
+        var checked: [String] = []
+        for (index, line) in lines.enumerated() where line.hasPrefix("<!-- drawn by `hear ") {
+            let command = line.dropFirst("<!-- drawn by `hear ".count).prefix { $0 != "`" }
+            #expect(index + 1 < lines.count && lines[index + 1] == "```text", "\(command): a ```text block follows the marker")
+            guard let end = lines[(index + 2)...].firstIndex(of: "```") else {
+                Issue.record("\(command): the picture's block is not closed")
+                continue
+            }
+            let picture = lines[(index + 2)..<end].joined(separator: "\n") + "\n"
+            let result = try hear(command.split(separator: " ").map(String.init))
+            #expect(result.status == 0, "hear \(command): \(result.error)")
+            #expect(result.output == picture, "Docs/Packing.md differs from `hear \(command)`; paste its output there")
+            checked.append(String(command))
+        }
+        #expect(checked.count >= 3 && checked.contains { $0.contains("--draw block2") }, "pictures found: \(checked)")
+    }
+
+    @Test("--svg writes a well-formed SVG of the same layout; a layer that does not exist is a usage error")
+    func svgAndErrors() throws {
+        let directory = try temporaryDirectory("draw")
+        let path = directory.appendingPathComponent("block3.svg").path
+        let result = try hear(["plan", "--model", "cnn2d-64", "--draw", "block3", "--svg", path])
+        #expect(result.status == 0, "\(result.error)")
+        let svg = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(svg.hasPrefix("<?xml") && svg.hasSuffix("</svg>\n"))
+        let parser = XMLParser(data: Data(svg.utf8))
+        #expect(parser.parse(), "not well-formed XML: \(String(describing: parser.parserError))")
+        // block 3 reads 8 sparse ciphertexts merged into one at stride 4: sub-positions 0–7 in block 0
+        #expect(svg.contains("<title>slot 17: channel 80, entry (0, 0), sub-position 5</title>"))
+        #expect(svg.contains("<title>slot 32: nothing valid</title>"))
+        let bad = try hear(["plan", "--model", "cnn2d-64", "--draw", "block4"])
+        #expect(bad.status == 64 && bad.error.contains("no layer 'block4'") && bad.error.contains("block3, dense"))
+        let alone = try hear(["plan", "--model", "cnn2d-64", "--svg", path])
+        #expect(alone.status == 64 && alone.error.contains("--svg goes with --draw"))
     }
 }

@@ -34,6 +34,30 @@ struct LayoutTests {
         }
     }
 
+    @Test("entry(ciphertext:block:offset:) inverts location: every valid slot once, every other slot nil")
+    func entries() {
+        let layouts = [PackedLayout(geometry: two, kind: .sparse, channels: 64, height: 16, width: 7, stride: 2),
+                       PackedLayout(geometry: two, kind: .merged(load: 4), channels: 64, height: 16, width: 7, stride: 2),
+                       PackedLayout(geometry: two, kind: .merged(load: 16), channels: 128, height: 8, width: 3, stride: 4),
+                       PackedLayout(geometry: one, kind: .merged(load: 4), channels: 256, height: 1, width: 120, stride: 4),
+                       PackedLayout(geometry: one, kind: .sparse, channels: 20, height: 1, width: 240, stride: 2)]
+        for layout in layouts {
+            var valid = 0
+            for x in 0..<layout.ciphertextCount {
+                for slot in 0..<8192 {
+                    guard let e = layout.entry(ciphertext: x, block: slot / 512, offset: slot % 512) else { continue }
+                    valid += 1
+                    #expect(layout.location(channel: e.channel, row: e.row, column: e.column) == (x, slot), "\(layout)")
+                }
+            }
+            #expect(valid == layout.channels * layout.height * layout.width, "\(layout)")
+        }
+        // the input: every block holds a replica of channel k mod 2
+        let input = PackedLayout(geometry: two, kind: .replicated, channels: 2, height: 32, width: 15, stride: 1)
+        #expect(input.entry(ciphertext: 0, block: 5, offset: 16 * 3 + 4).map { [$0.channel, $0.row, $0.column] } == [1, 3, 4])
+        #expect(input.entry(ciphertext: 0, block: 4, offset: 15) == nil)   // the zero column
+    }
+
     @Test("the picture shows which channel entry each slot holds")
     func picture() {
         let merged = PackedLayout(geometry: two, kind: .merged(load: 4), channels: 64, height: 16, width: 7, stride: 2)

@@ -126,7 +126,8 @@ public struct LayoutDrawing: Sendable {
             parts.append((height, panel))
             guard let layout = panel.layout else { height += 70; continue }
             let (rows, columns) = Self.window(layout)
-            width = max(width, 2 * margin + 70 + Double(columns) * cell.width)
+            width = max(width, 2 * margin + 70 + Double(columns) * cell.width,
+                        2 * margin + 7.4 * Double("\(panel.role): \(layout)".count))   // the title, bold 13 px
             height += 24 + 44 + 24 + Double(rows) * cell.height + 24
         }
         width = max(width, 2 * margin + 16 * 40)

@@ -38,6 +38,7 @@ let mainHelp = """
       train        train a network from scratch (cross-validation on labelled clips, or synthetic clips)
       synth        write synthetic skeleton clips in the test set's format
       plan         compile a model into the packed program of the encrypted evaluation and print its counts
+      trace        follow one encrypted prediction stage by stage: level, scale, precision (station-side debug)
       bundle       convert the paper's published data directory into the package's bundled resources
 
     the three parties, through signed files:
@@ -502,6 +503,7 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         case "evaluate": print(evaluateHelp)
         case "classify": print(classifyHelp)
         case "plan": print(planHelp)
+        case "trace": print(traceHelp)
         case "model", "model init": print(modelInitHelp)
         case "train": print(trainHelp)
         case "synth": print(synthHelp)
@@ -522,6 +524,8 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         if wantsHelp { print(classifyHelp) } else { try classify(arguments.dropFirst()) }
     case "plan":
         if wantsHelp { print(planHelp) } else { try plan(arguments.dropFirst()) }
+    case "trace":
+        if wantsHelp { print(traceHelp) } else { try trace(arguments.dropFirst()) }
     case "train":
         if wantsHelp { print(trainHelp) } else { try train(arguments.dropFirst()) }
     case "synth":

@@ -90,8 +90,13 @@ extension PackedProgram {
     ///
     /// With `profiling`, each instruction is timed on the thread that runs it and the run carries
     /// a `ProgramProfile` (the results are the same).
-    public func run<Backend: SlotBackend>(on backend: Backend, input: Backend.Value,
-                                          profiling: Bool = false) throws(Backend.Failure) -> ProgramRun<Backend.Value> {
+    ///
+    /// `observer` (a trace, `hear trace`): called after each stage, outside its timing, with the
+    /// stage's index, its wall seconds and the values of the registers it wrote, in instruction
+    /// order.
+    public func run<Backend: SlotBackend>(on backend: Backend, input: Backend.Value, profiling: Bool = false,
+                                          observer: ((_ stage: Int, _ seconds: Double, _ written: [(register: Int, value: Backend.Value)]) -> Void)? = nil)
+        throws(Backend.Failure) -> ProgramRun<Backend.Value> {
         let lastUse = self.lastUse
         var profile: ProgramProfile? = profiling ? ProgramProfile() : nil
         var registers = [Backend.Value?](repeating: nil, count: registerCount)
@@ -134,8 +139,11 @@ extension PackedProgram {
                     profile?.record(phase: stage.phase, kind: kind, level: level, operations: operations, seconds: seconds)
                 }
             }
-            for r in registers.indices where registers[r] != nil && lastUse[r] == index { registers[r] = nil }
             let seconds = wallSeconds(since: start)
+            if let observer {
+                observer(index, seconds, stage.groups.joined().flatMap(\.writes).compactMap { r in registers[r].map { (r, $0) } })
+            }
+            for r in registers.indices where registers[r] != nil && lastUse[r] == index { registers[r] = nil }
             if let last = phases.last, last.phase == stage.phase {
                 phases[phases.count - 1].seconds += seconds
             } else {
@@ -172,8 +180,19 @@ extension PackedProgram {
 }
 
 extension SlotInstruction {
+    /// The registers the instruction writes.
+    public var writes: [Int] {
+        switch self {
+        case let .rotate(_, _, targets): return targets
+        case let .multiplyAccumulate(_, target), let .add(_, target), let .rotateSum(_, _, target), let .boxSum(_, _, target),
+             let .addPattern(_, _, target), let .square(_, target), let .conjugate(_, target):
+            return [target]
+        case let .splitComplex(_, _, real, imaginary): return [real, imaginary]
+        }
+    }
+
     /// The registers the instruction reads.
-    var reads: [Int] {
+    public var reads: [Int] {
         switch self {
         case let .rotate(source, _, _): return [source]
         case let .multiplyAccumulate(terms, _): return terms.map(\.register)

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import HEARCrypto
 import Testing
 import HEAR
@@ -184,6 +187,27 @@ struct CommandLineTests {
         let expected = [1, 0].map { folded.logits(Preprocessing.normalize(set.sequences[$0])) }
         #expect(written.count == 2)
         #expect(zip(written, expected).map { maximumDifference($0, $1) }.max()! < 1e-3)
+    }
+
+    @Test("hear trace: a table per stage, JSON and SVG written, the debug mode said; bad options refused",
+          .enabled(if: encryptedTests, "N = 2^14: release builds, or HEAR_SLOW_TESTS=1"))
+    func traceCommand() throws {
+        let directory = try temporaryDirectory("cli-trace")
+        let json = directory.appendingPathComponent("trace.json"), svg = directory.appendingPathComponent("trace.svg")
+        let run = try hear(["trace", "--model", "cnn1d-64", "--clip", "3", "--threads", "2", "--json", json.path, "--svg", svg.path])
+        #expect(run.status == 0, "\(run.error)")
+        #expect(run.error.contains("station-side debug mode") && run.output.contains("station-side debug mode"))
+        let trace = try JSONDecoder().decode(ProgramTrace.self, from: Data(contentsOf: json))
+        #expect(trace.model == "cnn1d-64" && trace.preset == "default" && !trace.steps.isEmpty)
+        for step in trace.steps {
+            #expect(abs(step.measuredBits - step.predictedBits) <= 1.5, "\(step.phase) \(step.name)")
+            #expect(run.output.contains(step.name))
+        }
+        #expect(trace.networkScores.map { maximumDifference($0, trace.scores) < 1e-3 } == true)
+        let parser = XMLParser(data: try Data(contentsOf: svg))
+        #expect(parser.parse())
+        #expect(try hear(["trace", "--clip", "608"]).status == 64)
+        #expect(try hear(["trace", "--model", "cnn1d-64", "--bogus", "1"]).status == 64)
     }
 
     @Test("the three parties through files: keygen, encrypt, infer, decrypt, demo; each bad file refused with its reason",

@@ -117,6 +117,34 @@ struct EncryptedInferenceTests {
         #expect(mostThreads >= 2, "no 3-thread prediction in 30 ran on more than one thread")
     }
 
+    @Test("a trace: every stage's decrypted result within 1.5 bits of the noise model's precision, counts and scores consistent")
+    func traceAgreesWithTheNoiseModel() throws {
+        let folded = try FoldedNetwork(folding: HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: "cnn1d-64")!, seed: 5))
+        let inference = try EncryptedInference(network: folded, method: .fastHEAR, parameters: try smallChain(), deterministicSeed: seed)
+        let x = input()
+        let trace = try inference.trace(x)
+        #expect(trace.steps.map(\.stage) == Array(inference.program.stages.indices))
+        for step in trace.steps {
+            // measured against the simulator (= the plaintext network in the layout), every slot
+            #expect(step.measuredBits > 8 && step.compared >= 1, "\(step.phase) \(step.name)")
+            #expect(abs(step.measuredBits - step.predictedBits) <= 1.5,
+                    "\(step.phase) \(step.name): \(step.measuredBits) bits measured, \(step.predictedBits) predicted")
+        }
+        // levels fall by one at each product or square stage, from the input's to 0
+        #expect(trace.steps.last?.level == 0 && trace.steps.first?.level == inference.plan.startLevel)
+        let rescales = trace.steps.reduce(0) { $0 + $1.counts.rescales }, counts = inference.program.counts
+        #expect(rescales == counts.rescales && trace.steps.reduce(0) { $0 + $1.counts.plaintextProducts } == counts.plaintextProducts)
+        #expect(trace.steps.reduce(0) { $0 + $1.counts.keySwitches } == counts.rotations + counts.conjugations + counts.squarings)
+        // the scores: the simulator's are the folded network's; the decrypted ones within the last stage's error
+        #expect(maximumDifference(trace.referenceScores, folded.logits(x)) < 1e-9)
+        #expect(trace.scoreError <= (trace.steps.last?.maxError ?? 0) + 1e-12 && trace.scoreError < 1e-3)
+        // a model that ignored the masks (every slot's error everywhere) would miss by bits: the
+        // prediction is per slot; and the chart and the table carry every stage
+        let chart = trace.chart()
+        #expect(chart.components(separatedBy: "<circle").count - 1 == trace.steps.count)
+        #expect(trace.table.split(separator: "\n").count == trace.steps.count + 1)
+    }
+
     @Test("weights encoded on use give bit-identical results to resident ones")
     func streamedEqualsResident() throws {
         let folded = try FoldedNetwork(folding: HEARModel.randomlyInitialized(architecture: NetworkArchitecture(name: "cnn1d-64")!, seed: 6))

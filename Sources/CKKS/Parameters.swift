@@ -75,6 +75,7 @@ public struct CKKSParameters: Sendable, Hashable, CustomStringConvertible {
     /// Builds and checks a parameter set.
     ///
     /// - Parameters:
+    ///   - name: a name for messages and benchmarks.
     ///   - degree: `N`, a power of two from 2^3 (tests) to 2^16.
     ///   - dataPrimeBits: sizes of `q₀ … q_L` (at least one).
     ///   - specialPrimeBits: sizes of the special primes (at least one).

@@ -1,0 +1,8 @@
+import CKKS
+import Foundation
+
+/// Encrypts four numbers, squares them under encryption and decrypts the squares.
+func firstVector() throws {
+    // 1. A 128-bit parameter set: N = 2^14 (8192 slots), ten data primes, scale 2^34.
+    let context = CKKSContext(.standard())
+}

@@ -1,0 +1,1 @@
+../../../Sources/HEAR/HEAR.docc/Resources/first-vector-5.swift

@@ -1,0 +1,1 @@
+../../../Sources/HEAR/HEAR.docc/Resources/toy-rotation-4.swift

@@ -1,0 +1,15 @@
+import CKKS
+import Foundation
+import HEAR
+import HETensor
+
+/// One real clip through the first packed 2D convolution of the paper's 2D-CNN-64, on
+/// ciphertexts, followed stage by stage.
+func packedConvolution() throws {
+    // 1. The paper's 2D-CNN-64 and test clip 164 (a fall), preprocessed as the camera does:
+    //    32 frames × 15 joints, x and y normalised. Folding puts batch normalisation and the
+    //    activation's affine part into the weights: each block is one convolution, one square.
+    let model = try PaperData.bundledModel(named: "cnn2d-64")
+    let clip = Preprocessing.normalize(try PaperData.bundledTestSet().sequences[164])
+    let network = try FoldedNetwork(folding: model)
+}

@@ -1,0 +1,1 @@
+../../../Sources/HEAR/HEAR.docc/Resources/packed-convolution-4.swift

@@ -467,8 +467,7 @@ public struct Evaluator: Sendable {
             sum1.add(trusted: s1)
         }
         r0.add(trusted: partials[0].0)
-        let (sums0, sums1) = (sum0, sum1)
-        let down = context.parallelism.map(2) { context.modDown($0 == 0 ? sums0 : sums1, trustedLevel: level) }
+        let down = context.parallelism.map(2) { [sum0, sum1] in context.modDown($0 == 0 ? sum0 : sum1, trustedLevel: level) }
         r0.add(trusted: down[0])
         r1.add(trusted: down[1])
         return Ciphertext(parts: [r0, r1], scale: first.scale)

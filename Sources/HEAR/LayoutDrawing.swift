@@ -96,15 +96,9 @@ public struct LayoutDrawing: Sendable {
             let what = geometry.dimension == .two ? "rows 0–\(rows - 1), columns 0–\(columns - 1)" : "slots 0–\(columns - 1)"
             lines.append("      block 0, \(what) (c<channel>:" + (geometry.dimension == .two ? "<row>,<column>" : "<column>")
                          + "; · holds nothing valid):")
-            let rowWidth = geometry.dimension == .two ? geometry.rowWidth : columns
-            for r in 0..<rows {
-                var cells: [String] = []
-                for c in 0..<columns {
-                    let text = layout.entry(ciphertext: 0, block: 0, offset: r * rowWidth + c).map { Self.label(layout, $0) } ?? "·"
-                    cells.append(text.padding(9))
-                }
+            for (r, row) in layout.picture(rows: rows, columns: columns).split(separator: "\n").enumerated() {
                 let prefix = geometry.dimension == .two ? "row \(r) │ " : "│ "
-                lines.append("       " + prefix + cells.joined().trailingSpacesRemoved)
+                lines.append("       " + prefix + String(row).trailingSpacesRemoved)
             }
         }
         return lines.joined(separator: "\n") + "\n"

@@ -23,11 +23,6 @@ extension MonitoringStation {
 ///
 /// Decrypting intermediates needs the secret key: a trace is a station-side debug mode.
 public struct ProgramTrace: Sendable, Codable {
-    public struct Counts: Sendable, Codable, Equatable {
-        public var rotations = 0, hoistedRotations = 0, conjugations = 0, keySwitches = 0
-        public var plaintextProducts = 0, squarings = 0, rescales = 0
-    }
-
     public struct Step: Sendable, Codable {
         public var stage: Int
         public var phase: String
@@ -49,7 +44,7 @@ public struct ProgramTrace: Sendable, Codable {
         public var predictedBits: Double
         /// max |simulated| over the compared registers (the values' size).
         public var magnitude: Double
-        public var counts: Counts
+        public var counts: OperationCounts
         public var seconds: Double
     }
 
@@ -244,17 +239,13 @@ extension EncryptedInference {
                     size = max(size, EncryptedInference.largest(exact.slots))
                     worstVariance = max(worstVariance, exact.variance.max() ?? 0)
                 }
-                let counts = stage.counts
                 let first = written.first?.value
                 steps.append(ProgramTrace.Step(
                     stage: index, phase: stage.phase, name: stage.name, groups: stage.groups.count, registers: written.count,
                     level: first?.level ?? 0, log2Scale: first.map { log2($0.scale) } ?? 0, compared: compared.count,
                     maxError: maxError, measuredBits: -log2(max(maxError, 1e-300)),
                     predictedBits: noise.bits(variance: worstVariance), magnitude: size,
-                    counts: ProgramTrace.Counts(rotations: counts.rotations, hoistedRotations: counts.hoistedRotations,
-                                                conjugations: counts.conjugations, keySwitches: counts.rotations + counts.conjugations + counts.squarings,
-                                                plaintextProducts: counts.plaintextProducts, squarings: counts.squarings, rescales: counts.rescales),
-                    seconds: seconds))
+                    counts: stage.counts, seconds: seconds))
             }
         } catch { throw .invalidInput("the evaluation failed: \(error.description)") }
         if let failure { throw failure }

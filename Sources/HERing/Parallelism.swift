@@ -59,14 +59,21 @@ public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
     /// or on which thread took which item.
     @inlinable
     public func forEach(_ count: Int, _ body: (Int) -> Void) {
+        forEachItem(count) { _, i in body(i) }
+    }
+
+    /// `forEach`'s loop with the worker index: `body(worker, item)` (`worker` below
+    /// `min(availableThreads, count)`), recorded when a `ParallelProfile` is installed.
+    @usableFromInline
+    func forEachItem(_ count: Int, _ body: (Int, Int) -> Void) {
         if let recorder = ParallelProfile.installed {
-            return recorder.forEach(count, parallelism: self) { _, i in body(i) }
+            return recorder.forEach(count, parallelism: self, body)
         }
         guard threadCount > 1, count > 1 else {
-            for i in 0..<count { body(i) }
+            for i in 0..<count { body(0, i) }
             return
         }
-        Schedule.run(count, available: availableThreads, { _, i in body(i) }, timing: nil)
+        Schedule.run(count, available: availableThreads, body, timing: nil)
     }
 
     /// A reduction over `0..<count`: the items scheduled as by `forEach`, each added by
@@ -82,16 +89,9 @@ public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
         var accumulators = [Accumulator?](repeating: nil, count: workers)
         accumulators.withUnsafeMutableBufferPointer { buffer in
             let slots = UncheckedSendable(buffer)
-            func add(_ worker: Int, _ i: Int) {
+            forEachItem(count) { worker, i in
                 if slots.value[worker] == nil { slots.value[worker] = initial() }
                 body(&slots.value[worker]!, i)
-            }
-            if let recorder = ParallelProfile.installed {
-                recorder.forEach(count, parallelism: self, add)
-            } else if threadCount > 1, count > 1 {
-                Schedule.run(count, available: availableThreads, add, timing: nil)
-            } else {
-                for i in 0..<count { add(0, i) }
             }
         }
         return accumulators.compactMap { $0 }
@@ -376,8 +376,9 @@ public final class ParallelProfile: @unchecked Sendable {
     /// (nil otherwise): the serial part, plus for each top-level loop the busiest worker under
     /// `forEach`'s schedule (each item, in order, to the worker that is free first), where an item
     /// of duration `t` with inner loops of width `n` and seconds `I` takes `t − ΣI + Σ I·⌈n/q⌉/n`
-    /// with `q = ⌊threads / workers⌋`, the item's share of the threads. It assumes perfect scaling inside those bounds: no synchronisation cost, no memory
-    /// bandwidth limit, items that keep their one-thread duration.
+    /// with `q = ⌊threads / workers⌋`, the item's share of the threads. It assumes perfect
+    /// scaling inside those bounds: no synchronisation cost, no memory bandwidth limit, items
+    /// that keep their one-thread duration.
     public func predictedSeconds(threads p: Int, phase: String? = nil) -> Double? {
         Self.predictedSeconds(threads: p, serial: serialSeconds(phase: phase),
                               loops: loops.filter { phase == nil || $0.phase == phase })

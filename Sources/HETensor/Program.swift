@@ -160,7 +160,7 @@ public enum SlotInstruction: Sendable {
 }
 
 /// Operation counts of a part of the program.
-public struct OperationCounts: Sendable, Equatable, CustomStringConvertible {
+public struct OperationCounts: Sendable, Equatable, Codable, CustomStringConvertible {
     /// Key switches of rotations (hoisted ones and those of sums of rotations included).
     public var rotations = 0
     /// Of those, rotations that share a decomposition with others (hoisted).
@@ -171,6 +171,9 @@ public struct OperationCounts: Sendable, Equatable, CustomStringConvertible {
     public var squarings = 0
     public var rescales = 0
     public var additions = 0
+
+    /// Key switches: rotations, conjugations and the relinearization of every square.
+    public var keySwitches: Int { rotations + conjugations + squarings }
 
     public static func + (a: OperationCounts, b: OperationCounts) -> OperationCounts {
         OperationCounts(rotations: a.rotations + b.rotations, hoistedRotations: a.hoistedRotations + b.hoistedRotations,

@@ -316,7 +316,12 @@ public struct KeyGenerator {
 
     /// A Gaussian error polynomial in NTT form over `basis`.
     mutating func error(basis: RNSBasis) -> ExtendedPolynomial {
-        RNSPolynomial<Coefficient, OverQP>(secretSample: Sampler.discreteGaussian(degree: context.degree, using: &rng),
+        Self.error(basis: basis, using: &rng)
+    }
+
+    /// A Gaussian error polynomial in NTT form over `basis`, drawn from `rng`.
+    static func error(basis: RNSBasis, using rng: inout ChaCha20) -> ExtendedPolynomial {
+        RNSPolynomial<Coefficient, OverQP>(secretSample: Sampler.discreteGaussian(degree: basis.degree, using: &rng),
                                            basis: basis).forwardNTT()
     }
 
@@ -375,8 +380,7 @@ public struct KeyGenerator {
             let source = rows.baseAddress!, target = rows.baseAddress! + size
             for (j, digit) in plan.digits.enumerated() {
                 let a: ExtendedPolynomial = Sampler.uniformPolynomial(basis: basis, seed: seeds.seed, domain: UInt64(j))
-                var b = RNSPolynomial<Coefficient, OverQP>(secretSample: Sampler.discreteGaussian(degree: n, using: &errors),
-                                                           basis: basis).forwardNTT()
+                var b = error(basis: basis, using: &errors)
                 b.subtractProduct(a, secret: target)
                 b.storage.withUnsafeMutableBufferPointer { bb in
                     for i in digit.range {
@@ -488,9 +492,11 @@ public struct KeyGenerator {
         let n = context.degree
         var seen = Set<Int>()
         let elements = (order + elementLevels.keys.sorted()).filter { seen.insert($0).inserted }
+        // the secret error seeds are wiped in place at the end: no copy of the array is kept
+        // (a copy would share their storage, and the wipe would then clear a fresh copy instead)
         var seeds = elements.map { _ in keySeeds() }
         defer { for i in seeds.indices { wipe(&seeds[i].errorSeed) } }
-        let (context, secretKey, drawn) = (self.context, self.secretKey, seeds)
+        let (context, secretKey) = (self.context, self.secretKey)
         let made = context.parallelism.map(elements.count) { index -> GaloisKeys.Entry in
             let g = elements[index]
             let permutation = GaloisAutomorphism.permutation(degree: n, validatedElement: g)
@@ -502,7 +508,7 @@ public struct KeyGenerator {
             }
             let key = inverse.withUnsafeBufferPointer {
                 Self.keySwitchingKey(context: context, from: secretKey.limb(0), to: $0.baseAddress!,
-                                     level: elementLevels[g]!, seeds: drawn[index])
+                                     level: elementLevels[g]!, seeds: seeds[index])
             }
             inverse.withUnsafeMutableBufferPointer { wipe(UnsafeMutableRawBufferPointer($0)) }
             return .init(galoisElement: g, key: key, permutation: permutation)

@@ -29,6 +29,7 @@ public enum CKKSError: Error, Equatable, CustomStringConvertible {
     /// An operand of the wrong shape (e.g. a three-part ciphertext where two are needed).
     case invalidOperand(String)
 
+    /// The message a user reads: what was refused and what to do instead.
     public var description: String {
         switch self {
         case let .entropyUnavailable(reason): return "no randomness from the operating system: \(reason)"
@@ -69,10 +70,14 @@ public enum CKKSError: Error, Equatable, CustomStringConvertible {
 /// the embedding. The rounding error of encoding is at most ½ per coefficient, i.e. at most
 /// `√N/(2Δ)`-ish per slot in practice (see `Docs/`).
 public final class CKKSEncoder: Sendable {
+    /// The canonical embedding σ and its inverse (the special FFT of size N/2 over the slots).
     public let embedding: CanonicalEmbedding
+    /// The ring degree N.
     public var degree: Int { embedding.degree }
+    /// Slots per plaintext: N/2.
     public var slotCount: Int { embedding.slotCount }
 
+    /// The encoder of ring degree `degree` (N/2 slots).
     /// - Throws: `CKKSError.invalidParameters` unless `N` is a power of two, 4 ≤ N ≤ 2¹⁷.
     public init(degree: Int) throws(CKKSError) { embedding = try CanonicalEmbedding(degree: degree) }
 

@@ -3,9 +3,12 @@ import Foundation
 
 /// A complex number in double precision (the slot type of CKKS).
 public struct Complex: Sendable, Hashable, CustomStringConvertible {
+    /// The real part.
     public var real: Double
+    /// The imaginary part.
     public var imaginary: Double
 
+    /// `real + imaginary·i`.
     @inlinable public init(_ real: Double, _ imaginary: Double = 0) {
         self.real = real
         self.imaginary = imaginary
@@ -14,20 +17,27 @@ public struct Complex: Sendable, Hashable, CustomStringConvertible {
     /// `e^(iθ)`.
     @inlinable public init(phase theta: Double) { self.init(cos(theta), sin(theta)) }
 
+    /// The complex conjugate `real − imaginary·i`.
     @inlinable public var conjugate: Complex { Complex(real, -imaginary) }
+    /// The modulus `|z| = √(re² + im²)`.
     @inlinable public var magnitude: Double { (real * real + imaginary * imaginary).squareRoot() }
 
+    /// The sum.
     @inlinable public static func + (a: Complex, b: Complex) -> Complex {
         Complex(a.real + b.real, a.imaginary + b.imaginary)
     }
+    /// The difference.
     @inlinable public static func - (a: Complex, b: Complex) -> Complex {
         Complex(a.real - b.real, a.imaginary - b.imaginary)
     }
+    /// The product `(ac − bd) + (ad + bc)i`.
     @inlinable public static func * (a: Complex, b: Complex) -> Complex {
         Complex(a.real * b.real - a.imaginary * b.imaginary, a.real * b.imaginary + a.imaginary * b.real)
     }
+    /// The product with a real number.
     @inlinable public static func * (a: Complex, s: Double) -> Complex { Complex(a.real * s, a.imaginary * s) }
 
+    /// `a+bi`, for messages and debugging.
     public var description: String { "\(real)\(imaginary < 0 ? "-" : "+")\(abs(imaginary))i" }
 }
 
@@ -55,6 +65,7 @@ public final class CanonicalEmbedding: Sendable {
     /// Slot `j` ↔ DFT index `(5ʲ mod 2N − 1)/4`.
     public let slotToFFTIndex: [Int]
 
+    /// The embedding of ring degree `degree`: its FFT roots and slot order, computed once.
     /// - Throws: `CKKSError.invalidParameters` unless `N` is a power of two, 4 ≤ N ≤ 2¹⁷.
     public convenience init(degree: Int) throws(CKKSError) {
         guard degree >= 4 && degree <= 1 << 17 && degree & (degree - 1) == 0 else {

@@ -20,6 +20,7 @@ public struct Plaintext: Sendable, Equatable {
     /// The scale `Δ` the values were multiplied by.
     public internal(set) var scale: Double
 
+    /// A plaintext from a polynomial already in NTT form over some `Q_ℓ` of the chain (the level is the polynomial's basis; every public entry checks it against the context).
     public init(polynomial: DataPolynomial, scale: Double) {
         self.polynomial = polynomial
         self.scale = scale
@@ -82,10 +83,12 @@ public struct PackedPlaintext: Sendable, Equatable {
 public struct ExtendedPlaintext: Sendable, Equatable {
     /// NTT form; limbs `q₀ … q_ℓ, p₀ … p_{K−1}`.
     public internal(set) var polynomial: ExtendedPolynomial
+    /// The scale `Δ` the values were multiplied by.
     public internal(set) var scale: Double
     /// `ℓ`: the data primes are `q₀ … q_ℓ` (checked against the context's `Q_ℓ·P` at each use).
     public internal(set) var level: Int
 
+    /// A plaintext over `Q_ℓ·P` from an NTT-form polynomial; `level` is checked against the context's extended basis at each use.
     public init(polynomial: ExtendedPolynomial, scale: Double, level: Int) {
         self.polynomial = polynomial
         self.scale = scale
@@ -102,10 +105,12 @@ public struct ExtendedPlaintext: Sendable, Equatable {
 public struct Ciphertext: Sendable, Equatable {
     /// Two parts (or three after a product, before relinearization), NTT form, basis `Q_ℓ`.
     public internal(set) var parts: [DataPolynomial]
+    /// The scale `Δ` of the message: decryption divides by it.
     public internal(set) var scale: Double
     /// The seed of `c₁` for a fresh secret-key encryption, else nil.
     public internal(set) var seed: [UInt8]?
 
+    /// A ciphertext from its parts (NTT form over one `Q_ℓ`); `seed`: the seed `c₁` was expanded from, for a fresh secret-key encryption only.
     public init(parts: [DataPolynomial], scale: Double, seed: [UInt8]? = nil) {
         self.parts = parts
         self.scale = scale
@@ -117,5 +122,6 @@ public struct Ciphertext: Sendable, Equatable {
     public var level: Int { (parts.first?.limbCount ?? 0) - 1 }
     /// 2, or 3 for an unrelinearized product.
     public var size: Int { parts.count }
+    /// The ring degree N (0 for a ciphertext without parts).
     public var degree: Int { parts.first?.degree ?? 0 }
 }

@@ -12,17 +12,22 @@ public struct LevelKeySwitching: Sendable {
     /// One digit: data primes `range` of `Q_ℓ`, and the conversion of their residues to every
     /// other limb of the extended basis.
     public struct Digit: Sendable {
+        /// The digit's data primes: indices into `q₀ … q_ℓ`.
         public let range: Range<Int>
+        /// From the digit's primes to every other limb of `Q_ℓ·P` (ModUp).
         public let converter: BaseConverter
         /// The extended-basis limb index of each of the converter's target limbs.
         public let targetLimbs: [Int]
     }
+    /// The ciphertext level `ℓ` this plan serves.
     public let level: Int
+    /// The digits of `Q_ℓ`: `⌈(ℓ + 1)/α⌉` of them, `α` primes each (the last may be shorter).
     public let digits: [Digit]
     /// `P → Q_ℓ` (fast conversion, used on the special limbs in ModDown).
     public let modDownConverter: BaseConverter
     /// `P⁻¹ mod qᵢ` and its Shoup companion, `i ≤ ℓ`.
     public let inverseP: [UInt64]
+    /// Shoup companions of `inverseP`.
     public let inversePShoup: [UInt64]
     /// `P mod qᵢ`, `i ≤ ℓ` (to lift `c₀` into the extended basis as `P·c₀`).
     public let pModQ: [UInt64]
@@ -40,9 +45,11 @@ public struct LevelKeySwitching: Sendable {
 /// same parameters and different thread counts compute bit-identical results and accept each
 /// other's keys and ciphertexts.
 public final class CKKSContext: Sendable {
+    /// The parameter set the context was built for.
     public let parameters: CKKSParameters
     /// The threads of every operation in this context.
     public let parallelism: Parallelism
+    /// The encoder of the context's ring degree (slots ↔ polynomial).
     public let encoder: CKKSEncoder
     /// `dataBases[ℓ]` = `{q₀ … q_ℓ}`.
     public let dataBases: [RNSBasis]
@@ -124,7 +131,9 @@ public final class CKKSContext: Sendable {
 
     /// `L`, the top level.
     public var maxLevel: Int { parameters.maxLevel }
+    /// The ring degree N.
     public var degree: Int { parameters.degree }
+    /// Slots per ciphertext: N/2.
     public var slotCount: Int { parameters.slotCount }
     /// The basis of the keys: `Q_L·P`.
     public var keyBasis: RNSBasis { extendedBases[maxLevel] }
@@ -312,6 +321,7 @@ public final class CKKSContext: Sendable {
         return ExtendedPlaintext(polynomial: polynomial, scale: scale, level: level)
     }
 
+    /// Encodes real values in the extended basis `Q_ℓ·P` (the imaginary parts zero).
     public func encodeExtended(_ values: [Double], level: Int, scale: Double? = nil) throws(CKKSError) -> ExtendedPlaintext {
         try encodeExtended(values.map { Complex($0) }, level: level, scale: scale)
     }

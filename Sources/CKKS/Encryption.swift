@@ -10,7 +10,9 @@ import HERing
 /// the rounding term `τ₀ + τ₁·s` (|τ| ≤ ½) — about six bits more precision for fresh ciphertexts
 /// than encrypting modulo `Q_ℓ` directly.
 public struct Encryptor {
+    /// The context of the parameters the public key belongs to.
     public let context: CKKSContext
+    /// The public key `(b, a)` over `Q_L·P`.
     public let publicKey: PublicKey
     var rng: ChaCha20
 
@@ -78,10 +80,14 @@ extension RNSPolynomial {
 /// `a` expanded from a fresh 32-byte seed, which the ciphertext keeps so that it serializes in
 /// half the space.
 public struct Decryptor {
+    /// The context of the parameters the secret key belongs to.
     public let context: CKKSContext
+    /// The secret key `s` (held by the station only).
     public let secretKey: SecretKey
     var rng: ChaCha20
 
+    /// A decryptor for `secretKey`, with system-seeded randomness for secret-key encryption.
+    /// - Throws: `CKKSError.parameterMismatch` when the key belongs to another parameter set; `CKKSError.entropyUnavailable` when the system gives no randomness.
     public init(context: CKKSContext, secretKey: SecretKey) throws(CKKSError) {
         guard secretKey.parametersFingerprint == context.parameters.fingerprint else {
             throw .parameterMismatch("the secret key belongs to another parameter set")

@@ -9,10 +9,12 @@ import HERing
 /// Scales: sums need equal scales (relative difference below `scaleTolerance`); products
 /// multiply them; `rescale` divides by the last prime `q_ℓ`.
 public struct Evaluator: Sendable {
+    /// The context whose chain, key-switching plans and thread setting every operation uses.
     public let context: CKKSContext
     /// Relative difference below which two scales count as equal.
     public var scaleTolerance = 1e-9
 
+    /// An evaluator over `context` (it holds no keys: the operations that need keys take them).
     public init(context: CKKSContext) { self.context = context }
 
     // MARK: Checks

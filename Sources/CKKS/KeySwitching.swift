@@ -11,7 +11,9 @@ import HERing
 /// of `Q·P`), but the key-switching noise is `Σ_j [c]_{D_j}·e_j / P`: centred digits make it
 /// small and unbiased.
 public struct DecomposedPolynomial: Sendable {
+    /// The level `ℓ` of the polynomial that was decomposed.
     public let level: Int
+    /// The number of digits, `⌈(ℓ + 1)/α⌉`.
     public let digitCount: Int
     /// Limbs per digit: `ℓ + 1 + K`.
     public let limbCount: Int

@@ -56,6 +56,7 @@ public final class SecretKey: @unchecked Sendable, CustomStringConvertible {
         residues.deallocate()
     }
 
+    /// Never the key's coefficients: `SecretKey(N = …, <secret>)`.
     public var description: String { "SecretKey(N = \(degree), <secret>)" }
 
     /// Pointer to limb `row` of `s` in NTT form (key-basis row numbering).
@@ -90,9 +91,13 @@ func systemRandomness() throws(CKKSError) -> ChaCha20 {
 /// expanded from a public 32-byte seed. Encryption works in `Q_ℓ·P` and divides by `P`, which
 /// divides the encryption noise `u·e + e₁·s` by `P` as well (see `Encryptor`).
 public struct PublicKey: Sendable, Equatable {
+    /// The fingerprint of the parameter set the key belongs to.
     public let parametersFingerprint: Fingerprint
+    /// `b = −a·s + e` over `Q_L·P`, NTT form.
     public let b: ExtendedPolynomial
+    /// `a`, uniform over `Q_L·P`, NTT form, expanded from `seed`.
     public let a: ExtendedPolynomial
+    /// The 32-byte public seed `a` is expanded from.
     public let seed: [UInt8]
 }
 
@@ -101,6 +106,7 @@ public struct PublicKey: Sendable, Equatable {
 /// The gadget factor is `P` modulo the primes of digit `j` and `0` modulo every other prime, so
 /// only those limbs carry `s'`. Every `a_j` comes from one seed (domain `j`).
 public struct KeySwitchingKey: Sendable, Equatable {
+    /// The fingerprint of the parameter set the key belongs to.
     public let parametersFingerprint: Fingerprint
     /// The highest ciphertext level the key serves: its limbs are those of `Q_level·P`.
     public let level: Int
@@ -108,6 +114,7 @@ public struct KeySwitchingKey: Sendable, Equatable {
     public let digitCount: Int
     /// Limbs per polynomial (`level + 1 + K`).
     public let limbCount: Int
+    /// The ring degree N.
     public let degree: Int
     /// The `b_j` and `a_j`, NTT form over `Q_level·P`, digit `j`, limb `r` at `(j·limbCount + r)·N`.
     let residues: Residues
@@ -251,6 +258,7 @@ public struct KeySwitchingKey: Sendable, Equatable {
 
 /// The key that switches `s²` back to `s` after a ciphertext product.
 public struct RelinearizationKey: Sendable, Equatable {
+    /// The key-switching key from `s²` to `s`.
     public let key: KeySwitchingKey
 }
 
@@ -262,12 +270,18 @@ public struct RelinearizationKey: Sendable, Equatable {
 /// `σ(c₀ + v₀) + σ(v₁)·s ≈ σ(c₀ + c₁·s) = σ(m)`. The key product then reads the decomposed
 /// digits in order (no gather), and the permutation is applied once to the two results.
 public struct GaloisKeys: Sendable, Equatable {
+    /// The key of one Galois element and the slot permutation of its automorphism.
     public struct Entry: Sendable, Equatable {
+        /// The Galois element `g` (odd, below 2N) of the automorphism `X → X^g`.
         public let galoisElement: Int
+        /// The key-switching key from `σ_g⁻¹(s)` to `s` ("switch, then permute").
         public let key: KeySwitchingKey
+        /// Where NTT slot `k` of the result is read from: the automorphism as a permutation of the N evaluation points.
         public let permutation: [UInt32]
     }
+    /// The fingerprint of the parameter set the keys belong to.
     public let parametersFingerprint: Fingerprint
+    /// The keys by Galois element.
     public let entries: [Int: Entry]
 
     /// The Galois elements covered, sorted.
@@ -278,7 +292,9 @@ public struct GaloisKeys: Sendable, Equatable {
 /// (system-seeded unless a test passes a fixed seed); the public `a` polynomials are expanded
 /// from 32-byte seeds drawn from it.
 public struct KeyGenerator {
+    /// The context of the parameters the keys are generated for.
     public let context: CKKSContext
+    /// The secret key every key is derived from (its coefficients are wiped when the last reference goes).
     public let secretKey: SecretKey
     var rng: ChaCha20
 

@@ -219,16 +219,19 @@ public struct CKKSParameters: Sendable, Hashable, CustomStringConvertible {
         return hash.finalize()
     }
 
+    /// One line: ring degree, prime sizes, log₂(QP), scale, dnum and security level.
     public var description: String {
         "CKKS \(name): N = \(degree), data primes \(dataPrimeBits) bits, special primes \(specialPrimeBits) bits, "
             + "log2(QP) = \(totalModulusBits), scale 2^\(log2Scale), dnum = \(digitCount), \(security.rawValue)"
     }
 
+    /// Equal when the ring degree, the primes, the scale and dnum are the same.
     public static func == (a: CKKSParameters, b: CKKSParameters) -> Bool {
         a.degree == b.degree && a.dataPrimes == b.dataPrimes && a.specialPrimes == b.specialPrimes
             && a.log2Scale == b.log2Scale && a.digitCount == b.digitCount
     }
 
+    /// Hashes the fingerprint (the parameters' identity).
     public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
 
     // MARK: Presets

@@ -16,16 +16,24 @@ import HERing
 
 /// Why a serialized object was refused.
 public enum SerializationError: Error, Equatable, CustomStringConvertible {
+    /// Fewer bytes than the format needs at this point.
     case truncated(needed: Int, available: Int)
+    /// The first four bytes are not "HEAR".
     case badMagic
+    /// A format version this build does not read.
     case unsupportedVersion(UInt16)
+    /// A serialized object of another kind (e.g. a public key where a ciphertext was expected).
     case wrongKind(expected: String, found: UInt8)
+    /// The object was made under another parameter set.
     case parameterMismatch(expected: Fingerprint, found: Fingerprint)
     /// The trailing SHA-256 digest does not match the bytes before it.
     case digestMismatch
+    /// A field holds a value the format does not allow (a level above the chain, a residue not below its prime, …).
     case invalidValue(String)
+    /// Bytes after the end of the object.
     case trailingBytes(Int)
 
+    /// The message a user reads: what is wrong with the bytes and what to do.
     public var description: String {
         switch self {
         case let .truncated(needed, available):
@@ -47,7 +55,9 @@ public enum SerializationError: Error, Equatable, CustomStringConvertible {
 
 /// Format constants.
 public enum Serialization {
+    /// The four bytes every serialized object starts with: "HEAR".
     public static let magic: [UInt8] = Array("HEAR".utf8)
+    /// The format version written (and the only one read).
     public static let version: UInt16 = 3
 
     /// Object kinds.
@@ -349,6 +359,8 @@ extension Plaintext {
                                    basis: context.dataBases[level], context: context)
     }
 
+    /// Reads a plaintext written by `serialized(context:)`, checking the kind, the parameters' fingerprint, the level, every residue and the digest.
+    /// - Throws: `SerializationError` naming the first check that failed.
     public init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
         let (data, level, scale) = try deserializedPlaintext(bytes, extended: false, context: context)
         self.init(polynomial: DataPolynomial(basis: context.dataBases[level], trustedData: data), scale: scale)
@@ -363,6 +375,8 @@ extension ExtendedPlaintext {
                                    basis: context.extendedBases[level], context: context)
     }
 
+    /// Reads an extended plaintext written by `serialized(context:)`, with the same checks as `Plaintext`'s.
+    /// - Throws: `SerializationError` naming the first check that failed.
     public init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
         let (data, level, scale) = try deserializedPlaintext(bytes, extended: true, context: context)
         self.init(polynomial: ExtendedPolynomial(basis: context.extendedBases[level], trustedData: data), scale: scale,
@@ -415,6 +429,8 @@ extension PublicKey {
         return w.finish()
     }
 
+    /// Reads a public key written by `serialized(context:)`: expands `a` from the seed and checks `b`'s residues and the digest.
+    /// - Throws: `SerializationError` naming the first check that failed.
     public init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
         var r = try ByteReader(bytes, kind: .publicKey, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
         let seed = try r.readRaw(32)
@@ -458,6 +474,8 @@ extension KeySwitchingKey {
 }
 
 extension RelinearizationKey {
+    /// The header, then `level u8 · digits u8 · seed · packed b_j` (the `a_j` follow from the seed), then the digest.
+    /// - Throws: `CKKSError.parameterMismatch` when the key belongs to another parameter set.
     public func serialized(context: CKKSContext) throws(CKKSError) -> [UInt8] {
         guard key.parametersFingerprint == context.parameters.fingerprint else {
             throw .parameterMismatch("the relinearization key belongs to another parameter set")
@@ -467,6 +485,8 @@ extension RelinearizationKey {
         return w.finish()
     }
 
+    /// Reads a relinearization key written by `serialized(context:)`, checking its shape against the context and every residue.
+    /// - Throws: `SerializationError` naming the first check that failed.
     public init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
         var r = try ByteReader(bytes, kind: .relinearizationKey, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
         let key = try KeySwitchingKey.read(from: &r, context: context)
@@ -492,6 +512,8 @@ extension GaloisKeys {
         return w.finish()
     }
 
+    /// Reads Galois keys written by `serialized(context:)`: every Galois element valid and listed once, every key's shape and residues checked; the permutations are recomputed, not read.
+    /// - Throws: `SerializationError` naming the first check that failed.
     public init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
         var r = try ByteReader(bytes, kind: .galoisKeys, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
         let count = Int(try r.read() as UInt32)
@@ -529,6 +551,8 @@ extension SecretKey {
         return w.finish()   // the one copy: the caller's (it wipes it after writing)
     }
 
+    /// Reads a secret key written by `serialized(context:)`, checking that every coefficient is ternary.
+    /// - Throws: `SerializationError` naming the first check that failed.
     public convenience init(deserializing bytes: [UInt8], context: CKKSContext) throws(SerializationError) {
         var r = try ByteReader(bytes, kind: .secretKey, fingerprint: context.parameters.fingerprint, parallelism: context.parallelism)
         let n = context.degree

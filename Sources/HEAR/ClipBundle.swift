@@ -17,6 +17,7 @@ import HEARCrypto
 /// Exact: the values read back are those a decimal parser reads from the CSV, bit for bit.
 public enum ClipBundle {
     static let magic = Array("HEARCLIP".utf8)
+    /// The format version written and read.
     public static let version: UInt32 = 1
     /// The largest clip file read.
     public static let maximumBytes = 256 << 20

@@ -11,13 +11,27 @@ import HEARCrypto
 
 /// A camera's or cloud server's directory.
 public struct DeviceDirectory: Sendable {
-    public static let identityKey = "identity.key", identityPublic = "identity.pub", certificate = "certificate.hear",
-                      pin = "station.pin", sequence = "sequence", accepted = "accepted-sequences.json"
+    /// The device's Ed25519 signing seed (secret; written with owner-only permissions).
+    public static let identityKey = "identity.key"
+    /// The device's public identity: role, name and Ed25519 public key.
+    public static let identityPublic = "identity.pub"
+    /// The station-signed certificate that binds the device's key to its role and name.
+    public static let certificate = "certificate.hear"
+    /// The station's public key, pinned when the device was enrolled.
+    public static let pin = "station.pin"
+    /// A camera's last used sequence number (the next ciphertext gets a larger one).
+    public static let sequence = "sequence"
+    /// The sequence numbers already accepted per camera (the replay guard of a cloud or station).
+    public static let accepted = "accepted-sequences.json"
+    /// The directory itself.
     public let url: URL
 
+    /// The directory at `url` (nothing is read or created yet).
     public init(_ url: URL) { self.url = url }
 
+    /// The URL of the file `name` in the directory.
     public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+    /// The directory's path, as given.
     public var path: String { url.relativePath }
 
     /// Makes a new device directory with a fresh identity (the directory must not exist or be
@@ -103,6 +117,7 @@ public struct SequenceRegistry: Codable, Sendable, Equatable {
     /// Camera fingerprint (hex) → ranges [first, last] of accepted sequence numbers.
     var cameras: [String: [[UInt64]]] = [:]
 
+    /// No sequence numbers accepted yet.
     public init() {}
 
     /// Decodes and validates: every key a camera fingerprint, every range two numbers in order
@@ -119,10 +134,12 @@ public struct SequenceRegistry: Codable, Sendable, Equatable {
         self.cameras = cameras
     }
 
+    /// Whether `sequence` was already accepted from `camera` (a replay).
     public func contains(camera: Fingerprint, sequence: UInt64) -> Bool {
         (cameras[camera.hex] ?? []).contains { $0[0] <= sequence && sequence <= $0[1] }
     }
 
+    /// Records `sequence` from `camera` as accepted, merging it into the camera's ranges.
     public mutating func record(camera: Fingerprint, sequence: UInt64) {
         var ranges = cameras[camera.hex] ?? []
         ranges.append([sequence, sequence])

@@ -18,15 +18,21 @@ import HETensor
 ///
 /// The secret key lives in `station`; it is never printed.
 public final class EncryptedInference: @unchecked Sendable {
+    /// The compiled slot program of the network.
     public let program: PackedProgram
+    /// The session's CKKS context.
     public let context: CKKSContext
+    /// The levels and scales the program runs at.
     public let plan: LevelPlan
+    /// The station: secret key, decryption and decision.
     public let station: MonitoringStation
+    /// The cloud server: evaluation keys and encoded weights.
     public let server: CloudServer
     /// What a client holds.
     public let clientKey: SessionPublicKey
     /// The server's side: encoded patterns and evaluation keys.
     public var backend: CKKSBackend { server.backend }
+    /// The session's public key (what a client encrypts with).
     public var publicKey: PublicKey { clientKey.publicKey }
     /// Wall seconds of key generation (public, relinearization and Galois keys).
     public let keyGenerationSeconds: Double
@@ -79,11 +85,14 @@ public final class EncryptedInference: @unchecked Sendable {
     /// Per-step wall times of a series of predictions, steps in order and "inference" (the
     /// whole prediction) last.
     public struct StepTimes: Sendable {
+        /// The steps in the order first recorded, "inference" last.
         public private(set) var steps: [String] = []
         var samples: [String: [Double]] = [:]
 
+        /// No predictions recorded yet.
         public init() {}
 
+        /// Adds one prediction's step times and its total.
         public mutating func record(_ prediction: Prediction) {
             for (step, seconds) in prediction.seconds + [("inference", prediction.totalSeconds)] {
                 if samples[step] == nil { steps.append(step) }

@@ -66,9 +66,12 @@ public enum FileInput {
 
 /// Why `FileInput.read` failed.
 public enum FileInputFailure: Error, Equatable, CustomStringConvertible {
+    /// The file is missing or unreadable; the text says why.
     case cannotOpen(String)
+    /// The file is larger than this kind of file can be.
     case tooLarge(size: Int, limit: Int)
 
+    /// The message a user reads.
     public var description: String {
         switch self {
         case let .cannotOpen(reason): return reason

@@ -34,6 +34,7 @@ import HERing
 /// level on each convolution (a plaintext product) and one on each square, instead of a third
 /// for the activation's α·y² + β·y + c.
 public struct FoldedNetwork: Sendable {
+    /// One folded block: W̃, B̃, the map size, the pooling and the folded activation's constants.
     public struct Block: Sendable {
         /// W̃, shape [out, in, kh, kw] (kh = 1 for the 1D networks).
         public var weight: Tensor
@@ -41,24 +42,31 @@ public struct FoldedNetwork: Sendable {
         public var biasMap: Tensor
         /// The input map size (height, width) of this block (same padding keeps it).
         public var height: Int
+        /// The input map's width.
         public var width: Int
         /// The sum-pooling window after the squaring; nil for the global sum of the last block.
         public var pool: (height: Int, width: Int)?
         /// σ_t = sign(α_t) and d_t = c − β²/(4α) of the completed square, already folded into the
         /// next layer (kept for inspection and for the encrypted path's tests).
         public var activationSign: Double
+        /// d_t = c − β²/(4α).
         public var activationOffset: Double
 
+        /// Input channels of the convolution.
         public var inputChannels: Int { weight.shape[1] }
+        /// Output channels of the convolution.
         public var outputChannels: Int { weight.shape[0] }
     }
 
+    /// The network's shape (1D or 2D, filters).
     public var architecture: NetworkArchitecture
     /// The folded model's name and `HEARModel.fingerprint`: the identity the key files record.
     public var modelName: String
+    /// The fingerprint of the model the network was folded from.
     public var modelFingerprint: Fingerprint
     /// The names of the ten classes, in score order.
     public var classNames: [String]
+    /// The folded blocks in order.
     public var blocks: [Block]
     /// L̃, shape [10, 4f].
     public var linearWeight: Tensor

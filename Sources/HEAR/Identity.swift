@@ -16,7 +16,12 @@ import HERing
 
 /// The role an identity signs for.
 public enum PartyRole: String, Codable, Sendable, CaseIterable {
-    case station, camera, cloud
+    /// The monitoring station: holds the secret key, issues certificates, decrypts results.
+    case station
+    /// A camera's client: encrypts skeleton clips under the session's public key.
+    case camera
+    /// The cloud server: evaluates the network on ciphertexts; never holds a secret key.
+    case cloud
 
     /// "monitoring station", "camera", "cloud server".
     public var title: String {
@@ -41,13 +46,16 @@ func isValidIdentityName(_ name: String) -> Bool {
 
 /// A party's public identity: role, name, Ed25519 public key.
 public struct PublicIdentity: Codable, Sendable, Equatable {
+    /// The role the key signs for.
     public var role: PartyRole
+    /// The party's name (1–64 letters, digits, '.', '_' or '-').
     public var name: String
     /// 64 hexadecimal digits.
     public var publicKey: String
     /// 32 hexadecimal digits: `identityFingerprint(publicKey)` (checked on load).
     public var fingerprint: String
 
+    /// The identity of `publicKey` (32 bytes), with its fingerprint computed.
     public init(role: PartyRole, name: String, publicKey: [UInt8]) {
         self.role = role
         self.name = name
@@ -55,6 +63,7 @@ public struct PublicIdentity: Codable, Sendable, Equatable {
         fingerprint = identityFingerprint(publicKey).hex
     }
 
+    /// The public key's 32 bytes (empty if the hex is malformed; `init(file:source:)` refuses that).
     public var keyBytes: [UInt8] { bytes(fromHex: publicKey) ?? [] }
 
     /// Reads and checks an `identity.pub` file's bytes.
@@ -72,6 +81,7 @@ public struct PublicIdentity: Codable, Sendable, Equatable {
         self = identity
     }
 
+    /// The `identity.pub` file: pretty-printed JSON with sorted keys and a final newline.
     public func serialized() -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -81,12 +91,17 @@ public struct PublicIdentity: Codable, Sendable, Equatable {
 
 /// A party's signing identity: role, name and Ed25519 key (wiped when released).
 public final class SigningIdentity: @unchecked Sendable {
+    /// The role the key signs for.
     public let role: PartyRole
+    /// The party's name.
     public let name: String
     let key: Ed25519.SigningKey
 
+    /// The Ed25519 public key (32 bytes).
     public var publicKey: [UInt8] { key.publicKey }
+    /// The fingerprint of the public key.
     public var fingerprint: Fingerprint { identityFingerprint(key.publicKey) }
+    /// Role, name and public key, as the `identity.pub` file holds them.
     public var publicIdentity: PublicIdentity { PublicIdentity(role: role, name: name, publicKey: key.publicKey) }
 
     init(role: PartyRole, name: String, seed: [UInt8]) {
@@ -154,11 +169,15 @@ public final class SigningIdentity: @unchecked Sendable {
 ///
 /// Signed message: "HEAR certificate 1" · 0 · role · 0 · name · 0 · subject key (32) · issuer key (32).
 public struct Certificate: Codable, Sendable, Equatable {
+    /// The certified party's role (camera or cloud, never station).
     public var role: PartyRole
+    /// The certified party's name.
     public var name: String
     /// The certified key and the station's key, 64 hex digits each; the station's signature, 128.
     public var publicKey: String
+    /// The station's public key (64 hex digits).
     public var issuer: String
+    /// The station's Ed25519 signature of the certificate message (128 hex digits).
     public var signature: String
 
     static func message(role: PartyRole, name: String, subject: [UInt8], issuer: [UInt8]) -> [UInt8] {
@@ -176,9 +195,13 @@ public struct Certificate: Codable, Sendable, Equatable {
         signature = hexString(station.sign(Self.message(role: role, name: name, subject: identity.keyBytes, issuer: station.publicKey)))
     }
 
+    /// The certified key's 32 bytes (empty if malformed; a loaded certificate is checked).
     public var subjectKey: [UInt8] { bytes(fromHex: publicKey) ?? [] }
+    /// The station's key's 32 bytes (empty if malformed).
     public var issuerKey: [UInt8] { bytes(fromHex: issuer) ?? [] }
+    /// The fingerprint of the certified key.
     public var subjectFingerprint: Fingerprint { identityFingerprint(subjectKey) }
+    /// The fingerprint of the station's key.
     public var issuerFingerprint: Fingerprint { identityFingerprint(issuerKey) }
 
     /// Whether the fields are well formed and the signature is the issuer's.
@@ -200,6 +223,8 @@ public struct Certificate: Codable, Sendable, Equatable {
         }
     }
 
+    /// Reads a `certificate.hear` file and checks its signature; `source` names it in errors.
+    /// - Throws: `ProtocolError.damaged` when the JSON or the signature does not check.
     public init(file bytes: [UInt8], source: String) throws(ProtocolError) {
         guard let certificate = try? JSONDecoder().decode(Certificate.self, from: Data(bytes)) else {
             throw .damaged(source: source, reason: "not a certificate (JSON with role, name, publicKey, issuer, signature)")
@@ -208,6 +233,7 @@ public struct Certificate: Codable, Sendable, Equatable {
         self = certificate
     }
 
+    /// The `certificate.hear` file: pretty-printed JSON with sorted keys and a final newline.
     public func serialized() -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -217,11 +243,14 @@ public struct Certificate: Codable, Sendable, Equatable {
 
 /// Which station a camera or cloud server trusts: the public key it pinned.
 public struct StationTrust: Sendable, Equatable {
+    /// The pinned station key (32 bytes).
     public let publicKey: [UInt8]
     /// Who trusts it, for messages ("this camera").
     public var holder: String
+    /// The fingerprint of the pinned key.
     public var fingerprint: Fingerprint { identityFingerprint(publicKey) }
 
+    /// Trust in the station of `publicKey`; `holder` names the trusting party in messages.
     public init(publicKey: [UInt8], holder: String = "this party") {
         self.publicKey = publicKey
         self.holder = holder
@@ -238,9 +267,13 @@ public struct StationTrust: Sendable, Equatable {
 
 /// A device's signing identity with the certificate that the trusted station gave it.
 public struct DeviceCredentials: Sendable {
+    /// The device's signing identity (its key is wiped when released).
     public let identity: SigningIdentity
+    /// The station's certificate of that identity.
     public let certificate: Certificate
 
+    /// Credentials; the certificate must be valid and name this identity's key, role and name.
+    /// - Throws: `ProtocolError.mismatch` when the certificate is for another identity.
     public init(identity: SigningIdentity, certificate: Certificate) throws(ProtocolError) {
         guard certificate.isValid, certificate.subjectKey == identity.publicKey, certificate.role == identity.role,
               certificate.name == identity.name else {

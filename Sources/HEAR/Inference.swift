@@ -40,11 +40,14 @@ public enum Kernels {
     /// the weights: tap k reads the map at q + shifts[k] for output position q of the W'-wide
     /// grid. The source of `shiftedProduct` and `shiftedTransposedProduct`.
     public struct ShiftedMap {
+        /// The channels zero-bordered on the W'-wide grid, with slack after the last channel.
         public let padded: [Double]
+        /// Per kernel tap (c, a, b), in the weights' order: its offset into `padded`.
         public let shifts: [Int]
         /// W' and the output columns: H·W' rounded up to a multiple of 8.
         public let wideWidth: Int, columns: Int
 
+        /// The map of `input` (channels × height × width) for a kernel of `kernelHeight × kernelWidth` with same padding.
         public init(_ input: [Double], channels cin: Int, height: Int, width: Int, kernelHeight kh: Int, kernelWidth kw: Int) {
             let ph = kh / 2, pw = kw / 2
             wideWidth = width + kw - 1

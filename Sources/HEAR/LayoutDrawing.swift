@@ -9,6 +9,7 @@ import HETensor
 /// after any Fast-HEAR merge, and the layout the block leaves, after its pooling), `dense` (the
 /// last block's output and the result: class r's score in slot 512·r).
 public struct LayoutDrawing: Sendable {
+    /// One picture: a layout and the role it plays in the layer.
     public struct Panel: Sendable {
         /// "in", "out" or "input".
         public var role: String
@@ -16,8 +17,11 @@ public struct LayoutDrawing: Sendable {
         public var layout: PackedLayout?
     }
 
+    /// The layer drawn: "input", "block1", …, or "dense".
     public let layer: String
+    /// The pictures, input first.
     public let panels: [Panel]
+    /// Classes of the network (the result's slots).
     public let classCount: Int
     let geometry: SlotGeometry
 

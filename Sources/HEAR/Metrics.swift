@@ -13,11 +13,14 @@ public func predictedClass(_ logits: [Double]) -> Int {
 /// TP/(TP+FP), F1 = 2·precision·sensitivity/(precision + sensitivity); plus per-class accuracy
 /// (the recall of each class) and the confusion matrix. A ratio with a zero denominator is NaN.
 public struct ClassificationMetrics: Sendable {
+    /// Class names, in index order.
     public let classNames: [String]
+    /// The class counted as positive in the binary figures (`fall`).
     public let positiveClass: Int
     /// confusion[true class][predicted class].
     public let confusion: [[Int]]
 
+    /// Counts the confusion matrix of `predictions` against `labels` (class indices).
     public init(predictions: [Int], labels: [Int], classNames: [String] = HEARTestSet.classNames,
                 positiveClass: Int = HEARTestSet.fallClass) {
         precondition(predictions.count == labels.count, "one prediction per label")
@@ -32,18 +35,29 @@ public struct ClassificationMetrics: Sendable {
         self.confusion = confusion
     }
 
+    /// Clips counted.
     public var sampleCount: Int { confusion.joined().reduce(0, +) }
+    /// Clips predicted correctly.
     public var correctCount: Int { confusion.indices.map { confusion[$0][$0] }.reduce(0, +) }
+    /// correct / all.
     public var accuracy: Double { ratio(correctCount, sampleCount) }
 
+    /// Falls predicted as falls.
     public var truePositives: Int { confusion[positiveClass][positiveClass] }
+    /// Falls predicted as another class.
     public var falseNegatives: Int { confusion[positiveClass].reduce(0, +) - truePositives }
+    /// Other classes predicted as falls.
     public var falsePositives: Int { confusion.indices.map { confusion[$0][positiveClass] }.reduce(0, +) - truePositives }
+    /// Other classes predicted as another class than fall.
     public var trueNegatives: Int { sampleCount - truePositives - falseNegatives - falsePositives }
 
+    /// TP/(TP + FN): the share of falls detected.
     public var sensitivity: Double { ratio(truePositives, truePositives + falseNegatives) }
+    /// TN/(TN + FP): the share of non-falls that raise no alert.
     public var specificity: Double { ratio(trueNegatives, trueNegatives + falsePositives) }
+    /// TP/(TP + FP): the share of alerts that are falls.
     public var precision: Double { ratio(truePositives, truePositives + falsePositives) }
+    /// 2·precision·sensitivity/(precision + sensitivity).
     public var f1: Double {
         let p = precision, r = sensitivity
         return p + r > 0 ? 2 * p * r / (p + r) : .nan

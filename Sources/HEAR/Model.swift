@@ -12,18 +12,25 @@ import HERing
 /// global average over 120. Internally a 1D network is a 2D one of height 1 (kernel 1 × 3,
 /// pooling 1 × 2), which is exactly the same arithmetic.
 public struct NetworkArchitecture: Hashable, Sendable, CustomStringConvertible {
+    /// 1D (over frames) or 2D (over frames and joints).
     public enum Convolution: String, Sendable, CaseIterable {
+        /// Convolutions over frames, the joints and coordinates as channels.
         case oneD = "1d"
+        /// Convolutions over the frames × joints map.
         case twoD = "2d"
     }
 
+    /// Classes the networks predict.
     public static let classCount = 10
+    /// Convolution blocks of every network.
     public static let blockCount = 3
 
+    /// 1D or 2D convolutions.
     public var convolution: Convolution
     /// Output channels of the first convolution (the paper's f).
     public var filters: Int
 
+    /// An architecture with `filters` first-block channels (precondition: positive).
     public init(convolution: Convolution, filters: Int) {
         precondition(filters > 0, "a network needs at least one filter")
         self.convolution = convolution
@@ -49,7 +56,9 @@ public struct NetworkArchitecture: Hashable, Sendable, CustomStringConvertible {
         return nil
     }
 
+    /// `cnn1d-64`, `cnn2d-128`, ….
     public var name: String { "cnn\(convolution.rawValue)-\(filters)" }
+    /// The name.
     public var description: String { name }
 
     /// Input channels of block t (t = 0, 1, 2) and the linear layer's input (t = 3): 3, f, 2f, 4f.
@@ -89,16 +98,26 @@ public struct NetworkArchitecture: Hashable, Sendable, CustomStringConvertible {
 
 /// Errors loading, validating or writing a model. Each names the file or tensor and what to do.
 public enum ModelError: Error, Equatable, CustomStringConvertible {
+    /// A file could not be read.
     case cannotRead(path: String, reason: String)
+    /// The model's manifest is malformed.
     case invalidManifest(path: String, reason: String)
+    /// An architecture name that is not `cnn1d-f` or `cnn2d-f`.
     case unknownArchitecture(String)
+    /// A tensor the architecture needs has no file.
     case missingTensor(name: String, directory: String)
+    /// A tensor's shape differs from the architecture's.
     case shapeMismatch(name: String, expected: [Int], found: [Int], source: String)
+    /// A row of a tensor CSV file that does not parse (lines count from 1).
     case malformedValue(path: String, line: Int, reason: String)
+    /// A tensor file with the wrong number of values.
     case valueCount(path: String, expected: Int, found: Int)
+    /// A parameter outside its allowed range.
     case invalidParameter(name: String, reason: String)
+    /// A file could not be written.
     case cannotWrite(path: String, reason: String)
 
+    /// The message a user reads: which file and what is wrong.
     public var description: String {
         switch self {
         case let .cannotRead(path, reason): return "cannot read \(path): \(reason)"
@@ -122,24 +141,38 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
 public struct ConvolutionBlock: Sendable {
     /// Shape [out, in, kh, kw] (1D weights are given kh = 1).
     public var weight: Tensor
+    /// The convolution's bias, one per output channel.
     public var bias: [Double]
+    /// Batch normalisation's scale γ, per channel.
     public var bnWeight: [Double]
+    /// Batch normalisation's shift β, per channel.
     public var bnBias: [Double]
+    /// Batch normalisation's running mean, per channel.
     public var runningMean: [Double]
+    /// Batch normalisation's running variance, per channel.
     public var runningVariance: [Double]
+    /// α of the activation α·x² + β·x + c.
     public var alpha: Double
+    /// β of the activation.
     public var beta: Double
+    /// c of the activation.
     public var c: Double
 
+    /// Output channels.
     public var outputChannels: Int { weight.shape[0] }
+    /// Input channels.
     public var inputChannels: Int { weight.shape[1] }
 }
 
 /// A network with its weights: the paper's PyTorch state dict, by tensor name.
 public struct HEARModel: Sendable {
+    /// The network's shape.
     public var architecture: NetworkArchitecture
+    /// The model's name (the manifest's, else the architecture's).
     public var name: String
+    /// The class names, in score order.
     public var classNames: [String]
+    /// Batch normalisation's ε.
     public var batchNormEpsilon: Double
     /// Tensors by state-dict name, in the shapes of `architecture.tensorShapes`.
     public private(set) var tensors: [String: Tensor]
@@ -190,6 +223,7 @@ public struct HEARModel: Sendable {
 
     /// The linear layer: weight [10, 4f] and bias [10].
     public var linearWeight: Tensor { tensors["linear.weight"]! }
+    /// The linear layer's bias, one per class.
     public var linearBias: [Double] { tensors["linear.bias"]!.values }
 
     /// A 128-bit fingerprint of what the model computes: truncated SHA-256 over the

@@ -47,7 +47,9 @@ extension PartyFile {
 /// The session without keys: what `hear keygen` writes as `parameters.hear`, for anyone who
 /// wants to see which model plan and parameter set a key directory was made for.
 public struct SessionParameters: Sendable {
+    /// The session the parameters were made for.
     public let session: SessionDescriptor
+    /// The CKKS parameter set.
     public let parameters: CKKSParameters
 
     /// The file, signed by the station.
@@ -55,6 +57,7 @@ public struct SessionParameters: Sendable {
         PartyFile(kind: .parameters, session: session, provenance: .station(), sections: [parameters.serialized()]).serialized(signedBy: station)
     }
 
+    /// Parameters with their session.
     public init(session: SessionDescriptor, parameters: CKKSParameters) {
         self.session = session
         self.parameters = parameters
@@ -71,8 +74,11 @@ public struct SessionParameters: Sendable {
 
 /// The public key with its session: what a client needs to encrypt.
 public struct SessionPublicKey: Sendable {
+    /// The session the key belongs to.
     public let session: SessionDescriptor
+    /// The context of the session's parameters.
     public let context: CKKSContext
+    /// The public key.
     public let publicKey: PublicKey
 
     /// The file, signed by the station.
@@ -108,9 +114,13 @@ public struct SessionPublicKey: Sendable {
 /// relinearization key and a Galois key for exactly each rotation step of the model's plan
 /// (and the conjugation where the plan has one), each only up to the level where it is used.
 public struct EvaluationKeys: Sendable {
+    /// The session the keys belong to.
     public let session: SessionDescriptor
+    /// The context of the session's parameters.
     public let context: CKKSContext
+    /// The relinearization key (up to the highest level of a square).
     public let relinearizationKey: RelinearizationKey
+    /// The Galois keys of the plan's rotation steps (and conjugation).
     public let galoisKeys: GaloisKeys
 
     /// The file, signed by the station.
@@ -148,6 +158,7 @@ public struct EvaluationKeys: Sendable {
 public struct CiphertextOrigin: Sendable, Equatable {
     /// The camera that encrypted the recording (name and key fingerprint, certified by the station).
     public var camera: String
+    /// The fingerprint of the camera's key.
     public var cameraFingerprint: Fingerprint
     /// The camera's sequence number of the recording.
     public var sequence: UInt64
@@ -156,14 +167,19 @@ public struct CiphertextOrigin: Sendable, Equatable {
     public var inputDigest: [UInt8]
     /// For a result: the cloud server that computed it.
     public var cloud: String?
+    /// The fingerprint of the cloud server's key.
     public var cloudFingerprint: Fingerprint?
 }
 
 /// A ciphertext with its session: the client's encrypted input or the server's encrypted result.
 public struct SessionCiphertext: Sendable {
+    /// Input ciphertext (from a camera) or result ciphertext (from a cloud server).
     public let kind: PartyFileKind
+    /// The session it was made in.
     public let session: SessionDescriptor
+    /// The context of the session's parameters.
     public let context: CKKSContext
+    /// The ciphertext.
     public let ciphertext: Ciphertext
     /// Set when the ciphertext was read from a signed file.
     public internal(set) var origin: CiphertextOrigin?
@@ -271,13 +287,16 @@ public struct Decision: Sendable, Equatable, CustomStringConvertible {
     /// The released confidence is a multiple of this.
     public static let confidenceStep = 0.01
 
+    /// The predicted class (largest score).
     public var classIndex: Int
+    /// Its name.
     public var className: String
     /// The softmax probability of the class, rounded to a multiple of `confidenceStep`.
     public var confidence: Double
     /// Whether the class is the alert class (`fall`).
     public var isAlert: Bool
 
+    /// The decision for decrypted `scores`: the largest score's class, its softmax probability rounded to `confidenceStep`, and whether it is `alertClass`.
     public init(scores: [Double], classNames: [String], alertClass: Int) {
         let best = predictedClass(scores)
         let top = scores[best]
@@ -288,6 +307,7 @@ public struct Decision: Sendable, Equatable, CustomStringConvertible {
         isAlert = best == alertClass
     }
 
+    /// "class (confidence 0.97)", and the alert when there is one.
     public var description: String {
         "\(className) (confidence \(String(format: "%.2f", confidence)))" + (isAlert ? " — FALL DETECTED: alert" : "")
     }
@@ -296,7 +316,9 @@ public struct Decision: Sendable, Equatable, CustomStringConvertible {
 /// The monitoring station (e.g. a nursing station): generates the keys, keeps the secret key,
 /// decrypts results. It is the only party that ever holds a `SecretKey`.
 public final class MonitoringStation: @unchecked Sendable {
+    /// The session the keys were generated for.
     public let session: SessionDescriptor
+    /// The context of the session's parameters.
     public let context: CKKSContext
     /// The station's long-term signing identity: it signs the session, the keys and the
     /// certificates, and its public key is what cameras and cloud servers trust.
@@ -320,18 +342,28 @@ public final class MonitoringStation: @unchecked Sendable {
 
     /// What key generation produces: the station (with the secret key) and what it hands out.
     public struct KeyGeneration: Sendable {
+        /// The station, which holds the secret key.
         public let station: MonitoringStation
+        /// The session and parameters (`parameters.hear`).
         public let parameters: SessionParameters
+        /// The public key (`public.hear`, for cameras).
         public let publicKey: SessionPublicKey
+        /// The relinearization and Galois keys (`evaluation.hear`, for cloud servers).
         public let evaluationKeys: EvaluationKeys
+        /// The compiled program the keys are for.
         public let program: PackedProgram
+        /// The levels and scales of the program.
         public let plan: LevelPlan
         /// Wall seconds of generating the keys (not of compiling the program).
         public let seconds: Double
 
         /// The files the station hands out, signed by it.
         public func parametersFile() -> [UInt8] { parameters.serialized(signedBy: station.identity) }
+        /// The public-key file, signed by the station.
+        /// - Throws: `ProtocolError` when the key cannot be serialized.
         public func publicKeyFile() throws(ProtocolError) -> [UInt8] { try publicKey.serialized(signedBy: station.identity) }
+        /// The evaluation-key file, signed by the station.
+        /// - Throws: `ProtocolError` when the keys cannot be serialized.
         public func evaluationKeysFile() throws(ProtocolError) -> [UInt8] { try evaluationKeys.serialized(signedBy: station.identity) }
     }
 
@@ -463,7 +495,9 @@ public final class MonitoringStation: @unchecked Sendable {
 /// The client (the camera at home): holds only the public key. Turns a recording into the
 /// network input and encrypts it at the level and scale the plan starts with.
 public struct Client {
+    /// The session the public key belongs to.
     public let session: SessionDescriptor
+    /// The context of the session's parameters.
     public let context: CKKSContext
     let geometry: SlotGeometry
     var encryptor: Encryptor
@@ -510,10 +544,15 @@ public struct Client {
 /// Compiles the model with the options the keys were made for, checks that it is the same
 /// plan, encodes the weights, and evaluates input ciphertexts into result ciphertexts.
 public final class CloudServer: @unchecked Sendable {
+    /// The session the evaluation keys belong to.
     public let session: SessionDescriptor
+    /// The context of the session's parameters.
     public let context: CKKSContext
+    /// The compiled program (checked against the session's plan).
     public let program: PackedProgram
+    /// The levels and scales of the program.
     public let plan: LevelPlan
+    /// The backend: encoded weights and evaluation keys.
     public let backend: CKKSBackend
     /// Wall seconds of encoding the weight plaintexts.
     public let weightEncodingSeconds: Double

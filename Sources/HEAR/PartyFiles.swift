@@ -38,6 +38,7 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
     case notAPartyFile(source: String)
     /// Text where a party file was expected: most likely two arguments swapped.
     case textNotPartyFile(source: String)
+    /// A file format version this build does not read.
     case unsupportedVersion(source: String, version: UInt16)
     /// Another kind of file than the one asked for.
     case wrongKind(source: String, expected: String, found: String)
@@ -57,9 +58,12 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
     case invalidInput(String)
     /// The operating system gave no randomness (keys cannot be made).
     case entropyUnavailable(String)
+    /// A file could not be read.
     case cannotRead(path: String, reason: String)
+    /// A file could not be written.
     case cannotWrite(path: String, reason: String)
 
+    /// The message a user reads: which file, what is wrong and what to do.
     public var description: String {
         switch self {
         case let .notAPartyFile(source):
@@ -87,7 +91,18 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
 
 /// The kinds of party files.
 public enum PartyFileKind: UInt8, Sendable, CaseIterable {
-    case parameters = 1, publicKey, evaluationKeys, secretKey, inputCiphertext, resultCiphertext
+    /// The session's CKKS parameters and descriptor (station → camera, cloud).
+    case parameters = 1
+    /// The session's public encryption key (station → camera).
+    case publicKey
+    /// The relinearization and Galois keys (station → cloud).
+    case evaluationKeys
+    /// The session's secret key (kept by the station, never sent).
+    case secretKey
+    /// An encrypted clip (camera → cloud).
+    case inputCiphertext
+    /// The encrypted class scores (cloud → station).
+    case resultCiphertext
 
     /// With an article, for messages ("holds a secret key, not an input ciphertext").
     public var name: String {
@@ -119,30 +134,40 @@ public enum PartyFileKind: UInt8, Sendable, CaseIterable {
 public struct SessionDescriptor: Codable, Sendable, Equatable {
     /// The model's name and `HEARModel.fingerprint` (32 hex digits).
     public var modelName: String
+    /// `HEARModel.fingerprint` of the model (32 hex digits).
     public var modelFingerprint: String
     /// `cnn2d-64`, …
     public var architecture: String
+    /// The class names, in score order.
     public var classNames: [String]
     /// The class that raises an alert (`fall`).
     public var alertClass: Int
     /// `fast-hear` or `hear`; the strategies as requested (`auto` or a strategy per block) and as
     /// compiled; the packing option and the packing compiled per block.
     public var method: String
+    /// The strategies as requested: `auto` or one per block.
     public var requestedStrategies: [String]
+    /// The strategies compiled, one per block.
     public var strategies: [String]
+    /// The packing option (`auto`, `real` or `complex`).
     public var packing: String
+    /// Whether each block's convolution was compiled with complex patterns.
     public var complexPacked: [Bool]
     /// The CKKS parameter set (name and fingerprint; the set itself is the file's first section).
     public var parameters: String
+    /// The parameter set's fingerprint (32 hex digits).
     public var parametersFingerprint: String
     /// The client's encoding: encrypted input channels, level and scale of the input ciphertext.
     public var inputChannels: Int
+    /// The level the input ciphertext is encrypted at.
     public var inputLevel: Int
+    /// The scale of the input ciphertext.
     public var inputScale: Double
     /// The station's decoding: the slot of each class score in the result.
     public var outputSlots: [Int]
     /// The level and scale of the result ciphertext the plan produces (the station refuses any other).
     public var resultLevel: Int
+    /// The scale of the result ciphertext.
     public var resultScale: Double
     /// The largest |class score| the station accepts: a result beyond it is no evaluation of this
     /// model on a real recording (see `MonitoringStation.generateKeys`).

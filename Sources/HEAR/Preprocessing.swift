@@ -51,6 +51,7 @@ public enum Preprocessing {
 /// is subsampled at evenly spaced positions; a clip shorter than 32 frames is stretched by
 /// repeating frames at evenly spaced positions (nearest-neighbour resampling in time).
 public enum FrameSelection {
+    /// The default movement threshold: 5 pixels.
     public static let defaultThreshold = 5.0
     /// The fewest frames a recording should have: shorter clips are stretched to 32 frames by
     /// repeating frames, and the networks were trained on clips of 32 or more (the CLI warns).

@@ -3,10 +3,14 @@ import Foundation
 /// One detected body joint in one video frame: pixel coordinates and the detector's confidence.
 /// The pose estimator writes `(0, 0)` for a joint it did not detect (paper, "Data preprocessing").
 public struct Keypoint: Equatable, Sendable {
+    /// Horizontal pixel coordinate.
     public var x: Double
+    /// Vertical pixel coordinate.
     public var y: Double
+    /// The detector's confidence.
     public var score: Double
 
+    /// A joint at (x, y) with confidence `score`.
     public init(x: Double, y: Double, score: Double) {
         self.x = x
         self.y = y
@@ -21,12 +25,15 @@ public struct Keypoint: Equatable, Sendable {
 /// ankles, knees, hips, shoulders, wrists, elbows, upper neck, head top, as the data set orders
 /// them). Each joint contributes three numbers `x, y, score`, 45 per frame.
 public struct SkeletonFrame: Equatable, Sendable {
+    /// Joints per frame (the MPII layout).
     public static let jointCount = 15
     /// Numbers per frame in the CSV formats: x, y, score for every joint.
     public static let valuesPerFrame = 3 * jointCount
 
+    /// The 15 joints in the MPII order.
     public var joints: [Keypoint]
 
+    /// A frame of exactly 15 joints (precondition).
     public init(joints: [Keypoint]) {
         precondition(joints.count == SkeletonFrame.jointCount, "a frame has \(SkeletonFrame.jointCount) joints")
         self.joints = joints
@@ -58,8 +65,10 @@ public struct SkeletonFrame: Equatable, Sendable {
 /// A recorded clip: any number of frames at any frame rate. `FrameSelection` reduces it to the
 /// network's 32 frames, `Preprocessing` turns those into the network input.
 public struct SkeletonSequence: Equatable, Sendable {
+    /// The frames, in time order.
     public var frames: [SkeletonFrame]
 
+    /// A clip of `frames`.
     public init(frames: [SkeletonFrame]) {
         self.frames = frames
     }
@@ -69,13 +78,17 @@ public struct SkeletonSequence: Equatable, Sendable {
 /// columns), normalised as the pretrained models expect. The 1D networks read the same values
 /// as 3 × 480 (index = frame · 15 + joint), which is the same row-major array.
 public struct ActionInput: Equatable, Sendable {
+    /// Input channels: x, y, score.
     public static let channels = 3
+    /// Frames the network reads.
     public static let frames = 32
+    /// Joints per frame.
     public static let joints = SkeletonFrame.jointCount
 
     /// Shape `[3, 32, 15]`.
     public var tensor: Tensor
 
+    /// An input from a tensor of shape `[3, 32, 15]` (precondition).
     public init(tensor: Tensor) {
         precondition(tensor.shape == [ActionInput.channels, ActionInput.frames, ActionInput.joints],
                      "an action input has shape [3, 32, 15]")
@@ -96,6 +109,7 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     /// The file as a whole does not fit (no rows, counts that disagree with another file).
     case inconsistent(path: String, reason: String)
 
+    /// The message a user reads: which file, which line, what is wrong.
     public var description: String {
         switch self {
         case let .cannotRead(path, reason): return "cannot read \(path): \(reason)"
@@ -109,6 +123,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
 /// (x, y, score for the 15 joints in the paper's order). Blank lines and lines starting with `#`
 /// are ignored; the first line may be a header of column names.
 public enum KeypointCSV {
+    /// Reads a keypoint CSV file.
+    /// - Throws: `DataError` naming the file and, for a bad row, the line.
     public static func read(from url: URL) throws(DataError) -> SkeletonSequence {
         try parse(NumericCSV(contentsOf: url), path: url.path)
     }
@@ -155,13 +171,17 @@ public enum KeypointCSV {
 /// The paper's test set (`test_inputs.csv`, `test_labels.csv`): 608 clips of 32 frames with their
 /// class labels, in raw pixel coordinates.
 public struct HEARTestSet: Sendable {
+    /// The class names in label order (`fall` is 9).
     public static let classNames = ["clap", "jump", "pick", "pour", "run", "sit", "stand", "walk", "wave", "fall"]
     /// The index of `fall`, the class the monitoring station raises an alert for.
     public static let fallClass = 9
 
+    /// The clips.
     public var sequences: [SkeletonSequence]
+    /// The class index of each clip.
     public var labels: [Int]
 
+    /// The number of clips.
     public var count: Int { labels.count }
 
     /// Clips with their class indices (one label per clip).

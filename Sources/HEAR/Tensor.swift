@@ -3,7 +3,9 @@
 ///
 /// Invariant: `values.count == shape.reduce(1, *)`. A scalar has shape `[]` and one value.
 public struct Tensor: Equatable, Sendable {
+    /// The dimensions, outermost first.
     public private(set) var shape: [Int]
+    /// The values in row-major order.
     public var values: [Double]
 
     /// A tensor with the given shape and values; the count must match the shape.
@@ -23,6 +25,7 @@ public struct Tensor: Equatable, Sendable {
     /// The number of values a tensor of this shape holds (1 for a scalar).
     public static func elementCount(of shape: [Int]) -> Int { shape.reduce(1, *) }
 
+    /// The number of values.
     public var count: Int { values.count }
 
     /// The same values viewed with another shape of the same element count.

@@ -23,40 +23,57 @@ extension MonitoringStation {
 ///
 /// Decrypting intermediates needs the secret key: a trace is a station-side debug mode.
 public struct ProgramTrace: Sendable, Codable {
+    /// One stage of the program, as decrypted and as predicted.
     public struct Step: Sendable, Codable {
+        /// The stage's index in the program.
         public var stage: Int
+        /// The phase it belongs to ("block1", …, "dense").
         public var phase: String
+        /// The stage's name ("products", "giant steps", "square", …).
         public var name: String
         /// Independent groups (the parallel width) and registers written.
         public var groups: Int
+        /// Registers the stage writes.
         public var registers: Int
         /// Level and log₂ of the scale of the registers written (the first one's: a stage's
         /// registers share them).
         public var level: Int
+        /// log₂ of the scale of those registers.
         public var log2Scale: Double
         /// Registers decrypted and compared (`ProgramTrace.comparedPerStage` at most).
         public var compared: Int
         /// max |decrypted − simulated| over every slot of the compared registers, and
         /// −log₂ of it: the measured bits of precision.
         public var maxError: Double
+        /// −log₂ `maxError`: the measured bits of precision.
         public var measuredBits: Double
         /// The noise model's bits for the same registers (`NoiseModel`).
         public var predictedBits: Double
         /// max |simulated| over the compared registers (the values' size).
         public var magnitude: Double
+        /// Operation counts of the stage.
         public var counts: OperationCounts
+        /// Wall seconds of the stage.
         public var seconds: Double
     }
 
+    /// The model's name.
     public var model: String
+    /// `fast-hear` or `hear`.
     public var method: String
+    /// The CKKS parameter set's name.
     public var preset: String
+    /// Slots per ciphertext.
     public var slots: Int
+    /// Threads the evaluation ran with.
     public var threads: Int
+    /// The stages in order.
     public var steps: [Step]
     /// The decrypted scores, the simulator's (= the plaintext network's), their largest gap.
     public var scores: [Double]
+    /// The simulator's scores for the same clip.
     public var referenceScores: [Double]
+    /// max |decrypted − simulated| over the scores.
     public var scoreError: Double
     /// The plaintext network's scores for the same clip (set by the caller that has the model).
     public var networkScores: [Double]? = nil
@@ -172,11 +189,14 @@ public struct ProgramTrace: Sendable, Codable {
 /// The predicted maximum over the n slots of a register is √(v/2)·√(2 ln 2n) per real
 /// component (a Gaussian tail); the bits are −log₂ of it.
 public struct NoiseModel: Sendable {
+    /// The ring degree N.
     public let degree: Double
+    /// Slots: N/2.
     public let slotCount: Double
     let h: Double
     let sigma: Double
 
+    /// The model for ring degree `degree` (h = 2N/3, σ as the sampler's).
     public init(degree: Int) {
         self.degree = Double(degree)
         slotCount = Double(degree / 2)
@@ -189,11 +209,13 @@ public struct NoiseModel: Sendable {
     public func fresh(scale: Double, specialModulus: Double) -> Double {
         degree * sigma * sigma * (1 + 2 * degree / 3 + h) / (specialModulus * specialModulus * scale * scale) + rounding(scale: scale)
     }
+    /// One rounding of the coefficients at `scale`: N(1 + h)/12/Δ².
     public func rounding(scale: Double) -> Double { degree * (1 + h) / 12 / (scale * scale) }
     /// The rounding of an encoding to integers (no secret involved): N/12/Δ².
     public func encodingRounding(scale: Double) -> Double { degree / 12 / (scale * scale) }
     /// The expected largest |real part| of n slots with complex error variance v.
     public func maximum(variance v: Double) -> Double { (v / 2).squareRoot() * (2 * log(2 * slotCount)).squareRoot() }
+    /// −log₂ of `maximum(variance:)`: the predicted bits of precision.
     public func bits(variance v: Double) -> Double { -log2(max(maximum(variance: v), 1e-300)) }
 }
 
@@ -270,13 +292,18 @@ extension EncryptedInference {
 /// zero weights drop, are followed slot by slot), and its level and scale as `LevelPlan` fixes
 /// them. The clear values are the simulator's own.
 public struct NoiseTrackingBackend: SlotBackend {
+    /// A value: clear slots, per-slot error variance, level and scale.
     public struct Value: Sendable {
+        /// The clear values (the simulator's).
         public var slots: ClearSlots
         /// E|error|² per slot.
         public var variance: [Double]
+        /// The level `LevelPlan` gives the register.
         public var level: Int
+        /// The scale of the register.
         public var scale: Double
     }
+    /// The simulator's errors.
     public typealias Failure = HETensorError
 
     let simulator: ClearSlotBackend
@@ -284,8 +311,10 @@ public struct NoiseTrackingBackend: SlotBackend {
     let primes: [Double]
     /// |pattern|² per slot, materialized once each.
     let patternSquares: [[Double]]
+    /// Serial: the tracker runs a stage's groups one after another.
     public var parallelism: Parallelism { .serial }
 
+    /// A noise tracker for `program` on the chain of `parameters`.
     public init(program: PackedProgram, parameters: CKKSParameters) {
         simulator = ClearSlotBackend(program: program)
         noise = NoiseModel(degree: parameters.degree)
@@ -304,6 +333,7 @@ public struct NoiseTrackingBackend: SlotBackend {
         return Value(slots: ClearSlots(real: slots), variance: [Double](repeating: v, count: slots.count), level: level, scale: scale)
     }
 
+    /// The value's level.
     public func level(of value: Value) -> Int? { value.level }
 
     func rotated(_ v: [Double], by step: Int) -> [Double] {
@@ -313,6 +343,7 @@ public struct NoiseTrackingBackend: SlotBackend {
 
     func plus(_ a: [Double], _ b: [Double]) -> [Double] { zip(a, b).map { $0 + $1 } }
 
+    /// Permuted variances plus one rounding each.
     public func rotations(_ x: Value, by steps: [Int]) throws(HETensorError) -> [Value] {
         let rounding = noise.rounding(scale: x.scale)
         return try zip(simulator.rotations(x.slots, by: steps), steps).map { slots, step in
@@ -320,6 +351,7 @@ public struct NoiseTrackingBackend: SlotBackend {
         }
     }
 
+    /// The terms' rotated variances summed, plus one rounding (the shared ModDown).
     public func rotateSum(_ terms: [(value: Value, step: Int)]) throws(HETensorError) -> Value {
         var total = [Double](repeating: 0, count: terms[0].value.variance.count)
         var parts: [ClearSlots] = []
@@ -331,10 +363,12 @@ public struct NoiseTrackingBackend: SlotBackend {
         return Value(slots: try simulator.add(parts), variance: total.map { $0 + rounding }, level: first.level, scale: first.scale)
     }
 
+    /// A sum of rotations of `x` (`rotateSum(_:)`).
     public func boxSum(_ x: Value, steps: [Int]) throws(HETensorError) -> Value {
         try rotateSum(steps.map { (x, $0) })
     }
 
+    /// Σ |pₖ|²·vₖ plus the patterns' encoding rounding times |x|², plus one rounding; one level down.
     public func multiplyAccumulate(_ terms: [(value: Value, pattern: Int)]) throws(HETensorError) -> Value {
         let first = terms[0].value
         let prime = primes[first.level]
@@ -354,17 +388,20 @@ public struct NoiseTrackingBackend: SlotBackend {
                      variance: total.map { $0 + rounding }, level: first.level - 1, scale: scale)
     }
 
+    /// The variances added.
     public func add(_ values: [Value]) throws(HETensorError) -> Value {
         Value(slots: try simulator.add(values.map(\.slots)), variance: values.dropFirst().reduce(values[0].variance) { plus($0, $1.variance) },
               level: values[0].level, scale: values[0].scale)
     }
 
+    /// Plus the pattern's encoding rounding.
     public func addPattern(_ x: Value, pattern: Int) throws(HETensorError) -> Value {
         let encoding = noise.encodingRounding(scale: x.scale)
         return Value(slots: try simulator.addPattern(x.slots, pattern: pattern), variance: x.variance.map { $0 + encoding },
                      level: x.level, scale: x.scale)
     }
 
+    /// 4·|x|²·v + v² plus one rounding; one level down, scale Δ²/q_ℓ.
     public func square(_ x: Value) throws(HETensorError) -> Value {
         let scale = x.scale * x.scale / primes[x.level]
         let rounding = noise.rounding(scale: scale)
@@ -376,11 +413,13 @@ public struct NoiseTrackingBackend: SlotBackend {
         return Value(slots: try simulator.square(x.slots), variance: variance, level: x.level - 1, scale: scale)
     }
 
+    /// Same variance plus one rounding.
     public func conjugate(_ x: Value) throws(HETensorError) -> Value {
         let rounding = noise.rounding(scale: x.scale)
         return Value(slots: try simulator.conjugate(x.slots), variance: x.variance.map { $0 + rounding }, level: x.level, scale: x.scale)
     }
 
+    /// Real and imaginary parts, each with the sum of the two variances.
     public func splitComplex(_ z: Value, conjugate c: Value) throws(HETensorError) -> (real: Value, imaginary: Value) {
         let (a, b) = try simulator.splitComplex(z.slots, conjugate: c.slots)
         // e + ē' and i(ē' − e): 2·Re e and 2·Im e plus the conjugation's own error

@@ -233,7 +233,10 @@ extension UInt32 {
 
 /// The operating system gave no randomness.
 public struct EntropyError: Error, Equatable, CustomStringConvertible {
+    /// What the operating system's random source reported.
     public var reason: String
+    /// An error with the given reason.
     public init(reason: String) { self.reason = reason }
+    /// The message a user reads.
     public var description: String { "no randomness from the operating system: \(reason)" }
 }

@@ -10,7 +10,12 @@
 /// Montgomery ladder with masked selection, fixed-length schoolbook products, a bit-by-bit
 /// reduction with masked subtraction (see Docs/Security.md for what Swift cannot promise).
 public enum Ed25519 {
-    public static let seedByteCount = 32, publicKeyByteCount = 32, signatureByteCount = 64
+    /// Bytes of a private seed (RFC 8032 §5.1.5: the secret from which the scalar and prefix derive).
+    public static let seedByteCount = 32
+    /// Bytes of an encoded public key (the point A, RFC 8032 §5.1.2).
+    public static let publicKeyByteCount = 32
+    /// Bytes of a signature (R ‖ S).
+    public static let signatureByteCount = 64
 
     /// A signing key: the 32-byte secret seed and what it expands to. Wiped when released.
     public final class SigningKey: @unchecked Sendable {

@@ -5,6 +5,7 @@
 /// different objects with the same fingerprint cannot be made on purpose, so a fingerprint both
 /// names and protects (unlike the 64-bit FNV-1a it replaces, which only detects accidents).
 public struct Fingerprint: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// Bytes of a fingerprint (the first 16 bytes of a SHA-256 digest).
     public static let byteCount = 16
     /// The 16 bytes.
     public let bytes: [UInt8]
@@ -38,9 +39,12 @@ public struct Fingerprint: Hashable, Sendable, Comparable, CustomStringConvertib
         Fingerprint(truncating: SHA256.hash(bytes))
     }
 
+    /// The fingerprint in lowercase hexadecimal (32 characters).
     public var hex: String { hexString(bytes) }
+    /// The hexadecimal form (`hex`).
     public var description: String { hex }
 
+    /// Byte-wise lexicographic order, so that fingerprints sort the same everywhere.
     public static func < (a: Fingerprint, b: Fingerprint) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 }
 
@@ -77,13 +81,18 @@ public struct FingerprintHasher {
     /// objects never coincide.
     public init(domain: String) { mix(domain) }
 
+    /// Mixes a 64-bit word (little-endian bytes).
     public mutating func mix(_ word: UInt64) { withUnsafeBytes(of: word.littleEndian) { hasher.update($0) } }
+    /// Mixes an integer as its 64-bit two's-complement word.
     public mutating func mix(_ value: Int) { mix(UInt64(bitPattern: Int64(value))) }
+    /// Mixes a double by its IEEE 754 bit pattern (so −0 and 0 differ, and every NaN payload counts).
     public mutating func mix(_ value: Double) { mix(value.bitPattern) }
+    /// Mixes a string: its UTF-8 length, then its bytes (so no two sequences of strings run together).
     public mutating func mix(_ text: String) {
         mix(UInt64(text.utf8.count))
         hasher.update(text.utf8)
     }
+    /// Mixes bytes: their count, then the bytes.
     public mutating func mix(bytes: [UInt8]) {
         mix(UInt64(bytes.count))
         hasher.update(bytes)
@@ -99,5 +108,6 @@ public struct FingerprintHasher {
         }
     }
 
+    /// The fingerprint of everything mixed so far.
     public mutating func finalize() -> Fingerprint { Fingerprint(truncating: hasher.finalize()) }
 }

@@ -3,6 +3,7 @@
 /// where K' is the key zero-padded to the 64-byte block (a longer key is hashed first),
 /// ipad = 0x36…, opad = 0x5c…. The padded key copies are wiped after use.
 public enum HMACSHA256 {
+    /// SHA-256's block length B in bytes: the key is padded (or first hashed) to it.
     public static let blockByteCount = 64
 
     /// The 32-byte tag of `message` under `key`.

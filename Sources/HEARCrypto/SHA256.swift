@@ -31,6 +31,7 @@ public struct SHA256: Sendable {
 
     private var core = SHA2Core(initialState: SHA256.initialState, blockSize: 64, lengthFieldSize: 8)
 
+    /// A hasher with FIPS 180-4's initial hash value H⁽⁰⁾ and an empty message.
     public init() {}
 
     /// Absorbs more message bytes.

@@ -63,6 +63,7 @@ public enum SHA256Tree {
         return root.finalize()
     }
 
+    /// The tree digest (32 bytes) of an array of bytes (the same as for its raw buffer).
     public static func hash(_ bytes: [UInt8], concurrency: Int = 1) -> [UInt8] {
         bytes.withUnsafeBytes { hash($0, concurrency: concurrency) }
     }

@@ -1,6 +1,7 @@
 /// SHA-512 (FIPS 180-4, §6.4): the SHA-2 structure of `SHA256` on 64-bit words — 1024-bit
 /// blocks, 80 rounds, a 128-bit length field. Ed25519 (RFC 8032) hashes with it.
 public struct SHA512: Sendable {
+    /// Bytes of a SHA-512 digest.
     public static let digestByteCount = 64
 
     /// The first 64 bits of the fractional parts of the cube roots of the first 80 primes
@@ -36,6 +37,7 @@ public struct SHA512: Sendable {
 
     private var core = SHA2Core(initialState: SHA512.initialState, blockSize: 128, lengthFieldSize: 16)
 
+    /// A hasher with FIPS 180-4's initial hash value H⁽⁰⁾ for SHA-512 and an empty message.
     public init() {}
 
     /// Absorbs more message bytes.
@@ -44,6 +46,7 @@ public struct SHA512: Sendable {
     /// Pads the message and returns the 64-byte digest.
     public mutating func finalize() -> [UInt8] { core.finalize(compress: Self.compress) }
 
+    /// The SHA-512 digest (64 bytes) of `bytes`, in one call.
     public static func hash<Bytes: Sequence>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
         var hasher = SHA512()
         hasher.update(bytes)

@@ -9,7 +9,9 @@ public struct BigUInt: Sendable, Hashable, Comparable, CustomStringConvertible, 
     /// The words, least significant first; empty for zero.
     public private(set) var words: [UInt64]
 
+    /// The integer `value`.
     public init(_ value: UInt64) { words = value == 0 ? [] : [value] }
+    /// The integer written as a literal.
     public init(integerLiteral value: UInt64) { self.init(value) }
     /// From little-endian words (leading zero words are removed).
     public init(words: [UInt64]) {
@@ -17,7 +19,9 @@ public struct BigUInt: Sendable, Hashable, Comparable, CustomStringConvertible, 
         normalize()
     }
 
+    /// The integer 0 (no words).
     public static let zero = BigUInt(0)
+    /// Whether the integer is 0.
     public var isZero: Bool { words.isEmpty }
     /// Number of significant bits (0 for zero).
     public var bitWidth: Int { words.isEmpty ? 0 : words.count * 64 - words.last!.leadingZeroBitCount }
@@ -28,6 +32,7 @@ public struct BigUInt: Sendable, Hashable, Comparable, CustomStringConvertible, 
 
     // MARK: Comparison
 
+    /// Numeric order.
     public static func < (a: BigUInt, b: BigUInt) -> Bool {
         if a.words.count != b.words.count { return a.words.count < b.words.count }
         for i in stride(from: a.words.count - 1, through: 0, by: -1) where a.words[i] != b.words[i] {
@@ -38,6 +43,7 @@ public struct BigUInt: Sendable, Hashable, Comparable, CustomStringConvertible, 
 
     // MARK: Arithmetic
 
+    /// The sum (arbitrary length: the result grows by a word when the top carries).
     public static func + (a: BigUInt, b: BigUInt) -> BigUInt {
         let count = max(a.words.count, b.words.count)
         var result = [UInt64](repeating: 0, count: count + 1)
@@ -69,6 +75,7 @@ public struct BigUInt: Sendable, Hashable, Comparable, CustomStringConvertible, 
         return BigUInt(words: result)
     }
 
+    /// The product (schoolbook, word by word with 128-bit partial products).
     public static func * (a: BigUInt, b: BigUInt) -> BigUInt {
         if a.isZero || b.isZero { return .zero }
         var result = [UInt64](repeating: 0, count: a.words.count + b.words.count)
@@ -86,8 +93,11 @@ public struct BigUInt: Sendable, Hashable, Comparable, CustomStringConvertible, 
         return BigUInt(words: result)
     }
 
+    /// The product with one machine word.
     public static func * (a: BigUInt, b: UInt64) -> BigUInt { a * BigUInt(b) }
+    /// The sum with one machine word.
     public static func + (a: BigUInt, b: UInt64) -> BigUInt { a + BigUInt(b) }
+    /// Adds `b` to `a`.
     public static func += (a: inout BigUInt, b: BigUInt) { a = a + b }
 
     /// Quotient and remainder of a division by a nonzero word (schoolbook, one word at a time).

@@ -17,6 +17,7 @@ public enum HERingError: Error, Equatable, CustomStringConvertible {
     /// A sampler argument out of range.
     case invalidArgument(String)
 
+    /// The message a user reads: what went wrong and which value caused it.
     public var description: String {
         switch self {
         case let .notEnoughPrimes(bits, degree, requested, found):

@@ -89,6 +89,7 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
         self.init(q)
     }
 
+    /// `Modulus(q, bits)`, for messages and debugging.
     public var description: String { "Modulus(\(q), \(bits) bits)" }
 
     // MARK: Addition

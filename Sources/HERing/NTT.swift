@@ -45,6 +45,7 @@ public final class NTTTables: Sendable {
     public let inverseTwiddlesShoup: [UInt64]
     /// `N⁻¹ mod q` and its Shoup companion.
     public let inverseDegree: UInt64
+    /// The Shoup companion `⌊N⁻¹·2⁶⁴/q⌋` of `inverseDegree`.
     public let inverseDegreeShoup: UInt64
 
     /// Builds the tables.

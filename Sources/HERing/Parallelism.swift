@@ -15,6 +15,7 @@ public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
     /// Threads used by `forEach` (≥ 1).
     public let threadCount: Int
 
+    /// A setting of `threads` threads.
     /// - Throws: `HERingError.invalidArgument` unless `1 ≤ threads ≤ 4096`.
     public init(threads: Int) throws(HERingError) {
         guard (1...4096).contains(threads) else {
@@ -33,6 +34,7 @@ public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
         Parallelism(uncheckedThreads: min(4096, max(1, ProcessInfo.processInfo.activeProcessorCount)))
     }
 
+    /// "1 thread" or "n threads".
     public var description: String { threadCount == 1 ? "1 thread" : "\(threadCount) threads" }
 
     /// Threads a loop started here may use: `threadCount`, at most one per processor of the
@@ -215,6 +217,7 @@ public final class ParallelProfile: @unchecked Sendable {
         public var phase: String
         /// Items and the workers that ran them (`min(threads, items)`).
         public var items: Int
+        /// Workers that ran the items (`min(threads, items)`).
         public var workers: Int
         /// Seconds from the start of the loop to its join.
         public var wall: Double
@@ -222,10 +225,12 @@ public final class ParallelProfile: @unchecked Sendable {
         public var workerBusy: [Double]
         /// Per item: its duration, and the wall seconds of the inner loops it ran, by their width.
         public var itemSeconds: [Double]
+        /// Per item: the wall seconds of the inner loops it ran, keyed by their width (items).
         public var innerWork: [[Int: Double]]
         /// Inner loops run by the items (on the recording thread), all widths together.
         public var innerLoops: Int
 
+        /// A loop record (used by the recorder and by tests that model a schedule).
         public init(phase: String, items: Int, workers: Int, wall: Double, workerBusy: [Double],
                     itemSeconds: [Double], innerWork: [[Int: Double]], innerLoops: Int = 0) {
             self.innerLoops = innerLoops
@@ -243,6 +248,7 @@ public final class ParallelProfile: @unchecked Sendable {
     public private(set) var loops: [Loop] = []
     /// Wall seconds of `record(_:)`, per phase label, and in all.
     public private(set) var phaseWall: [String: Double] = [:]
+    /// Wall seconds of `record(_:)` in all.
     public private(set) var wall: Double = 0
     /// Phase labels in the order they were first set.
     public private(set) var phases: [String] = []
@@ -416,7 +422,9 @@ public final class ParallelProfile: @unchecked Sendable {
 
 /// Wraps a value that is shared across threads under a documented discipline (disjoint writes).
 public struct UncheckedSendable<Value>: @unchecked Sendable {
+    /// The wrapped value.
     public let value: Value
+    /// Wraps `value`; the caller vouches that its uses from several threads do not race.
     @inlinable public init(_ value: Value) { self.value = value }
 }
 

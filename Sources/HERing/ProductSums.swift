@@ -24,11 +24,16 @@ public enum ProductSums {
     /// One term: the shared factor `w`, the two factors `u`, `v` (read through `permutation`
     /// when there is one), each a pointer to the limb's `N` residues.
     public struct Term {
+        /// The first factor (`N` residues, read through `permutation` when there is one).
         public var u: UnsafePointer<UInt64>
+        /// The second factor (`N` residues, read through `permutation` when there is one).
         public var v: UnsafePointer<UInt64>
+        /// The shared factor (`N` residues, read in order).
         public var w: UnsafePointer<UInt64>
+        /// An optional index map applied to `u` and `v`: element `k` is read at `permutation[k]`.
         public var permutation: UnsafePointer<UInt32>?
 
+        /// A term of three limbs and an optional permutation of the first two.
         @inlinable
         public init(u: UnsafePointer<UInt64>, v: UnsafePointer<UInt64>, w: UnsafePointer<UInt64>,
                     permutation: UnsafePointer<UInt32>? = nil) {
@@ -156,11 +161,16 @@ public enum ProductSums {
     /// A term whose shared factor is stored packed: residue `w[k] = low[k] + high[k]·2³²`
     /// (`High` = `UInt8` for primes below 2⁴⁰: 5 bytes a residue; `UInt16` below 2⁴⁸: 6 bytes).
     public struct PackedTerm<High: FixedWidthInteger & UnsignedInteger> {
+        /// The first factor (`N` residues).
         public var u: UnsafePointer<UInt64>
+        /// The second factor (`N` residues).
         public var v: UnsafePointer<UInt64>
+        /// The low 32 bits of each residue of the shared factor.
         public var low: UnsafePointer<UInt32>
+        /// The high bits of each residue of the shared factor.
         public var high: UnsafePointer<High>
 
+        /// A term whose shared factor is `low[k] + high[k]·2³²`.
         @inlinable
         public init(u: UnsafePointer<UInt64>, v: UnsafePointer<UInt64>, low: UnsafePointer<UInt32>, high: UnsafePointer<High>) {
             self.u = u
@@ -208,12 +218,18 @@ public enum ProductSums {
     /// A term whose two factors are stored packed (a key's `b_j`, `a_j`), the shared factor `w`
     /// in words: `u[k] = uLow[k] + uHigh[k]·2³²`, the same for `v`.
     public struct PackedPairTerm<High: FixedWidthInteger & UnsignedInteger> {
+        /// The low 32 bits of each residue of the first factor.
         public var uLow: UnsafePointer<UInt32>
+        /// The high bits of each residue of the first factor.
         public var uHigh: UnsafePointer<High>
+        /// The low 32 bits of each residue of the second factor.
         public var vLow: UnsafePointer<UInt32>
+        /// The high bits of each residue of the second factor.
         public var vHigh: UnsafePointer<High>
+        /// The shared factor (`N` residues in words).
         public var w: UnsafePointer<UInt64>
 
+        /// A term whose two factors are packed and whose shared factor is in words.
         @inlinable
         public init(uLow: UnsafePointer<UInt32>, uHigh: UnsafePointer<High>, vLow: UnsafePointer<UInt32>,
                     vHigh: UnsafePointer<High>, w: UnsafePointer<UInt64>) {

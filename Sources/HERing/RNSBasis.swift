@@ -18,6 +18,7 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
     public let puncturedProducts: [BigUInt]
     /// `q̂ᵢ⁻¹ mod qᵢ`, and the Shoup companions.
     public let puncturedInverses: [UInt64]
+    /// Shoup companions of `puncturedInverses`.
     public let puncturedInversesShoup: [UInt64]
     /// The threads that operations on polynomials over this basis (NTTs, limb-wise arithmetic,
     /// base conversions into it) use: an execution setting, not part of the basis's identity
@@ -83,6 +84,7 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
         self === other || (degree == other.degree && moduli == other.moduli)
     }
 
+    /// The moduli and their bit sizes, for messages and debugging.
     public var description: String {
         "RNSBasis(N = \(degree), moduli = [\(moduli.map { "\($0.q)" }.joined(separator: ", "))])"
     }
@@ -134,7 +136,9 @@ public final class RNSBasis: Sendable, CustomStringConvertible {
 /// an error below `L·2⁻⁵²`, so the result is exact unless `x` lies within `L·2⁻⁵²·Q` of `±Q/2`
 /// (never the case for the small values FHE converts exactly).
 public final class BaseConverter: Sendable {
+    /// The basis `{qᵢ}` the residues come from.
     public let source: RNSBasis
+    /// The basis `{pⱼ}` the residues go to.
     public let target: RNSBasis
     /// `q̂ᵢ mod pⱼ`, row `j`, column `i`.
     public let puncturedModTarget: [[UInt64]]
@@ -145,6 +149,7 @@ public final class BaseConverter: Sendable {
     /// The target basis's thread setting, which the conversion runs under.
     public var parallelism: Parallelism { target.parallelism }
 
+    /// Precomputes `q̂ᵢ mod pⱼ`, `Q mod pⱼ` and `1/qᵢ` for converting from `source` to `target`.
     public init(from source: RNSBasis, to target: RNSBasis) throws(HERingError) {
         guard source.degree == target.degree else {
             throw .mismatch("base conversion between degrees \(source.degree) and \(target.degree)")

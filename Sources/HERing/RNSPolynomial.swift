@@ -13,12 +13,14 @@ public protocol PolynomialForm: Sendable {
 
 /// Coefficient form: limb `i` holds `a₀ … a_{N−1}` modulo `qᵢ`.
 public enum Coefficient: PolynomialForm {
+    /// "coefficient", for messages.
     public static var name: String { "coefficient" }
 }
 
 /// Evaluation (NTT) form: limb `i` holds the evaluations at the roots of `X^N + 1` modulo `qᵢ`,
 /// in the order of `NTTTables`; ring products are pointwise.
 public enum Evaluation: PolynomialForm {
+    /// "NTT", for messages.
     public static var name: String { "NTT" }
 }
 
@@ -35,11 +37,13 @@ public protocol BasisKind: Sendable {
 
 /// The data primes of a level: `Q_ℓ = q₀·…·q_ℓ`. Ciphertexts and plaintexts live here.
 public enum OverQ: BasisKind {
+    /// "Q_ℓ", for messages.
     public static var name: String { "Q_ℓ" }
 }
 
 /// The data primes and the special primes: `Q_ℓ·P`. Keys and the inside of key switching.
 public enum OverQP: BasisKind {
+    /// "Q_ℓ·P", for messages.
     public static var name: String { "Q_ℓ·P" }
 }
 
@@ -100,6 +104,7 @@ public struct RNSPolynomial<Form: PolynomialForm, Basis: BasisKind>: Sendable, E
         self.storage = data
     }
 
+    /// Equal when the bases hold the same primes and every residue is the same.
     public static func == (a: Self, b: Self) -> Bool {
         a.basis.isSame(as: b.basis) && a.data == b.data
     }
@@ -206,6 +211,7 @@ public struct RNSPolynomial<Form: PolynomialForm, Basis: BasisKind>: Sendable, E
     public static func + (a: Self, b: Self) throws(HERingError) -> Self { var r = a; try r.add(b); return r }
     /// `a − b`. - Throws: `HERingError.mismatch` when the operands are over different primes.
     public static func - (a: Self, b: Self) throws(HERingError) -> Self { var r = a; try r.subtract(b); return r }
+    /// The negation `−a`, limb by limb (`q − x` for `x ≠ 0`).
     public static prefix func - (a: Self) -> Self { var r = a; r.negate(); return r }
 
     // MARK: Limbs

@@ -11,7 +11,9 @@ import HERing
 /// program's constant vectors (`PackedProgram.patterns`), which a backend prepares beforehand (the
 /// CKKS backend encodes each at the level and scale where it is used).
 public protocol SlotBackend: Sendable {
+    /// What a register holds: a ciphertext, or clear slot values.
     associatedtype Value: Sendable
+    /// The error the backend's operations throw.
     associatedtype Failure: Error
 
     /// ρ(x, r) for every r of `steps`, in order; with several steps, hoisted (one decomposition
@@ -42,14 +44,17 @@ public protocol SlotBackend: Sendable {
 }
 
 extension SlotBackend {
+    /// No levels by default (the clear-slot simulator).
     public func level(of value: Value) -> Int? { nil }
 
+    /// The default: each term rotated alone, then the sum.
     public func rotateSum(_ terms: [(value: Value, step: Int)]) throws(Failure) -> Value {
         var parts: [Value] = []
         for term in terms { parts.append(term.step == 0 ? term.value : try rotations(term.value, by: [term.step])[0]) }
         return try add(parts)
     }
 
+    /// The default: one hoisted rotation of `x` by the nonzero steps, then the sum with `x` once per zero step.
     public func boxSum(_ x: Value, steps: [Int]) throws(Failure) -> Value {
         let nonzero = steps.filter { $0 != 0 }
         var parts = Array(repeating: x, count: steps.count - nonzero.count)
@@ -60,6 +65,7 @@ extension SlotBackend {
 
 /// The result of running a program, with the wall time of each phase.
 public struct ProgramRun<Value> {
+    /// The output register's value.
     public var result: Value
     /// Seconds per phase ("block1", …, "dense"), in program order.
     public var phaseSeconds: [(phase: String, seconds: Double)]

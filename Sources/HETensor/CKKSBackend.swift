@@ -15,13 +15,17 @@ import HERing
 /// - a bias addition at level ℓ uses a pattern encoded at the register's own scale.
 /// Scales are computed with the evaluator's own floating-point operations, so they match it.
 public struct LevelPlan: Sendable {
+    /// The level the input is encrypted at: the program's depth.
     public let startLevel: Int
+    /// The scale the input is encrypted at (the parameter set's Δ unless one was given).
     public let inputScale: Double
     /// Level and scale of each register.
     public let registerLevels: [Int]
+    /// Scales of the registers, in the same order.
     public let registerScales: [Double]
     /// Level and scale each pattern is encoded at.
     public let patternLevels: [Int]
+    /// Scales of the patterns, in the same order.
     public let patternScales: [Double]
     /// Each rotation step with the highest level it is applied at (its Galois key's level).
     public let rotationLevels: [Int: Int]
@@ -30,6 +34,8 @@ public struct LevelPlan: Sendable {
     /// The highest level of a conjugation (its key's level), nil when the program has none.
     public let conjugationLevel: Int?
 
+    /// The plan of `program` on the chain of `parameters`: every register's and pattern's level and scale, and the level each key is needed at.
+    /// - Throws: `CKKSError.invalidParameters` when the program was compiled for another slot count or the chain has fewer levels than its depth.
     public init(program: PackedProgram, parameters: CKKSParameters, inputScale: Double? = nil) throws(CKKSError) {
         guard program.geometry.slotCount == parameters.slotCount else {
             throw .invalidParameters("the program is compiled for \(program.geometry.slotCount) slots, the parameters have \(parameters.slotCount)")
@@ -169,7 +175,17 @@ public struct LevelPlan: Sendable {
 /// the evaluation (`Docs/Performance.md` §6 measures the trade). Any form gives bit-identical
 /// products.
 public final class PatternStore: @unchecked Sendable {
-    public enum Form: String, Sendable { case ntt, packed, compact, streamed }
+    /// How the store keeps the encoded patterns between evaluations.
+    public enum Form: String, Sendable {
+        /// Full NTT-form plaintexts at their level: the fastest products, the most memory.
+        case ntt
+        /// NTT form with each residue packed in 5 bytes (6 for primes of 40 bits or more), read at full speed.
+        case packed
+        /// The integer polynomial ⌊Δ·σ⁻¹(z)⌉, N words at any level, reduced and transformed per use.
+        case compact
+        /// Nothing kept: encoded from the slot values when an instruction uses it.
+        case streamed
+    }
 
     // Written only during init; read concurrently afterwards.
     let resident: [Plaintext?]
@@ -320,9 +336,13 @@ public final class PatternStore: @unchecked Sendable {
         return .ntt(try Self.encode(p, program: program, plan: plan, context: context))
     }
 
+    /// A pattern in the form a product takes it.
     public enum Operand: Sendable {
+        /// A plaintext in NTT form at the pattern's level.
         case ntt(Plaintext)
+        /// An NTT-form plaintext with packed residues.
         case packed(PackedPlaintext)
+        /// The integer polynomial, reduced and transformed during the product.
         case compact(CompactPlaintext)
     }
 
@@ -355,15 +375,21 @@ public final class PatternStore: @unchecked Sendable {
 /// (Galois keys for the program's rotation steps, the relinearization key) and the encoded
 /// patterns. Holds no secret: this is what the cloud server has.
 public struct CKKSBackend: SlotBackend {
+    /// The context of the session's parameters.
     public let context: CKKSContext
+    /// The levels and scales the program runs at.
     public let plan: LevelPlan
+    /// The program's patterns, encoded at their levels and scales.
     public let patterns: PatternStore
+    /// The keys of the program's rotation steps (and of conjugation, when it has complex patterns).
     public let galoisKeys: GaloisKeys
+    /// The key of every square's relinearization.
     public let relinearizationKey: RelinearizationKey
     let evaluator: Evaluator
     /// The context's threads.
     public var parallelism: Parallelism { context.parallelism }
 
+    /// A backend for a program whose patterns and keys were prepared for `plan`.
     public init(context: CKKSContext, plan: LevelPlan, patterns: PatternStore, galoisKeys: GaloisKeys,
                 relinearizationKey: RelinearizationKey) {
         self.context = context
@@ -374,19 +400,23 @@ public struct CKKSBackend: SlotBackend {
         evaluator = Evaluator(context: context)
     }
 
+    /// One rotation key-switched alone, or several hoisted (one decomposition shared).
     public func rotations(_ x: Ciphertext, by steps: [Int]) throws(CKKSError) -> [Ciphertext] {
         if steps.count == 1 { return [try evaluator.rotate(x, by: steps[0], keys: galoisKeys)] }
         return try evaluator.rotations(x, by: steps, keys: galoisKeys)
     }
 
+    /// `Evaluator.sumOfRotations(_:keys:)`: the key switches share one ModDown.
     public func rotateSum(_ terms: [(value: Ciphertext, step: Int)]) throws(CKKSError) -> Ciphertext {
         try evaluator.sumOfRotations(terms.map { ($0.value, $0.step) }, keys: galoisKeys)
     }
 
+    /// `Evaluator.sumOfRotations(of:by:keys:)`: one decomposition and one ModDown shared.
     public func boxSum(_ x: Ciphertext, steps: [Int]) throws(CKKSError) -> Ciphertext {
         try evaluator.sumOfRotations(of: x, by: steps, keys: galoisKeys)
     }
 
+    /// The products in whichever form each pattern is kept (all summed before one rescale), then the rescale.
     public func multiplyAccumulate(_ terms: [(value: Ciphertext, pattern: Int)]) throws(CKKSError) -> Ciphertext {
         var pairs: [(Ciphertext, Plaintext)] = [], packed: [(Ciphertext, PackedPlaintext)] = []
         var compact: [(Ciphertext, CompactPlaintext)] = []
@@ -401,6 +431,7 @@ public struct CKKSBackend: SlotBackend {
         return try evaluator.rescale(evaluator.multiplyAccumulate(pairs, packed: packed, compact: compact))
     }
 
+    /// The ciphertexts added in order.
     public func add(_ values: [Ciphertext]) throws(CKKSError) -> Ciphertext {
         guard let first = values.first else { throw .invalidOperand("a sum needs at least one ciphertext") }
         var sum = first
@@ -408,20 +439,25 @@ public struct CKKSBackend: SlotBackend {
         return sum
     }
 
+    /// The pattern (encoded at the register's scale) added.
     public func addPattern(_ x: Ciphertext, pattern: Int) throws(CKKSError) -> Ciphertext {
         try evaluator.add(x, patterns.plaintext(pattern))
     }
 
+    /// Squared, relinearized and rescaled.
     public func square(_ x: Ciphertext) throws(CKKSError) -> Ciphertext {
         try evaluator.rescale(evaluator.square(x, relinearizationKey: relinearizationKey))
     }
 
+    /// Conjugated with the Galois key of `2N − 1`.
     public func conjugate(_ x: Ciphertext) throws(CKKSError) -> Ciphertext {
         try evaluator.conjugate(x, keys: galoisKeys)
     }
 
+    /// The ciphertext's level.
     public func level(of value: Ciphertext) -> Int? { value.level }
 
+    /// `z + z̄` and `i·(z̄ − z)`: additions and the product by X^{N/2} (`i` in every slot), no level spent.
     public func splitComplex(_ z: Ciphertext, conjugate: Ciphertext) throws(CKKSError) -> (real: Ciphertext, imaginary: Ciphertext) {
         (try evaluator.add(z, conjugate), try evaluator.multiplyByImaginaryUnit(evaluator.subtract(conjugate, z)))
     }

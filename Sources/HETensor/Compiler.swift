@@ -56,22 +56,32 @@ public enum ChannelPacking: String, Sendable, CaseIterable {
 /// stages, the rotation steps (Galois keys are generated for these and no others) and the
 /// multiplicative depth (the levels the ciphertext must start with).
 public struct PackedProgram: Sendable {
+    /// How slots are grouped into channel blocks.
     public var geometry: SlotGeometry
+    /// HEAR (sparse layouts) or Fast-HEAR (merged layouts).
     public var method: HEMethod
+    /// Per block, how its convolution is computed (the compiler's choice or the one asked for).
     public var strategies: [ConvolutionStrategy]
     /// Whether each block's convolution pairs its outputs with complex patterns.
     public var complexPacked: [Bool]
+    /// Where the input clip's channels sit in the input ciphertext.
     public var inputLayout: PackedLayout
     /// The layout entering each block's convolution (after any Fast-HEAR merge).
     public var convolutionLayouts: [PackedLayout]
     /// The layout each block leaves (after its pooling; the last block's, unpooled, is what the
     /// dense layer reads).
     public var blockOutputLayouts: [PackedLayout]
+    /// The program's constant vectors, indexed by the instructions' `pattern` fields.
     public var patterns: [SlotPattern]
+    /// Sets of in-block positions that blockwise patterns repeat their values at (shared, by index).
     public var positionSets: [[Int]]
+    /// The stages in order; each stage's groups may run in parallel.
     public var stages: [ProgramStage]
+    /// Registers the program uses (0 is the input).
     public var registerCount: Int
+    /// The register holding the input ciphertext.
     public let inputRegister = 0
+    /// The register holding the result after the last stage.
     public var outputRegister: Int
     /// The slot of class r's score in the result ciphertext.
     public var outputSlots: [Int]
@@ -90,6 +100,7 @@ public struct PackedProgram: Sendable {
         return steps.sorted()
     }
 
+    /// Operation counts of the whole program.
     public var counts: OperationCounts { stages.map(\.counts).reduce(OperationCounts(), +) }
 
     /// Counts per phase ("block1", …, "dense"), in program order.

@@ -7,6 +7,7 @@ public enum HETensorError: Error, Equatable, CustomStringConvertible {
     /// An input vector of the wrong size.
     case invalidInput(String)
 
+    /// The message a user reads: what does not fit and where.
     public var description: String {
         switch self {
         case let .unsupportedSlotCount(slots):

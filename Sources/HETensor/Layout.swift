@@ -12,9 +12,17 @@
 /// ciphertexts into the free slots of one: the m-th goes to offset (m / s)·W_row + m % s inside
 /// each s × s cell (1D: offset m inside each cell of s slots).
 public struct SlotGeometry: Sendable, Equatable, CustomStringConvertible {
-    public enum Dimension: Sendable, Equatable { case one, two }
+    /// Whether the network convolves over frames only (1D) or over frames and joints (2D).
+    public enum Dimension: Sendable, Equatable {
+        /// 1D: each channel is one row of frames × joints.
+        case one
+        /// 2D: each channel is a frames × joints map.
+        case two
+    }
 
+    /// Slots per ciphertext (N/2).
     public var slotCount: Int
+    /// The convolution's dimension, which fixes the block shape.
     public var dimension: Dimension
     /// Slots per channel block: one 32 × 16 map (2D) or one row of 512 (1D).
     public static let blockSize = 512
@@ -23,6 +31,7 @@ public struct SlotGeometry: Sendable, Equatable, CustomStringConvertible {
     /// Slots per channel block (`SlotGeometry.blockSize`).
     public var blockSize: Int { Self.blockSize }
 
+    /// The geometry of `slotCount` slots for 1D or 2D blocks.
     /// - Throws: `HETensorError.unsupportedSlotCount` unless `slotCount` is a multiple of
     ///   `blockSize` with at least `minimumBlocks` blocks.
     public init(slotCount: Int, dimension: Dimension) throws(HETensorError) {
@@ -55,6 +64,7 @@ public struct SlotGeometry: Sendable, Equatable, CustomStringConvertible {
     /// The most ciphertexts Fast-HEAR interlaces at stride s: s² in 2D, s in 1D.
     public func load(stride s: Int) -> Int { dimension == .two ? s * s : s }
 
+    /// The slot count, block count and block shape in one line.
     public var description: String {
         "\(slotCount) slots = \(blockCount) blocks of \(blockSize), "
             + (dimension == .two ? "32 rows × 16 columns per block" : "one row of \(blockSize) per block")
@@ -63,6 +73,7 @@ public struct SlotGeometry: Sendable, Equatable, CustomStringConvertible {
 
 /// The placement of one feature tensor (C channels of H × W) in ciphertexts.
 public struct PackedLayout: Sendable, Equatable, CustomStringConvertible {
+    /// How the channels are spread over ciphertexts and blocks.
     public enum Kind: Sendable, Equatable {
         /// The network input: one ciphertext whose block k holds input channel k mod C (C | B):
         /// B/C interlaced replicas, so that a rotation by 512·d brings channel (k + d) mod C to
@@ -75,13 +86,20 @@ public struct PackedLayout: Sendable, Equatable, CustomStringConvertible {
         case merged(load: Int)
     }
 
+    /// The slot geometry (slot count, block size, 1D or 2D).
     public var geometry: SlotGeometry
+    /// Replicated input, sparse, or merged (Fast-HEAR).
     public var kind: Kind
+    /// Channels C of the tensor.
     public var channels: Int
+    /// Rows H of each channel's map (frames in 2D; 1 in 1D).
     public var height: Int
+    /// Columns W of each channel's map (joints in 2D; frames in 1D).
     public var width: Int
+    /// The stride at which the map's entries sit in the block (2^pooling levels so far).
     public var stride: Int
 
+    /// A layout; no check here (the compiler builds valid ones).
     public init(geometry: SlotGeometry, kind: Kind, channels: Int, height: Int, width: Int, stride: Int) {
         self.geometry = geometry
         self.kind = kind
@@ -94,6 +112,7 @@ public struct PackedLayout: Sendable, Equatable, CustomStringConvertible {
     /// Ciphertexts of the equivalent sparse layout (channels / B, rounded up).
     public var sparseCount: Int { (channels + geometry.blockCount - 1) / geometry.blockCount }
 
+    /// Ciphertexts the tensor occupies: 1 (replicated), C/B rounded up (sparse), or that divided by the load, rounded up (merged).
     public var ciphertextCount: Int {
         switch kind {
         case .replicated: return 1
@@ -134,6 +153,7 @@ public struct PackedLayout: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// One line: the map size, the kind and the ciphertexts.
     public var description: String {
         let map = geometry.dimension == .two ? "\(height) × \(width)" : "\(width)"
         let what: String

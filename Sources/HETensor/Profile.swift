@@ -33,6 +33,7 @@ public struct ProgramProfile: Sendable {
         /// Splitting z and z̄ into real and imaginary parts (additions and a monomial product).
         case complexSplit
 
+        /// The order of the cases (rotations first, complex splits last).
         public static func < (a: Kind, b: Kind) -> Bool {
             allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
         }
@@ -40,15 +41,21 @@ public struct ProgramProfile: Sendable {
 
     /// One row of the breakdown.
     public struct Key: Hashable, Sendable {
+        /// The phase ("block1", …, "dense").
         public var phase: String
+        /// The kind of instruction.
         public var kind: Kind
         /// The level of the instruction's (first) operand, where the backend has levels.
         public var level: Int?
     }
 
+    /// What a row adds up to.
     public struct Totals: Sendable, Equatable {
+        /// Instructions of the row's phase, kind and level.
         public var instructions = 0
+        /// Elementary operations those instructions stand for.
         public var operations = 0
+        /// Their busy seconds, summed over the threads that ran them.
         public var seconds = 0.0
     }
 
@@ -57,6 +64,7 @@ public struct ProgramProfile: Sendable {
     /// The phases in program order.
     public internal(set) var phases: [String] = []
 
+    /// An empty profile.
     public init() {}
 
     /// The rows in program order of phase, then kind, then descending level.

@@ -3,19 +3,27 @@
 /// global sum inside the dense layer), then the dense layer L̃·x + b̃. The application layer
 /// builds it from its trained models (`Docs/Networks.md` §4 derives the folding).
 public struct FoldedCNN: Sendable {
+    /// One convolution block: the folded weights W̃ and bias map B̃, applied to a map of `height × width`.
     public struct Block: Sendable {
         /// W̃ flattened [out, in, kh, kw].
         public var weight: [Double]
+        /// Output channels of the convolution.
         public var outputChannels: Int
+        /// Input channels of the convolution.
         public var inputChannels: Int
+        /// Kernel rows (frames in 2D).
         public var kernelHeight: Int
+        /// Kernel columns (joints in 2D; frames in 1D).
         public var kernelWidth: Int
         /// B̃ flattened [out, height, width].
         public var biasMap: [Double]
-        /// The block's input (and output) map size.
+        /// Map rows of the block's input (and output).
         public var height: Int
+        /// Map columns of the block's input (and output).
         public var width: Int
 
+        /// A block; the shapes must agree with the weights and the bias map.
+        /// - Throws: `HETensorError.invalidNetwork` when a size is outside 1 … 65 536 or a vector's length does not match.
         public init(weight: [Double], outputChannels: Int, inputChannels: Int, kernelHeight: Int, kernelWidth: Int,
                     biasMap: [Double], height: Int, width: Int) throws(HETensorError) {
             guard [outputChannels, inputChannels, kernelHeight, kernelWidth, height, width].allSatisfy({ $0 >= 1 && $0 <= 1 << 16 }) else {
@@ -42,16 +50,21 @@ public struct FoldedCNN: Sendable {
         }
     }
 
+    /// 1D or 2D convolutions.
     public var dimension: SlotGeometry.Dimension
+    /// The convolution blocks in order.
     public var blocks: [Block]
     /// L̃ flattened [classes, channels of the last block].
     public var linearWeight: [Double]
+    /// b̃, one bias per class.
     public var linearBias: [Double]
     /// Input channels the ciphertext carries: 2 (x and y). The network's third input channel
     /// (the detector scores) is zero after preprocessing, so its weights multiply zeros and the
     /// client does not send it.
     public var encryptedInputChannels: Int
 
+    /// A folded network; the dense layer must read the last block's channels.
+    /// - Throws: `HETensorError.invalidNetwork` when there is no block or the dense weights do not fit.
     public init(dimension: SlotGeometry.Dimension, blocks: [Block], linearWeight: [Double], linearBias: [Double],
                 encryptedInputChannels: Int = 2) throws(HETensorError) {
         guard let last = blocks.last else { throw .invalidNetwork("no convolution block") }
@@ -66,6 +79,7 @@ public struct FoldedCNN: Sendable {
         self.encryptedInputChannels = encryptedInputChannels
     }
 
+    /// The number of classes.
     public var classCount: Int { linearBias.count }
 }
 
@@ -80,8 +94,11 @@ public struct FoldedCNN: Sendable {
 /// (w₁ + i·w₂)/2 in one plaintext, so that one product computes both (see
 /// `SlotInstruction.splitComplex`).
 public struct SlotPattern: Sendable {
+    /// The values of a pattern, blockwise or listed.
     public enum Form: Sendable {
+        /// `values[k·M + m]` at slot `(512·k + p + offsets[m] + shift) mod n` for every `p` in `positionSets[positions]` (M = `offsets.count`).
         case blockwise(values: [Double], offsets: [Int], positions: Int, shift: Int)
+        /// `values[i]` at slot `slots[i]`, zeros elsewhere.
         case listed(slots: [Int], values: [Double])
     }
 
@@ -93,6 +110,7 @@ public struct SlotPattern: Sendable {
     /// encoding: a backend encodes it at level L − depth).
     public var depth: Int
 
+    /// A pattern; `depth` is the levels consumed before its use.
     public init(form: Form, imaginary: Form? = nil, depth: Int) {
         self.form = form
         self.imaginary = imaginary
@@ -134,6 +152,7 @@ public enum SlotInstruction: Sendable {
     case rotate(source: Int, steps: [Int], targets: [Int])
     /// Σ pattern ⊙ register, then one rescale (one level).
     case multiplyAccumulate(terms: [Term], target: Int)
+    /// Σ sources into `target` (same level and scale).
     case add(sources: [Int], target: Int)
     /// Σᵢ ρ(sourcesᵢ, stepsᵢ) into `target` (same level and scale; a zero step adds the source
     /// itself): one key switch per nonzero step with a shared ModDown (the giant steps of a
@@ -153,8 +172,11 @@ public enum SlotInstruction: Sendable {
     /// no noise). This unpacks two output channels computed by complex patterns.
     case splitComplex(source: Int, conjugate: Int, real: Int, imaginary: Int)
 
+    /// One product of a multiply-accumulate: register ⊙ pattern.
     public struct Term: Sendable {
+        /// The register multiplied.
         public var register: Int
+        /// The pattern it is multiplied by.
         public var pattern: Int
     }
 }
@@ -167,20 +189,26 @@ public struct OperationCounts: Sendable, Equatable, Codable, CustomStringConvert
     public var hoistedRotations = 0
     /// Complex conjugations (key switches too, not counted in `rotations`).
     public var conjugations = 0
+    /// Plaintext-ciphertext products.
     public var plaintextProducts = 0
+    /// Ciphertext squares (each with a relinearization).
     public var squarings = 0
+    /// Rescales (one level each).
     public var rescales = 0
+    /// Ciphertext additions.
     public var additions = 0
 
     /// Key switches: rotations, conjugations and the relinearization of every square.
     public var keySwitches: Int { rotations + conjugations + squarings }
 
+    /// Field-by-field sum.
     public static func + (a: OperationCounts, b: OperationCounts) -> OperationCounts {
         OperationCounts(rotations: a.rotations + b.rotations, hoistedRotations: a.hoistedRotations + b.hoistedRotations,
                         conjugations: a.conjugations + b.conjugations, plaintextProducts: a.plaintextProducts + b.plaintextProducts, squarings: a.squarings + b.squarings,
                         rescales: a.rescales + b.rescales, additions: a.additions + b.additions)
     }
 
+    /// One line of the counts.
     public var description: String {
         "\(rotations) rotations (\(hoistedRotations) hoisted), "
             + (conjugations > 0 ? "\(conjugations) conjugations, " : "")
@@ -193,9 +221,12 @@ public struct OperationCounts: Sendable, Equatable, Codable, CustomStringConvert
 public struct ProgramStage: Sendable {
     /// The phase it belongs to: "block1", "block2", "block3", "dense".
     public var phase: String
+    /// What the stage does ("products", "giant steps", "square", …).
     public var name: String
+    /// Independent groups of instructions, each run in order by one worker.
     public var groups: [[SlotInstruction]]
 
+    /// The counts of every instruction in the stage.
     public var counts: OperationCounts {
         var c = OperationCounts()
         for instruction in groups.joined() {

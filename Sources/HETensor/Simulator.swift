@@ -2,10 +2,12 @@ import HERing
 
 /// Clear slot values: real parts and, once a complex pattern has been applied, imaginary parts.
 public struct ClearSlots: Sendable {
+    /// Real parts of the slots.
     public var real: [Double]
     /// nil: all zero.
     public var imaginary: [Double]?
 
+    /// Slot values; `imaginary` nil when all imaginary parts are zero.
     public init(real: [Double], imaginary: [Double]? = nil) {
         self.real = real
         self.imaginary = imaginary
@@ -18,9 +20,12 @@ public struct ClearSlots: Sendable {
 /// relinearization have no clear-slot effect. Imaginary parts are carried only where a complex
 /// pattern made them nonzero.
 public struct ClearSlotBackend: SlotBackend {
+    /// The program whose patterns the backend reads.
     public let program: PackedProgram
+    /// The threads for the independent groups of a stage.
     public let parallelism: Parallelism
 
+    /// A simulator of `program`.
     public init(program: PackedProgram, parallelism: Parallelism = .serial) {
         self.program = program
         self.parallelism = parallelism
@@ -121,6 +126,7 @@ public struct ClearSlotBackend: SlotBackend {
         return s
     }
 
+    /// Σ values, slot by slot.
     public func add(_ values: [ClearSlots]) throws(HETensorError) -> ClearSlots {
         guard let first = values.first else { throw .invalidInput("a sum needs at least one value") }
         for x in values { try check(x) }
@@ -132,6 +138,7 @@ public struct ClearSlotBackend: SlotBackend {
         return sum
     }
 
+    /// x + pattern (real and imaginary parts).
     public func addPattern(_ x: ClearSlots, pattern: Int) throws(HETensorError) -> ClearSlots {
         try check(x); try check(pattern: pattern)
         let p = program.patterns[pattern]
@@ -157,6 +164,7 @@ public struct ClearSlotBackend: SlotBackend {
                           imaginary: (0..<n).map { 2 * x.real[$0] * im[$0] })
     }
 
+    /// x̄: the imaginary parts negated.
     public func conjugate(_ x: ClearSlots) throws(HETensorError) -> ClearSlots {
         try check(x)
         return ClearSlots(real: x.real, imaginary: x.imaginary.map { $0.map { -$0 } })

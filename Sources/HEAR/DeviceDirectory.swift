@@ -139,6 +139,9 @@ public struct SequenceRegistry: Codable, Sendable, Equatable {
         (cameras[camera.hex] ?? []).contains { $0[0] <= sequence && sequence <= $0[1] }
     }
 
+    /// The largest sequence number accepted from `camera`, or nil when none was.
+    public func latest(camera: Fingerprint) -> UInt64? { cameras[camera.hex]?.last?[1] }
+
     /// Records `sequence` from `camera` as accepted, merging it into the camera's ranges.
     public mutating func record(camera: Fingerprint, sequence: UInt64) {
         var ranges = cameras[camera.hex] ?? []

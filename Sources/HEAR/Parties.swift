@@ -165,6 +165,9 @@ public struct CiphertextOrigin: Sendable, Equatable {
     /// SHA-256 of the input file's signed header, which lists the digest of the input ciphertext:
     /// it names that input file exactly.
     public var inputDigest: [UInt8]
+    /// For an input from a stream: the camera-clock times of the window's first and last frame
+    /// (signed by the camera; a result carries its input's).
+    public var captured: CaptureWindow?
     /// For a result: the cloud server that computed it.
     public var cloud: String?
     /// The fingerprint of the cloud server's key.
@@ -205,10 +208,15 @@ public struct SessionCiphertext: Sendable {
     }
 
     /// An input ciphertext file, signed by the camera `camera` with its sequence number
-    /// `sequence` (which the camera never uses twice: `DeviceDirectory.nextSequence`).
-    public func serialized(signedBy camera: DeviceCredentials, sequence: UInt64) throws(ProtocolError) -> [UInt8] {
+    /// `sequence` (which the camera never uses twice: `DeviceDirectory.nextSequence`) and, for a
+    /// window of a stream, the camera-clock times of its first and last frame (`captured`).
+    /// - Throws: `ProtocolError.invalidInput` for a result or a capture window that is not finite and in order.
+    public func serialized(signedBy camera: DeviceCredentials, sequence: UInt64, captured: CaptureWindow? = nil) throws(ProtocolError) -> [UInt8] {
         guard kind == .inputCiphertext else { throw .invalidInput("a camera signs input ciphertexts, not \(kind.name)") }
-        let provenance = Provenance(signer: .camera, certificate: camera.certificate, sequence: sequence)
+        if let captured, !(captured.start.isFinite && captured.end.isFinite && captured.start <= captured.end) {
+            throw .invalidInput("a capture window has finite times, start ≤ end")
+        }
+        let provenance = Provenance(signer: .camera, certificate: camera.certificate, sequence: sequence, captured: captured)
         return try PartyFile.serialize(kind, session: session, provenance: provenance, context: context, signedBy: camera.identity) { () throws(CKKSError) in
             [try ciphertext.serialized(context: context)]
         }
@@ -249,7 +257,7 @@ public struct SessionCiphertext: Sendable {
             try certificate.check(issuedBy: trust.publicKey, role: .camera, source: source)
             inputHeader = file.header
             origin = CiphertextOrigin(camera: certificate.name, cameraFingerprint: certificate.subjectFingerprint, sequence: sequence,
-                                      inputDigest: SHA256.hash(inputHeader))
+                                      inputDigest: SHA256.hash(inputHeader), captured: provenance.captured)
         } else {
             try certificate.check(issuedBy: trust.publicKey, role: .cloud, source: source)
             guard let encoded = provenance.input, let header = Data(base64Encoded: encoded).map({ [UInt8]($0) }) else {
@@ -268,7 +276,8 @@ public struct SessionCiphertext: Sendable {
             }
             inputHeader = header
             origin = CiphertextOrigin(camera: camera.name, cameraFingerprint: camera.subjectFingerprint, sequence: sequence,
-                                      inputDigest: SHA256.hash(header), cloud: certificate.name, cloudFingerprint: certificate.subjectFingerprint)
+                                      inputDigest: SHA256.hash(header), captured: input.provenance.captured,
+                                      cloud: certificate.name, cloudFingerprint: certificate.subjectFingerprint)
         }
         let ciphertext = try PartyFile.section(file, 1, "ciphertext", source: source) { b throws(SerializationError) in
             try Ciphertext(deserializing: b, context: context)

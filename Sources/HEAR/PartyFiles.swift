@@ -349,6 +349,9 @@ struct Provenance: Codable, Sendable, Equatable {
     var sequence: UInt64?
     /// For a result: the signed header of the input ciphertext it was computed from (base64).
     var input: String?
+    /// For an input from a stream (`hear monitor`): the camera-clock times of the window's first
+    /// and last frame. Optional: files without it read as before.
+    var captured: CaptureWindow?
 
     static func station() -> Provenance { Provenance(signer: .station) }
 }
@@ -503,13 +506,18 @@ struct PartyFile {
         func bad(_ reason: String) -> ProtocolError { .damaged(source: source, reason: "invalid provenance: \(reason)") }
         switch kind {
         case .parameters, .publicKey, .evaluationKeys, .secretKey:
-            guard p.signer == .station, p.certificate == nil, p.sequence == nil, p.input == nil else {
+            guard p.signer == .station, p.certificate == nil, p.sequence == nil, p.input == nil, p.captured == nil else {
                 throw bad("\(kind.name) is signed by the monitoring station alone")
             }
         case .inputCiphertext, .resultCiphertext:
             let role: PartyRole = kind == .inputCiphertext ? .camera : .cloud
             guard p.signer == role, let certificate = p.certificate, p.sequence != nil, (p.input != nil) == (kind == .resultCiphertext) else {
                 throw bad("\(kind.name) is signed by a \(role.title) with its certificate and a sequence number")
+            }
+            if let captured = p.captured {
+                guard kind == .inputCiphertext, captured.start.isFinite, captured.end.isFinite, captured.start <= captured.end else {
+                    throw bad("a capture window belongs to an input, with finite times, start ≤ end")
+                }
             }
             guard certificate.isValid else { throw bad("the \(role.title)'s certificate does not verify") }
             guard certificate.role == role, certificate.subjectKey == signer else {
@@ -637,6 +645,19 @@ public enum PartyStorage {
     /// secret key: no moment where another user could read it). On any failure the temporary
     /// file is removed and a file already at `url` is left as it was.
     public static func write(_ bytes: [UInt8], to url: URL, permissions: UInt16 = 0o644) throws(ProtocolError) {
+        _ = try write(bytes, to: url, permissions: permissions, replacing: true)
+    }
+
+    /// Writes `bytes` to `url` atomically unless a file is already there: the complete temporary
+    /// file is hard-linked to `url`, which fails when `url` exists (atomic on a local file system
+    /// and on NFS), so that of several writers racing for one name exactly one wins. Returns
+    /// false, leaving the existing file as it was, when `url` already existed.
+    /// - Throws: `ProtocolError.cannotWrite` when the file cannot be written.
+    public static func writeNew(_ bytes: [UInt8], to url: URL, permissions: UInt16 = 0o644) throws(ProtocolError) -> Bool {
+        try write(bytes, to: url, permissions: permissions, replacing: false)
+    }
+
+    static func write(_ bytes: [UInt8], to url: URL, permissions: UInt16, replacing: Bool) throws(ProtocolError) -> Bool {
         let directory = url.deletingLastPathComponent()
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).partial-\(UInt32.random(in: 0...UInt32.max))")
         let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, mode_t(permissions))
@@ -658,11 +679,22 @@ public enum PartyStorage {
         }
         if failure == nil, fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
         if close(descriptor) != 0, failure == nil { failure = String(cString: strerror(errno)) }
-        if failure == nil, rename(temporary.path, url.path) != 0 { failure = String(cString: strerror(errno)) }
+        var created = true
+        if failure == nil {
+            if replacing {
+                if rename(temporary.path, url.path) != 0 { failure = String(cString: strerror(errno)) }
+            } else {
+                if link(temporary.path, url.path) != 0 {
+                    if errno == EEXIST { created = false } else { failure = String(cString: strerror(errno)) }
+                }
+                unlink(temporary.path)
+            }
+        }
         if let failure {
             unlink(temporary.path)
             throw .cannotWrite(path: url.relativePath, reason: failure)
         }
+        return created
     }
 
     /// Writes several files into a new directory `url` all at once: they are written into a

@@ -54,6 +54,7 @@ let encryptHelp = """
     usage: hear encrypt --device <dir> --public-key <file> --input <keypoints.csv> --out <file> [--threshold <pixels>] [--trust <fp>]
            hear encrypt --device <dir> --public-key <file> --input <test_inputs.csv> --row <i> --out <file>
            hear encrypt --device <dir> --public-key <file> --clip <i> --out <file> [--data <dir>]
+           hear encrypt --device <dir> --public-key <file> --clip <i> --out <file> --clip <j> --out <file> …
 
       The camera's step: turns a recording into the 3 × 32 × 15 network input, encrypts it with
       the public key (at the level and scale of the model's plan) and signs the file with the
@@ -68,10 +69,13 @@ let encryptHelp = """
       --clip       clip i (0…607) of the paper's test set (bundled, or from --data)
       --threshold  the frame-selection threshold (default 5 pixels)
       --out        the input ciphertext file (written atomically)
+      Several recordings in one run: repeat --input (or --clip) and --out, one --out per recording
+      in the same order; the public key is read and checked once, every recording is read before
+      anything is written, and each file gets the camera's next sequence number.
     """
 
 let inferHelp = """
-    usage: hear infer --device <dir> [--model <name|dir|file>] --eval-keys <file> --in <file> --out <file>
+    usage: hear infer --device <dir> [--model <name|dir|file>] --eval-keys <file> --in <file> --out <file> [--in <file> --out <file> …]
                       [--trust <fp>] [--threads <n>] [--weights-memory <MB>|all] [--data <dir>]
 
       The cloud server's step: evaluates the model on an input ciphertext with the evaluation
@@ -81,6 +85,9 @@ let inferHelp = """
       an input it has already evaluated (<dir>/accepted-sequences.json).
       --device     the server's directory (`hear enroll --role cloud`, with its certificate.hear)
       --trust      the station's fingerprint, as for `hear encrypt`
+      --in, --out  repeat them to evaluate several inputs in one run: the evaluation keys are read
+                   and the weights encoded once; an input that is refused is reported, the others
+                   are still evaluated (exit status: the first refusal's)
       --threads, --weights-memory as for `hear evaluate --encrypted`.
     """
 
@@ -356,14 +363,45 @@ func frameThreshold(_ options: Options) throws(CommandFailure) -> Double {
     return value
 }
 
+/// The `--out` files of a command that takes several inputs: one per input, distinct, writable.
+func outputFiles(_ options: Options, inputs: Int, inputName: String) throws(CommandFailure) -> [URL] {
+    let outs = options.lists["out"] ?? []
+    guard !outs.isEmpty else { throw CommandFailure(code: .usage, message: "missing option --out") }
+    guard outs.count == inputs else {
+        throw CommandFailure(code: .usage, message: "\(inputs) \(inputName)\(inputs == 1 ? "" : "s") and \(outs.count) --out: "
+                             + "give one --out per \(inputName), in the same order")
+    }
+    guard Set(outs).count == outs.count else { throw CommandFailure(code: .usage, message: "the same --out file is given twice") }
+    let urls = outs.map { URL(fileURLWithPath: $0) }
+    for url in urls { try checkWritable(url) }
+    return urls
+}
+
 func encrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
-    let options = try Options(arguments, allowed: ["public-key", "input", "row", "clip", "out", "threshold", "data", "device", "trust"])
+    let options = try Options(arguments, allowed: ["public-key", "input", "row", "clip", "out", "threshold", "data", "device", "trust"],
+                              repeatable: ["input", "clip", "out"])
     let keyURL = URL(fileURLWithPath: try options.required("public-key"))
-    let out = URL(fileURLWithPath: try options.required("out"))
     _ = try options.required("device")
+    let clips = options.lists["clip"] ?? [], inputs = options.lists["input"] ?? []
+    let count = max(1, clips.count + inputs.count)
+    if count > 1 {
+        guard clips.isEmpty || inputs.isEmpty else {
+            throw CommandFailure(code: .usage, message: "several recordings: give them all as --clip or all as --input, not both")
+        }
+        guard options.values["row"] == nil else {
+            throw CommandFailure(code: .usage, message: "--row reads one row of one --input: give a single recording with it")
+        }
+    }
+    let outs = try outputFiles(options, inputs: count, inputName: "recording")
     let threshold = try frameThreshold(options)
-    try checkWritable(out)
-    let (recording, source) = try readRecording(options)
+    // every recording is read before anything is encrypted or written
+    var recordings: [(SkeletonSequence, String)] = []
+    for index in 0..<count {
+        var single = options
+        if !clips.isEmpty { single.values["clip"] = clips[index] }
+        if !inputs.isEmpty { single.values["input"] = inputs[index] }
+        recordings.append(try readRecording(single))
+    }
     let (device, camera, firstUse) = try deviceCredentials(options)
     guard camera.identity.role == .camera else {
         throw CommandFailure(code: .dataError, message: "\(device.path) is the directory of a \(camera.identity.role.title), not of a camera")
@@ -371,35 +409,39 @@ func encrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let publicKey: SessionPublicKey
     let keyBytes = try readPartyFile(keyURL, kind: .publicKey)
     do { publicKey = try SessionPublicKey(file: keyBytes, source: keyURL.relativePath, trusting: camera.station, parallelism: commandParallelism) } catch { throw failure(error) }
-    let start = DispatchTime.now().uptimeNanoseconds
-    let bytes: [UInt8]
-    let sequence: UInt64
-    do {
-        var client = try Client(publicKey: publicKey)
-        let ciphertext = try client.encrypt(Client.input(for: recording, threshold: threshold))
-        sequence = try device.nextSequence()
-        bytes = try ciphertext.serialized(signedBy: camera, sequence: sequence)
-    } catch { throw failure(error) }
-    let seconds = wallSeconds(since: start)
-    try writePartyFile(bytes, to: out)
-    try pinAfterSuccess(device, camera, firstUse: firstUse, trusted: options.values["trust"] != nil)
-    print("recording \(recording.frames.count) frames from \(source), 32 selected")
-    warnIfShort(recording, source: source)
+    var client: Client
+    do { client = try Client(publicKey: publicKey) } catch { throw failure(error) }
     print("session   \(publicKey.session.summary)")
-    print("signed    by camera '\(camera.identity.name)' (\(camera.identity.fingerprint)), sequence number \(sequence); station \(camera.station.fingerprint)")
-    print(String(format: "encrypted in %.3f s: %@ (%@, level %d)", seconds, out.relativePath, megabytes(bytes.count), publicKey.session.inputLevel))
+    for ((recording, source), out) in zip(recordings, outs) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let bytes: [UInt8]
+        let sequence: UInt64
+        do {
+            let ciphertext = try client.encrypt(Client.input(for: recording, threshold: threshold))
+            sequence = try device.nextSequence()
+            bytes = try ciphertext.serialized(signedBy: camera, sequence: sequence)
+        } catch { throw failure(error) }
+        let seconds = wallSeconds(since: start)
+        try writePartyFile(bytes, to: out)
+        print("recording \(recording.frames.count) frames from \(source), 32 selected")
+        warnIfShort(recording, source: source)
+        print("signed    by camera '\(camera.identity.name)' (\(camera.identity.fingerprint)), sequence number \(sequence); station \(camera.station.fingerprint)")
+        print(String(format: "encrypted in %.3f s: %@ (%@, level %d)", seconds, out.relativePath, megabytes(bytes.count), publicKey.session.inputLevel))
+    }
+    try pinAfterSuccess(device, camera, firstUse: firstUse, trusted: options.values["trust"] != nil)
 }
 
 func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
-    let options = try Options(arguments, allowed: ["model", "eval-keys", "in", "out", "threads", "weights-memory", "data", "device", "trust"])
+    let options = try Options(arguments, allowed: ["model", "eval-keys", "in", "out", "threads", "weights-memory", "data", "device", "trust"],
+                              repeatable: ["in", "out"])
     let modelReference = options.values["model"] ?? "default"
     let keysURL = URL(fileURLWithPath: try options.required("eval-keys"))
-    let inURL = URL(fileURLWithPath: try options.required("in"))
-    let out = URL(fileURLWithPath: try options.required("out"))
+    let inURLs = (options.lists["in"] ?? []).map { URL(fileURLWithPath: $0) }
+    guard !inURLs.isEmpty else { throw CommandFailure(code: .usage, message: "missing option --in") }
+    let outs = try outputFiles(options, inputs: inURLs.count, inputName: "input")
     _ = try options.required("device")
     try setThreads(options)
     let weightBudget = try weightBudget(options)
-    try checkWritable(out)
     let (device, cloud, firstUse) = try deviceCredentials(options)
     guard cloud.identity.role == .cloud else {
         throw CommandFailure(code: .dataError, message: "\(device.path) is the directory of a \(cloud.identity.role.title), not of a cloud server")
@@ -407,16 +449,11 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let acceptedURL = device.file(DeviceDirectory.accepted)
     var start = DispatchTime.now().uptimeNanoseconds
     let keys: EvaluationKeys
-    let input: SessionCiphertext
     var accepted: SequenceRegistry
-    let keyBytes = try readPartyFile(keysURL, kind: .evaluationKeys), inputBytes = try readPartyFile(inURL, kind: .inputCiphertext)
+    let keyBytes = try readPartyFile(keysURL, kind: .evaluationKeys)
     do throws(ProtocolError) {
         keys = try EvaluationKeys(file: keyBytes, source: keysURL.relativePath, trusting: cloud.station, parallelism: commandParallelism)
-        input = try SessionCiphertext(file: inputBytes, kind: .inputCiphertext, source: inURL.relativePath, trusting: cloud.station,
-                                      context: keys.context)
         accepted = try SequenceRegistry.load(acceptedURL)
-        try accepted.check(input.origin!, source: inURL.relativePath)
-        if let problem = keys.session.mismatch(with: input.session, source: keysURL.relativePath, otherSource: inURL.relativePath) { throw problem }
     } catch { throw failure(error) }
     let loadSeconds = wallSeconds(since: start)
     let (model, modelOrigin) = try loadModel(modelReference, source: dataSource(options))
@@ -425,28 +462,54 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let server: CloudServer
     Progress.note("encoding the weights…")
     do { server = try CloudServer(network: folded, evaluationKeys: keys, weightBudget: weightBudget) } catch { throw failure(error) }
-    start = DispatchTime.now().uptimeNanoseconds
-    let bytes: [UInt8]
-    let inferenceSeconds: Double
-    do {
-        let result = try server.evaluate(input, source: inURL.relativePath).result
-        inferenceSeconds = wallSeconds(since: start)
-        bytes = try result.serialized(signedBy: cloud)
-    } catch { throw failure(error) }
-    let seconds = wallSeconds(since: start)
-    try writePartyFile(bytes, to: out)
-    let origin = input.origin!
-    accepted.record(camera: origin.cameraFingerprint, sequence: origin.sequence)
-    do { try accepted.save(acceptedURL) } catch { throw failure(error) }
-    try pinAfterSuccess(device, cloud, firstUse: firstUse, trusted: options.values["trust"] != nil)
     print("model     \(printable(model.name)) from \(modelOrigin)")
     print("session   \(keys.session.summary)")
-    print("input     from camera '\(origin.camera)' (\(origin.cameraFingerprint)), sequence number \(origin.sequence)")
-    print("signed    by cloud server '\(cloud.identity.name)' (\(cloud.identity.fingerprint)), bound to the input and its sequence number")
-    print(String(format: "loaded    evaluation keys (%@) and input (%@) in %.2f s; weights encoded in %.2f s",
-                 megabytes(fileSize(keysURL)), megabytes(fileSize(inURL)), loadSeconds, server.weightEncodingSeconds))
-    print(String(format: "inference %.3f s on %d thread(s), signed in %.3f s: %@ (%@, level %d)", inferenceSeconds, commandParallelism.threadCount,
-                 seconds - inferenceSeconds, out.relativePath, megabytes(bytes.count), keys.session.resultLevel))
+    print(String(format: "loaded    evaluation keys (%@) in %.2f s; weights encoded in %.2f s, once for %d input(s)",
+                 megabytes(fileSize(keysURL)), loadSeconds, server.weightEncodingSeconds, inURLs.count))
+    // each input on its own: a refused input is reported and the others still run
+    var failures: [CommandFailure] = []
+    for (inURL, out) in zip(inURLs, outs) {
+        start = DispatchTime.now().uptimeNanoseconds
+        do throws(CommandFailure) {
+            let inputBytes = try readPartyFile(inURL, kind: .inputCiphertext)
+            let input: SessionCiphertext
+            do throws(ProtocolError) {
+                input = try SessionCiphertext(file: inputBytes, kind: .inputCiphertext, source: inURL.relativePath, trusting: cloud.station,
+                                              context: keys.context)
+                try accepted.check(input.origin!, source: inURL.relativePath)
+                if let problem = keys.session.mismatch(with: input.session, source: keysURL.relativePath, otherSource: inURL.relativePath) { throw problem }
+            } catch { throw failure(error) }
+            let readSeconds = wallSeconds(since: start)
+            start = DispatchTime.now().uptimeNanoseconds
+            let bytes: [UInt8]
+            let inferenceSeconds: Double
+            do {
+                let result = try server.evaluate(input, source: inURL.relativePath).result
+                inferenceSeconds = wallSeconds(since: start)
+                bytes = try result.serialized(signedBy: cloud)
+            } catch { throw failure(error) }
+            let seconds = wallSeconds(since: start)
+            try writePartyFile(bytes, to: out)
+            let origin = input.origin!
+            accepted.record(camera: origin.cameraFingerprint, sequence: origin.sequence)
+            do { try accepted.save(acceptedURL) } catch { throw failure(error) }
+            print("input     \(inURL.relativePath) (\(megabytes(fileSize(inURL))), read in \(String(format: "%.3f", readSeconds)) s) "
+                  + "from camera '\(origin.camera)' (\(origin.cameraFingerprint)), sequence number \(origin.sequence)")
+            print(String(format: "inference %.3f s on %d thread(s), signed in %.3f s: %@ (%@, level %d)", inferenceSeconds, commandParallelism.threadCount,
+                         seconds - inferenceSeconds, out.relativePath, megabytes(bytes.count), keys.session.resultLevel))
+        } catch {
+            if inURLs.count > 1 { FileHandle.standardError.write(Data("hear: \(error.message)\n".utf8)) }
+            failures.append(error)
+        }
+    }
+    if failures.count < inURLs.count {
+        print("signed    by cloud server '\(cloud.identity.name)' (\(cloud.identity.fingerprint)), each bound to its input and sequence number")
+        try pinAfterSuccess(device, cloud, firstUse: firstUse, trusted: options.values["trust"] != nil)
+    }
+    if let first = failures.first {
+        throw CommandFailure(code: first.code, message: inURLs.count == 1 ? first.message
+                             : "\(failures.count) of \(inURLs.count) inputs refused (each said above); the others were evaluated and written")
+    }
 }
 
 /// `--weights-memory`: megabytes or all (nil: every plaintext resident).

@@ -51,6 +51,12 @@ let mainHelp = """
       decrypt      monitoring station: verify and decrypt a result, print the decision (class, confidence, alert)
       inspect      say what a key or ciphertext file holds and who signed it (never key material)
 
+    continuous monitoring, through a spool directory (JSON lines on stdout):
+      monitor      camera: a stream of frames in, one encrypted window every --stride frames out
+      serve        cloud worker: evaluate the spool's jobs (any number of workers; a dead one's jobs are retaken)
+      watch        monitoring station: decide each window in order, alert when k of the last n say fall
+      make-stream  a stream of real test clips (and their labels) to try the three on
+
     The paper's three models (cnn2d-64 = default, cnn1d-64, cnn1d-128) and its 608 test clips are
     bundled; --data <dir> reads them from a directory in the original layout instead.
     Run `hear help <command>` (or `hear <command> --help`) for the options of a command.
@@ -125,8 +131,13 @@ struct Options {
 
     var flags: Set<String> = []
 
-    /// `allowed` options take a value; `flags` take none.
-    init(_ arguments: ArraySlice<String>, allowed: Set<String>, flags allowedFlags: Set<String> = []) throws(CommandFailure) {
+    /// Every value of a `repeatable` option, in order (`values` holds the first).
+    var lists: [String: [String]] = [:]
+
+    /// `allowed` options take a value; `flags` take none; `repeatable` ones (a subset of
+    /// `allowed`) may be given several times.
+    init(_ arguments: ArraySlice<String>, allowed: Set<String>, flags allowedFlags: Set<String> = [],
+         repeatable: Set<String> = []) throws(CommandFailure) {
         var rest = arguments
         while let argument = rest.popFirst() {
             guard argument.hasPrefix("--"), argument.count > 2 else {
@@ -144,7 +155,11 @@ struct Options {
             guard let value = rest.popFirst(), !value.hasPrefix("--") else {
                 throw CommandFailure(code: .usage, message: "option --\(name) needs a value")
             }
-            guard values[name] == nil else { throw CommandFailure(code: .usage, message: "option --\(name) given twice") }
+            lists[name, default: []].append(value)
+            guard values[name] == nil else {
+                if repeatable.contains(name) { continue }
+                throw CommandFailure(code: .usage, message: "option --\(name) given twice")
+            }
             values[name] = value
         }
     }
@@ -516,6 +531,10 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         case "demo": print(demoHelp)
         case "inspect": print(inspectHelp)
         case "bundle": print(bundleHelp)
+        case "monitor": print(monitorHelp)
+        case "serve": print(serveHelp)
+        case "watch": print(watchHelp)
+        case "make-stream": print(makeStreamHelp)
         default: throw CommandFailure(code: .usage, message: "no command \"\(arguments.dropFirst().joined(separator: " "))\"; see `hear --help`")
         }
     case "evaluate":
@@ -548,6 +567,14 @@ func run(_ arguments: [String]) throws(CommandFailure) {
         if wantsHelp { print(inspectHelp) } else { try inspect(arguments.dropFirst()) }
     case "bundle":
         if wantsHelp { print(bundleHelp) } else { try bundle(arguments.dropFirst()) }
+    case "monitor":
+        if wantsHelp { print(monitorHelp) } else { try monitor(arguments.dropFirst()) }
+    case "serve":
+        if wantsHelp { print(serveHelp) } else { try serve(arguments.dropFirst()) }
+    case "watch":
+        if wantsHelp { print(watchHelp) } else { try watch(arguments.dropFirst()) }
+    case "make-stream":
+        if wantsHelp { print(makeStreamHelp) } else { try makeStream(arguments.dropFirst()) }
     case "model":
         guard arguments.count >= 2, ["init", "convert", "--help", "-h"].contains(arguments[1]) else {
             throw CommandFailure(code: .usage, message: "unknown model command\(arguments.count >= 2 ? " \"\(arguments[1])\"" : ""); use `hear model init` or `hear model convert`")

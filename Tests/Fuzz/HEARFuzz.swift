@@ -107,8 +107,11 @@ enum Fuzz {
             file(.secretKey, [smallGenerator.secretKey.serialized()], .station(), station),
             inputFile, resultFile,
         ]
-        seeds["party-file"] = parties
-        seeds["signed-file"] = [inputFile, resultFile]
+        let streamInput = file(.inputCiphertext, [try! input.serialized(context: small)],
+                               Provenance(signer: .camera, certificate: camera.certificate, sequence: 4,
+                                          captured: CaptureWindow(start: 1.5, end: 2.5)), camera.identity)
+        seeds["party-file"] = parties + [streamInput]
+        seeds["signed-file"] = [inputFile, resultFile, streamInput]
         seeds["descriptor"] = [PartyFile.json(session)]
         let registry: SequenceRegistry = { var r = SequenceRegistry(); r.record(camera: camera.identity.fingerprint, sequence: 4); return r }()
         seeds["envelopes"] = [[0] + station.secretFile(), [1] + camera.identity.publicIdentity.serialized(),
@@ -121,6 +124,8 @@ enum Fuzz {
         let frames = (0..<32).map { f in SkeletonFrame(joints: (0..<15).map { Keypoint(x: 10 + Double(f), y: Double($0), score: 0.5) }) }
         let set = HEARTestSet(sequences: [SkeletonSequence(frames: frames)], labels: [3])
         seeds["clips"] = [[UInt8](try! ClipBundle.encode(set))]
+        let stream = ["# a stream"] + frames.enumerated().map { FrameStreamReader.line(TimedFrame(time: Double($0.offset) / 30, frame: $0.element)) }
+        seeds["stream"] = [Array(stream.joined(separator: "\n").utf8)]
         return seeds
     }
 
@@ -192,6 +197,14 @@ enum Fuzz {
             _ = try? ClipBundle.decode(Data(bytes.count % 2 == 0 ? resealedPlain(bytes) : bytes), source: "f")
         case "csv":
             _ = try? KeypointCSV.parse(bytes: bytes, path: "f")
+        case "stream":   // hear monitor's reader and window, line by line
+            var reader = FrameStreamReader()
+            var window = try! SlidingWindow(length: 4, stride: 2)
+            for line in bytes.split(separator: 10, omittingEmptySubsequences: false) {
+                if case let .frame(frame) = reader.read(String(decoding: line, as: UTF8.self)), let (frames, _) = window.append(frame) {
+                    _ = Client.input(for: SkeletonSequence(frames: frames.map(\.frame)))
+                }
+            }
         default:
             fatalError("unknown HEAR_FUZZ_TARGET '\(target)'")
         }

@@ -15,7 +15,7 @@ export SWIFT_BACKTRACE=enable=no   # the runtime's backtracer trips AddressSanit
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 out=${HEAR_FUZZ_OUT:-$root/.build/fuzz}   # HEAR_FUZZ_OUT: another build and corpus directory
-targets_all=(parameters public-key evaluation-keys secret-key ciphertext party-file signed-file descriptor envelopes model clips csv)
+targets_all=(parameters public-key evaluation-keys secret-key ciphertext party-file signed-file descriptor envelopes model clips csv stream)
 
 build() {
     mkdir -p "$out/modules"

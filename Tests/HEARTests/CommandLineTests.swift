@@ -71,7 +71,7 @@ struct CommandLineTests {
         let help = try hear(["--help"])
         #expect(help.status == 0 && help.output.contains("evaluate") && help.output.contains("model init"))
         #expect(try hear(["evaluate", "--help"]).output.contains("--logits"))
-        for command in ["keygen", "enroll", "certify", "encrypt", "infer", "decrypt", "demo", "inspect"] {
+        for command in ["keygen", "enroll", "certify", "encrypt", "infer", "decrypt", "demo", "inspect", "monitor", "serve", "watch", "make-stream"] {
             let help = try hear([command, "--help"])
             #expect(help.status == 0 && help.output.contains("usage: hear \(command)"), "\(command)")
             #expect(try hear(["help", command]).output == help.output)
@@ -93,11 +93,25 @@ struct CommandLineTests {
                           ["inspect", "a", "b"], ["demo", "--threads", "0"], ["demo", "--frobnicate"],
                           ["synth", "--recording", "dance", "--out", "/tmp/x.csv"], ["enroll", "--role", "station", "--name", "s", "--out", "/tmp/x"],
                           ["enroll", "--role", "camera", "--name", "bad\u{1b}name", "--out", "/tmp/hear-never"], ["certify", "--keys", "k"],
-                          ["encrypt", "--device", "d", "--trust", "xyz", "--public-key", "a", "--clip", "1", "--out", "c"]] {
+                          ["encrypt", "--device", "d", "--trust", "xyz", "--public-key", "a", "--clip", "1", "--out", "c"],
+                          ["encrypt", "--device", "d", "--public-key", "a", "--clip", "1", "--clip", "2", "--out", "/tmp/c"],
+                          ["encrypt", "--device", "d", "--public-key", "a", "--clip", "1", "--input", "x.csv", "--out", "/tmp/c", "--out", "/tmp/d"],
+                          ["encrypt", "--device", "d", "--public-key", "a", "--clip", "1", "--clip", "2", "--out", "/tmp/c", "--out", "/tmp/c"],
+                          ["infer", "--device", "d", "--eval-keys", "k", "--in", "a", "--in", "b", "--out", "/tmp/c"],
+                          ["monitor", "--device", "d", "--public-key", "p", "--spool", "/tmp/hear-never-spool", "--window", "0"],
+                          ["monitor", "--device", "d", "--public-key", "p", "--spool", "/tmp/hear-never-spool", "--stride", "x"],
+                          ["serve", "--device", "d", "--eval-keys", "k", "--spool", "/tmp/hear-never-spool", "--lease", "-1"],
+                          ["serve", "--device", "d", "--eval-keys", "k", "--spool", "/tmp/hear-never-spool", "--worker", "a@b"],
+                          ["serve", "--device", "d", "--eval-keys", "k", "--spool", "/tmp/hear-never-spool", "--max-attempts", "0"],
+                          ["watch", "--secret-key", "k", "--spool", "/tmp/hear-never-spool", "--alert", "3/2"],
+                          ["watch", "--secret-key", "k", "--spool", "/tmp/hear-never-spool", "--cool-down", "soon"],
+                          ["make-stream", "--clips", "1,x", "--out", "/tmp/hear-never.txt"],
+                          ["make-stream", "--clips", "608", "--out", "/tmp/hear-never.txt"]] {
             let result = try hear(arguments)
             #expect(result.status == 64, "\(arguments)")
             #expect(result.error.hasPrefix("hear: ") && result.error.split(separator: "\n").count == 1, "\(arguments): \(result.error)")
         }
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/hear-never-spool") && !FileManager.default.fileExists(atPath: "/tmp/hear-never.txt"))
     }
 
     @Test("missing and malformed inputs: exit 66 and 65, outputs checked before any work (73)")

@@ -30,7 +30,7 @@ def main():
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--stride", type=int, default=16)
     parser.add_argument("--fps", type=float, default=30)
-    parser.add_argument("--alert", default="2/3")
+    parser.add_argument("--alert", default="1/2")
     parser.add_argument("--cool-down", type=float, default=10)
     args = parser.parse_args()
     run = args.run
@@ -76,6 +76,15 @@ def main():
                     if "wall" in alert:
                         delays.append(alert["wall"] - wall_of(f["end"]))
         return detected, delays, false
+
+    # the windows that coincide with a whole clip are the plaintext network's clip decisions
+    starts = {round(c["start"], 3): c for c in labels}
+    aligned = [(starts[round(w["start"], 3)], w) for w in windows if "start" in w and round(w["start"], 3) in starts]
+    fall_aligned = [(c, w) for c, w in aligned if c["label"] == "fall"]
+    correct = sum(1 for c, w in aligned if c["label"] == w["class"])
+    print(f"clips          {len(aligned)} windows coincide with a whole clip: {correct} say its label "
+          f"({100 * correct / max(1, len(aligned)):.1f} %); of the {len(fall_aligned)} falls, {sum(1 for _, w in fall_aligned if w['fall'])} say fall; "
+          f"{sum(1 for c, w in aligned if c['label'] != 'fall' and w['fall'])} non-falls say fall")
 
     detected, delays, false = evaluate(alerts)
     print(f"falls          {len(falls)} in the stream; alerts {len(alerts)} ({args.alert}): "

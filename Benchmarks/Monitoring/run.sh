@@ -6,7 +6,7 @@
 #                                [--fps F] [--stride S] [--alert k/n] [--cool-down s] [--realtime]
 #
 # Defaults: every test clip in order (608 clips, 19 456 frames: 1 215 windows of 32 frames every
-# 16), 2 workers of 1 thread, 30 fps, alert 2/3 with a 10 s cool-down, the camera as fast as it can
+# 16), 2 workers of 1 thread, 30 fps, alert 1/2 with a 10 s cool-down, the camera as fast as it can
 # (--realtime plays the stream at its frame rate instead, for the detection delay). Writes into
 # <out-dir>: the stream and its labels, each process's JSON lines (camera.jsonl, worker-<i>.jsonl,
 # station.jsonl), rss.csv (resident memory of every process every 2 s), and prints the summary of
@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:?usage: run.sh <out-dir> [options]}; shift
-clips=all workers=2 threads=1 fps=30 stride=16 alert=2/3 cooldown=10 realtime=""
+clips=all workers=2 threads=1 fps=30 stride=16 alert=1/2 cooldown=10 realtime=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --clips) clips=$2; shift 2 ;;
@@ -79,4 +79,4 @@ wait "$station" || { echo "FAIL: the station stopped with an error"; cat "$out/s
 wait "$camera" || true
 for pid in "${pids[@]}"; do kill -TERM "$pid"; done
 for pid in "${pids[@]}"; do wait "$pid" || true; done
-python3 "$(dirname "$0")/analyze.py" "$out" --workers "$workers" --threads "$threads" --stride "$stride" --fps "$fps" --alert "$alert"
+python3 "$(dirname "$0")/analyze.py" "$out" --workers "$workers" --threads "$threads" --stride "$stride" --fps "$fps" --alert "$alert" --cool-down "$cooldown"

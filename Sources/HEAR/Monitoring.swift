@@ -239,7 +239,7 @@ public struct AlertPolicy: Sendable, Equatable {
 ///     <spool>/jobs/      input ciphertexts waiting: <camera>-<sequence>.input.hear[.retry<k>]
 ///     <spool>/claimed/   jobs being evaluated:      <job file>@<worker>
 ///     <spool>/results/   result ciphertexts:        <camera>-<sequence>.result.hear
-///     <spool>/failed/    jobs moved aside, each with <job file>.reason.txt
+///     <spool>/failed/    jobs moved aside, <camera>-<sequence>.input.hear with its .reason.txt
 ///     <spool>/decided/   results the station has decided
 ///
 /// `<camera>` is the camera key's fingerprint (32 hex digits) and `<sequence>` its sequence number
@@ -360,9 +360,10 @@ public struct JobSpool: Sendable {
             let job = String(name[..<at.lowerBound])
             let next = Self.attempt(ofJob: job) + 1
             if next > maximumAttempts {
-                if rename(url.path, failed.appendingPathComponent(job).path) == 0 {
+                let base = Self.baseJob(job)   // the name the station looks for
+                if rename(url.path, failed.appendingPathComponent(base).path) == 0 {
                     let reason = "\(maximumAttempts) workers stopped before finishing this job (the last: \(name[at.upperBound...])); not retried\n"
-                    _ = try? PartyStorage.write(Array(reason.utf8), to: failed.appendingPathComponent(job + ".reason.txt"))
+                    _ = try? PartyStorage.write(Array(reason.utf8), to: failed.appendingPathComponent(base + ".reason.txt"))
                     abandoned.append(job)
                 }
             } else if rename(url.path, jobs.appendingPathComponent(Self.baseJob(job) + ".retry\(next)").path) == 0 {

@@ -60,7 +60,7 @@ let watchHelp = """
       (the cloud worker's and the camera's signatures, both certified by this station; a sequence
       number never accepted before), and per camera in sequence order prints one JSON line per
       window: time, class, confidence. It raises an alert — a JSON line with "event": "alert" —
-      when at least k of the last n windows say fall (--alert, default 2/3), then no other alert
+      when at least k of the last n windows say fall (--alert, default 1/2), then no other alert
       for that camera for --cool-down seconds of capture time (default 10), so that one fall
       gives one alert. Decided results move to <spool>/decided/; refused ones to <spool>/failed/.
       A window whose result does not come (its job failed, or --gap-timeout seconds passed,
@@ -342,7 +342,7 @@ func watch(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let keyURL = URL(fileURLWithPath: try options.required("secret-key"))
     let coolDown = try secondsOption(options, "cool-down", default: 10)!
     let template: AlertPolicy
-    do { template = try AlertPolicy(parsing: options.values["alert"] ?? "2/3", coolDown: coolDown) } catch {
+    do { template = try AlertPolicy(parsing: options.values["alert"] ?? "1/2", coolDown: coolDown) } catch {
         throw CommandFailure(code: .usage, message: "--alert: \(error.description)")
     }
     let gapTimeout = try secondsOption(options, "gap-timeout", default: 30)!

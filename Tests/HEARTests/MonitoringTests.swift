@@ -140,8 +140,9 @@ struct MonitoringTests {
         let last = spool.requeueExpired(lease: 30, maximumAttempts: 3, now: Date().addingTimeInterval(400))
         #expect(last.abandoned == [doomed.job])
         let base = String(doomed.job.dropLast(".retry3".count))
-        let abandonedReason = try String(contentsOf: spool.failed.appendingPathComponent(doomed.job + ".reason.txt"), encoding: .utf8)
+        let abandonedReason = try String(contentsOf: spool.failed.appendingPathComponent(base + ".reason.txt"), encoding: .utf8)
         #expect(abandonedReason.contains("3 workers stopped before finishing") && base.hasSuffix(".input.hear"))
+        #expect(FileManager.default.fileExists(atPath: spool.failed.appendingPathComponent(base).path))
         #expect(JobSpool.isValidWorkerName("host-12") && !JobSpool.isValidWorkerName("a@b") && !JobSpool.isValidWorkerName(""))
     }
 }
@@ -226,13 +227,19 @@ struct MonitoringEndToEndTests {
         }
         #expect(expected.count == 7 && expected[4] == "fall", "\(expected)")
 
+        // a malformed job named as the camera's window 0: a worker sets it aside with its reason,
+        // the station reports window 0 missing and goes on with 1…7
         let spool = path("spool")
+        let cameraFingerprint = try DeviceDirectory(URL(fileURLWithPath: path("camera"))).credentials().credentials.identity.fingerprint
+        try JobSpool(URL(fileURLWithPath: spool)).create()
+        let bogus = JobSpool.windowName(camera: cameraFingerprint, sequence: 0) + ".input.hear"
+        try Data([0xff] + [UInt8](repeating: 0, count: 100)).write(to: URL(fileURLWithPath: spool).appendingPathComponent("jobs/" + bogus))
         let serve = ["serve", "--device", path("cloud"), "--eval-keys", path("keys/evaluation-keys.hear"), "--spool", spool,
                      "--threads", "1", "--lease", "2", "--poll", "0.05"]
         let workerA = try BackgroundHear(serve + ["--worker", "worker-a"], in: directory, label: "worker-a")
         let workerB = try BackgroundHear(serve + ["--worker", "worker-b"], in: directory, label: "worker-b")
         let station = try BackgroundHear(["watch", "--secret-key", path("keys/secret-key.hear"), "--spool", spool, "--alert", "1/2",
-                                          "--cool-down", "10", "--windows", "7", "--poll", "0.05"], in: directory, label: "station")
+                                          "--cool-down", "10", "--windows", "8", "--poll", "0.05"], in: directory, label: "station")
         let camera = try BackgroundHear(["monitor", "--device", path("camera"), "--public-key", path("keys/public-key.hear"),
                                          "--spool", spool, "--input", path("stream.txt")], in: directory, label: "camera")
         #expect(camera.wait(seconds: 120) == 0, "\(camera.errorText)")
@@ -270,8 +277,10 @@ struct MonitoringEndToEndTests {
         #expect(decided.count == 7 && Set(decided).count == 7, "\(decided)")
         let failedFiles = try FileManager.default.contentsOfDirectory(atPath: spoolURL.appendingPathComponent("failed").path)
         let reasons = failedFiles.filter { $0.hasSuffix(".reason.txt") }.map { (try? String(contentsOf: spoolURL.appendingPathComponent("failed/" + $0), encoding: .utf8)) ?? "" }
-        #expect(failedFiles.isEmpty, "\(failedFiles) \(reasons)")
+        #expect(failedFiles.sorted() == [bogus, bogus + ".reason.txt"], "\(failedFiles) \(reasons)")
+        #expect(reasons.first?.contains("is not a HEAR key or ciphertext file") == true, "\(reasons)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: spoolURL.appendingPathComponent("results").path).isEmpty)
+        #expect((workerA.events + bEvents).filter { $0["event"] as? String == "failed" }.compactMap { $0["job"] as? String } == [bogus])
         let results = (workerA.events + bEvents).filter { $0["event"] as? String == "result" }.compactMap { $0["sequence"] as? Int }
         #expect(results.sorted() == Array(1...7), "\(results)")
         let events = station.events
@@ -283,7 +292,10 @@ struct MonitoringEndToEndTests {
         #expect(ends == frameEnds, "\(windows)")
         let alerts = events.filter { $0["event"] as? String == "alert" }
         #expect(alerts.count == 1 && alerts.first?["class"] as? String == "fall", "\(events)")
-        #expect(events.last?["event"] as? String == "stopped" && events.last?["windows"] as? Int == 7)
+        let missing = events.filter { $0["event"] as? String == "missing" }
+        #expect(missing.count == 1 && missing.first?["sequence"] as? Int == 0 && (missing.first?["reason"] as? String)?.contains("its job failed") == true,
+                "\(events)")
+        #expect(events.last?["event"] as? String == "stopped" && events.last?["windows"] as? Int == 8)
 
         // many inputs per run: two clips encrypted in one run, evaluated in one run (keys and weights once)
         let encrypt = try hear(["encrypt", "--device", path("camera"), "--public-key", path("keys/public-key.hear"),

@@ -360,10 +360,9 @@ public struct JobSpool: Sendable {
             let job = String(name[..<at.lowerBound])
             let next = Self.attempt(ofJob: job) + 1
             if next > maximumAttempts {
-                let base = Self.baseJob(job)   // the name the station looks for
-                if rename(url.path, failed.appendingPathComponent(base).path) == 0 {
-                    let reason = "\(maximumAttempts) workers stopped before finishing this job (the last: \(name[at.upperBound...])); not retried\n"
-                    _ = try? PartyStorage.write(Array(reason.utf8), to: failed.appendingPathComponent(base + ".reason.txt"))
+                // under the base name, which the station looks for
+                if setAside(url, as: Self.baseJob(job),
+                            reason: "\(maximumAttempts) workers stopped before finishing this job (the last: \(name[at.upperBound...])); not retried") {
                     abandoned.append(job)
                 }
             } else if rename(url.path, jobs.appendingPathComponent(Self.baseJob(job) + ".retry\(next)").path) == 0 {
@@ -386,11 +385,16 @@ public struct JobSpool: Sendable {
     public func discard(_ claim: Claim) { unlink(claim.url.path) }
 
     /// Moves a claimed job into `failed/` with `reason` beside it; it is not retried.
-    public func fail(_ claim: Claim, reason: String) {
-        let base = Self.baseJob(claim.job)
-        if rename(claim.url.path, failed.appendingPathComponent(base).path) == 0 {
-            _ = try? PartyStorage.write(Array((reason + "\n").utf8), to: failed.appendingPathComponent(base + ".reason.txt"))
-        }
+    public func fail(_ claim: Claim, reason: String) { setAside(claim.url, as: Self.baseJob(claim.job), reason: reason) }
+
+    /// Moves the file at `url` into `failed/` as `name`, with `reason` (one line) in
+    /// `name.reason.txt` beside it. False, doing nothing, when the file was gone (another process
+    /// moved it first).
+    @discardableResult
+    public func setAside(_ url: URL, as name: String, reason: String) -> Bool {
+        guard rename(url.path, failed.appendingPathComponent(name).path) == 0 else { return false }
+        _ = try? PartyStorage.write(Array((reason + "\n").utf8), to: failed.appendingPathComponent(name + ".reason.txt"))
+        return true
     }
 
     /// Puts a claim back into `jobs/` unchanged (a worker stopping before it started the job).

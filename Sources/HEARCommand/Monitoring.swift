@@ -103,11 +103,16 @@ final class StopRequest: @unchecked Sendable {
     }
 }
 
-/// One JSON object on one line of stdout.
-func emitEvent(_ object: [String: Any]) {
-    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-    print(String(decoding: data, as: UTF8.self))
+/// One JSON object as one line, keys sorted.
+func jsonLine(_ object: [String: Any]) -> String {
+    String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
 }
+
+/// One JSON object on one line of stdout.
+func emitEvent(_ object: [String: Any]) { print(jsonLine(object)) }
+
+/// A decision's released confidence as a JSON number with exactly its two decimals.
+func jsonConfidence(_ decision: Decision) -> Double { Double(String(format: "%.2f", decision.confidence)) ?? decision.confidence }
 
 func unixTime() -> Double { Date().timeIntervalSince1970 }
 
@@ -170,10 +175,7 @@ func monitor(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     let realtime = options.flags.contains("realtime")
     var window = try protocolStep { () throws(ProtocolError) in try SlidingWindow(length: length, stride: stride) }
     let spool = try spoolOption(options)
-    let (device, camera, firstUse) = try deviceCredentials(options)
-    guard camera.identity.role == .camera else {
-        throw CommandFailure(code: .dataError, message: "\(device.path) is the directory of a \(camera.identity.role.title), not of a camera")
-    }
+    let (device, camera, firstUse) = try deviceCredentials(options, role: .camera)
     let keyBytes = try readPartyFile(keyURL, kind: .publicKey)
     let publicKey: SessionPublicKey
     var client: Client
@@ -255,19 +257,12 @@ func serve(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         throw CommandFailure(code: .usage, message: "--worker is 1–64 letters, digits, '.', '_' or '-', got \"\(printable(worker))\"")
     }
     let spool = try spoolOption(options)
-    let (device, cloud, firstUse) = try deviceCredentials(options)
-    guard cloud.identity.role == .cloud else {
-        throw CommandFailure(code: .dataError, message: "\(device.path) is the directory of a \(cloud.identity.role.title), not of a cloud server")
-    }
+    let (device, cloud, firstUse) = try deviceCredentials(options, role: .cloud)
     let start = DispatchTime.now().uptimeNanoseconds
     let keyBytes = try readPartyFile(keysURL, kind: .evaluationKeys)
     let keys: EvaluationKeys
     do { keys = try EvaluationKeys(file: keyBytes, source: keysURL.relativePath, trusting: cloud.station, parallelism: commandParallelism) } catch { throw failure(error) }
-    let (model, _) = try loadModel(options.values["model"] ?? "default", source: dataSource(options))
-    let folded: FoldedNetwork
-    do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
-    let server: CloudServer
-    do { server = try CloudServer(network: folded, evaluationKeys: keys, weightBudget: weightBudget) } catch { throw failure(error) }
+    let (server, model, _) = try cloudServer(options.values["model"] ?? "default", options, evaluationKeys: keys, weightBudget: weightBudget)
     try pinAfterSuccess(device, cloud, firstUse: firstUse, trusted: options.values["trust"] != nil)
     let stop = StopRequest.install()
     emitEvent(["event": "ready", "worker": worker, "model": model.name, "session": keys.session.keySetID, "threads": commandParallelism.threadCount,
@@ -368,10 +363,7 @@ func watch(_ arguments: ArraySlice<String>) throws(CommandFailure) {
                "alert": "\(template.required)/\(template.window)", "coolDown": coolDown, "wall": unixTime()])
 
     func moveAside(_ file: String, reason: String) {
-        let from = spool.results.appendingPathComponent(file)
-        if rename(from.path, spool.failed.appendingPathComponent(file).path) == 0 {
-            _ = try? PartyStorage.write(Array((reason + "\n").utf8), to: spool.failed.appendingPathComponent(file + ".reason.txt"))
-        }
+        spool.setAside(spool.results.appendingPathComponent(file), as: file, reason: reason)
         emitEvent(["event": "rejected", "file": file, "reason": reason, "wall": unixTime()])
     }
 
@@ -406,7 +398,7 @@ func watch(_ arguments: ArraySlice<String>) throws(CommandFailure) {
             decided += 1
             let time = item.origin.captured?.end ?? item.arrived
             var event: [String: Any] = ["event": "window", "camera": item.origin.camera, "cameraFingerprint": camera.hex, "sequence": expected,
-                                        "class": item.decision.className, "confidence": Double(String(format: "%.2f", item.decision.confidence)) ?? 0,
+                                        "class": item.decision.className, "confidence": jsonConfidence(item.decision),
                                         "fall": item.decision.isAlert, "time": time, "wall": unixTime()]
             if let captured = item.origin.captured { event["start"] = captured.start; event["end"] = captured.end }
             emitEvent(event)
@@ -415,7 +407,7 @@ func watch(_ arguments: ArraySlice<String>) throws(CommandFailure) {
                 alerts += 1
                 emitEvent(["event": "alert", "camera": item.origin.camera, "cameraFingerprint": camera.hex, "sequence": expected,
                            "time": time, "rule": "\(template.required)/\(template.window)", "class": item.decision.className,
-                           "confidence": Double(String(format: "%.2f", item.decision.confidence)) ?? 0, "wall": unixTime()])
+                           "confidence": jsonConfidence(item.decision), "wall": unixTime()])
             }
             policies[camera] = policy
         }
@@ -491,7 +483,7 @@ func makeStream(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         }
         let object: [String: Any] = ["clip": clip, "label": HEARTestSet.classNames[testSet.labels[clip]], "firstFrame": first,
                                      "lastFrame": frameIndex - 1, "start": Double(first) / fps, "end": Double(frameIndex - 1) / fps]
-        labels.append(String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self))
+        labels.append(jsonLine(object))
     }
     try writePartyFile(Array((lines.joined(separator: "\n") + "\n").utf8), to: out)
     if let labelsURL { try writePartyFile(Array((labels.joined(separator: "\n") + "\n").utf8), to: labelsURL) }

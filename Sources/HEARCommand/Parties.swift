@@ -180,11 +180,15 @@ func trustOption(_ options: Options) throws(CommandFailure) -> Fingerprint? {
     return fingerprint
 }
 
-/// A device directory's credentials, and whether this is its first use (no station pinned yet).
-func deviceCredentials(_ options: Options) throws(CommandFailure) -> (DeviceDirectory, DeviceCredentials, firstUse: Bool) {
+/// A device directory's credentials, and whether this is its first use (no station pinned yet);
+/// the directory must be one of a device of `role`.
+func deviceCredentials(_ options: Options, role: PartyRole) throws(CommandFailure) -> (DeviceDirectory, DeviceCredentials, firstUse: Bool) {
     let device = DeviceDirectory(URL(fileURLWithPath: try options.required("device")))
     let trust = try trustOption(options)
     let (credentials, firstUse) = try protocolStep { () throws(ProtocolError) in try device.credentials(trust: trust) }
+    guard credentials.identity.role == role else {
+        throw CommandFailure(code: .dataError, message: "\(device.path) is the directory of a \(credentials.identity.role.title), not of a \(role.title)")
+    }
     return (device, credentials, firstUse)
 }
 
@@ -402,10 +406,7 @@ func encrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         if !inputs.isEmpty { single.values["input"] = inputs[index] }
         recordings.append(try readRecording(single))
     }
-    let (device, camera, firstUse) = try deviceCredentials(options)
-    guard camera.identity.role == .camera else {
-        throw CommandFailure(code: .dataError, message: "\(device.path) is the directory of a \(camera.identity.role.title), not of a camera")
-    }
+    let (device, camera, firstUse) = try deviceCredentials(options, role: .camera)
     let publicKey: SessionPublicKey
     let keyBytes = try readPartyFile(keyURL, kind: .publicKey)
     do { publicKey = try SessionPublicKey(file: keyBytes, source: keyURL.relativePath, trusting: camera.station, parallelism: commandParallelism) } catch { throw failure(error) }
@@ -442,10 +443,7 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     _ = try options.required("device")
     try setThreads(options)
     let weightBudget = try weightBudget(options)
-    let (device, cloud, firstUse) = try deviceCredentials(options)
-    guard cloud.identity.role == .cloud else {
-        throw CommandFailure(code: .dataError, message: "\(device.path) is the directory of a \(cloud.identity.role.title), not of a cloud server")
-    }
+    let (device, cloud, firstUse) = try deviceCredentials(options, role: .cloud)
     let acceptedURL = device.file(DeviceDirectory.accepted)
     var start = DispatchTime.now().uptimeNanoseconds
     let keys: EvaluationKeys
@@ -456,12 +454,8 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
         accepted = try SequenceRegistry.load(acceptedURL)
     } catch { throw failure(error) }
     let loadSeconds = wallSeconds(since: start)
-    let (model, modelOrigin) = try loadModel(modelReference, source: dataSource(options))
-    let folded: FoldedNetwork
-    do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
-    let server: CloudServer
     Progress.note("encoding the weights…")
-    do { server = try CloudServer(network: folded, evaluationKeys: keys, weightBudget: weightBudget) } catch { throw failure(error) }
+    let (server, model, modelOrigin) = try cloudServer(modelReference, options, evaluationKeys: keys, weightBudget: weightBudget)
     print("model     \(printable(model.name)) from \(modelOrigin)")
     print("session   \(keys.session.summary)")
     print(String(format: "loaded    evaluation keys (%@) in %.2f s; weights encoded in %.2f s, once for %d input(s)",
@@ -512,6 +506,16 @@ func infer(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     }
 }
 
+/// The cloud server of `infer` and `serve`: the model `reference` folded, checked against the
+/// evaluation keys' plan, its weights encoded (within `weightBudget`); with the model and where it came from.
+func cloudServer(_ reference: String, _ options: Options, evaluationKeys keys: EvaluationKeys, weightBudget: Int?)
+    throws(CommandFailure) -> (CloudServer, HEARModel, String) {
+    let (model, origin) = try loadModel(reference, source: dataSource(options))
+    let folded: FoldedNetwork
+    do { folded = try FoldedNetwork(folding: model) } catch { throw failure(error) }
+    do { return (try CloudServer(network: folded, evaluationKeys: keys, weightBudget: weightBudget), model, origin) } catch { throw failure(error) }
+}
+
 /// `--weights-memory`: megabytes or all (nil: every plaintext resident).
 func weightBudget(_ options: Options) throws(CommandFailure) -> Int? {
     switch options.values["weights-memory"] {
@@ -553,13 +557,12 @@ func decrypt(_ arguments: ArraySlice<String>) throws(CommandFailure) {
     }
     if options.flags.contains("json") {
         var object: [String: Any] = [
-            "class": decision.className, "classIndex": decision.classIndex, "confidence": Double(String(format: "%.2f", decision.confidence)) ?? decision.confidence,
+            "class": decision.className, "classIndex": decision.classIndex, "confidence": jsonConfidence(decision),
             "alert": decision.isAlert, "model": result.session.modelName, "keySet": result.session.keySetID,
             "camera": origin.camera, "cameraFingerprint": origin.cameraFingerprint.hex, "sequence": origin.sequence,
         ]
         if let scores { object["scores"] = Dictionary(uniqueKeysWithValues: zip(station.session.classNames, scores)) }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        print(String(decoding: data, as: UTF8.self))
+        print(jsonLine(object))
         return
     }
     print("session   \(result.session.summary)")
